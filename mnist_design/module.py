@@ -1,0 +1,92 @@
+"""The LightningModule: any ConvNet from ``conf/model/``, trained with the optimizer and scheduler from config.
+
+    module = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler)
+
+It keeps only plain config dicts as hyperparameters, so a checkpoint alone rebuilds the model:
+``MNISTClassifier.load_from_checkpoint(path)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+STAGES = ("train", "val", "test")
+
+
+def plain(config: Mapping | None) -> dict | None:
+    """Config as a plain dict, so checkpoints hold no OmegaConf objects."""
+    if isinstance(config, DictConfig):
+        return OmegaConf.to_container(config, resolve=True)
+    return None if config is None else dict(config)
+
+
+class MNISTClassifier(L.LightningModule):
+    def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping | None = None) -> None:
+        super().__init__()
+        self.save_hyperparameters({"net": plain(net), "optimizer": plain(optimizer), "scheduler": plain(scheduler)})
+        self.net: nn.Module = instantiate(self.hparams.net)
+        self.example_input_array = torch.zeros(1, 1, 28, 28)  # lets the model summary print output shapes
+        # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
+        self.metrics = nn.ModuleDict()
+        for stage in STAGES:
+            self.metrics[f"{stage}_loss"] = MeanMetric()
+            self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes=10, average="micro")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        mean_loss, accuracy = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
+        mean_loss.update(loss.detach(), weight=len(labels))
+        accuracy.update(logits.detach(), labels)
+        # Logging the metric objects: Lightning computes (and syncs across ranks) once per epoch, not per step.
+        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self.shared_step(batch, "train")
+        self.log("loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=False)  # live progress-bar value
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.shared_step(batch, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self.shared_step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(images).softmax(dim=1)
+
+    def configure_optimizers(self) -> Any:
+        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        settings = dict(self.hparams.scheduler)
+        # Lightning's own scheduler keys travel beside the scheduler's arguments in one config file.
+        lightning_keys = {key: settings.pop(key) for key in ("interval", "frequency", "monitor") if key in settings}
+        make = instantiate(settings)
+        scheduler = make(optimizer, **self.derived_scheduler_args(make))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+
+    def derived_scheduler_args(self, make: Any) -> dict[str, int]:
+        """Arguments only the trainer knows: OneCycleLR's total_steps is every optimizer step of the whole run."""
+        accepts = inspect.signature(make.func).parameters
+        if "total_steps" in accepts and make.keywords.get("total_steps") is None:
+            return {"total_steps": int(self.trainer.estimated_stepping_batches)}
+        return {}

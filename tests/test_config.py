@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from mnist_design.config import ConfigError, config_dir, validate
+from mnist_design.train import build
+
+GROUPS = ("data", "model", "augment", "optimizer", "scheduler", "trainer", "logger", "callbacks", "experiment")
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (Path(config_dir()) / group).glob("*.yaml"))
+
+
+CHOICES = [(group, option) for group in GROUPS for option in options(group)]
+
+
+def test_every_group_has_options() -> None:
+    assert all(options(group) for group in GROUPS)
+    assert {"skeleton", "bn_dropout", "augmented", "best"} <= set(options("model"))
+    assert {"onecycle", "step", "plateau", "none"} <= set(options("scheduler"))
+
+
+@pytest.mark.parametrize("group, option", CHOICES, ids=[f"{g}={o}" for g, o in CHOICES])
+def test_every_choice_composes_and_instantiates(compose_cfg, group: str, option: str) -> None:
+    cfg = compose_cfg(f"{group}={option}")
+    assert cfg.hydra.runtime.choices[group] == option
+    validate(cfg)
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        pytest.skip("no GPU here: composing is all that can be checked")
+    datamodule, model, trainer = build(cfg)
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert trainer.max_epochs == cfg.trainer.max_epochs
+    if cfg.get("augment"):
+        assert datamodule.augment is not None
+
+
+def test_defaults_reproduce_row4(compose_cfg) -> None:
+    cfg = compose_cfg()
+    choices = cfg.hydra.runtime.choices
+    assert (choices.model, choices.augment, choices.scheduler) == ("best", "on", "onecycle")
+    assert cfg.trainer.max_epochs == 15 and cfg.data.batch_size == 128
+
+
+@pytest.mark.parametrize("row, model, augment, scheduler", [
+    ("row1", "skeleton", None, None),
+    ("row2", "bn_dropout", None, None),
+    ("row3", "augmented", 7.0, None),
+    ("row4", "best", 7.0, "torch.optim.lr_scheduler.OneCycleLR"),
+])
+def test_experiment_rows(compose_cfg, row: str, model: str, augment, scheduler) -> None:
+    cfg = compose_cfg(f"experiment={row}")
+    assert cfg.hydra.runtime.choices.model == model
+    assert (cfg.augment.degrees if cfg.augment else None) == augment
+    assert (cfg.scheduler._target_ if cfg.scheduler else None) == scheduler
+
+
+@pytest.mark.parametrize("override, key", [
+    ("trainer.max_epochs=0", "trainer.max_epochs"),
+    ("data.batch_size=0", "data.batch_size"),
+    ("data.val_size=60000", "data.val_size"),
+    ("model.dropout=1.0", "model.dropout"),
+    ("optimizer.lr=0", "optimizer.lr"),
+    ("scheduler.max_lr=-1", "scheduler.max_lr"),
+])
+def test_values_out_of_range_are_refused(compose_cfg, override: str, key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(compose_cfg(override))

@@ -1,0 +1,78 @@
+"""The real command line, in subprocesses, on a tiny subset."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, run_cli, tiny
+
+METRIC_KEYS = {"params", "epochs", "seconds", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
+               "test_acc", "selected"}
+
+
+def run_dirs(root: Path) -> list[Path]:
+    return sorted(path.parent for path in root.glob("outputs/**/.hydra"))
+
+
+def test_the_card_example_trains_and_writes_everything(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("model=bn_dropout", "augment=on", *tiny(mnist_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["params"] == 7496 and metrics["epochs"] == 1 and metrics["model"] == "bn_dropout"
+    assert all(0 <= metrics[k] <= 1 for k in ("train_acc", "val_acc", "test_acc"))
+    assert metrics["selected"]["epoch"] == 1 and "test_acc" in metrics["selected"]
+    assert (run / "checkpoints" / "last.ckpt").is_file() and list((run / "checkpoints").glob("best-*.ckpt"))
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert "augment" in (run / ".hydra" / "config.yaml").read_text()
+    assert "TEST (final epoch 1)" in result.stdout and str(run) in result.stdout
+    assert "epoch  1/1" in result.stdout and "val loss" in result.stdout
+
+
+def test_multirun_writes_one_directory_per_job(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("-m", "seed=0,1", "test=false", *tiny(mnist_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = run_dirs(tmp_path)
+    assert len(runs) == 2 and runs[0].parent == runs[1].parent
+    assert [json.loads((run / "metrics.json").read_text())["seed"] for run in runs] == [0, 1]
+
+
+def test_runs_started_together_never_share_a_directory(mnist_dir: Path, tmp_path: Path) -> None:
+    args = [sys.executable, "-m", "mnist_design.train", *tiny(mnist_dir), "trainer.fast_dev_run=true", "test=false"]
+    jobs = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    assert all(job.wait(timeout=300) == 0 for job in jobs)
+    assert len(run_dirs(tmp_path)) == 2
+
+
+def test_unknown_model_lists_the_valid_choices(tmp_path: Path) -> None:
+    result = run_cli("model=nonexistent", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Could not find 'model/nonexistent'" in result.stderr
+    for choice in ("skeleton", "bn_dropout", "augmented", "best"):
+        assert choice in result.stderr
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_bad_value_is_one_line_before_training(tmp_path: Path) -> None:
+    result = run_cli("data.batch_size=0", "data.data_dir=/nonexistent/never/fetched", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: data.batch_size=0 is not allowed: it must be a positive integer")
+    assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR=1" in result.stderr
+
+
+def test_configs_are_found_from_a_non_editable_install(tmp_path: Path) -> None:
+    target = tmp_path / "site"
+    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                              "--target", str(target), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert install.returncode == 0, install.stderr[-2000:]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = run_cli("experiment=row1", "--cfg", "job", cwd=elsewhere, env={"PYTHONPATH": str(target)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mnist_design.models.net.ConvNet" in result.stdout and "batch_norm: false" in result.stdout
+    where = subprocess.run([sys.executable, "-c", "from mnist_design.config import config_dir; print(config_dir())"],
+                           cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True)
+    assert where.stdout.strip() == str(target / "mnist_design" / "conf")
