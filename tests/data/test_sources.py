@@ -86,7 +86,7 @@ def test_idx_headers_and_exact_pixels() -> None:
     import numpy as np
 
     pixels = np.array([[0, 1, 128, 255]], dtype=np.float32) / 256
-    payload = sources.idx_images(np.repeat(pixels, 196, axis=1))
+    payload = sources.idx_images(np.tile(pixels, (1, 196)))
     assert struct.unpack(">IIII", payload[:16]) == (0x0803, 1, 28, 28)
     assert list(payload[16:20]) == [0, 1, 128, 255]
     with pytest.raises(ValueError, match="1/256"):
