@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
 
 class EpochSummary(L.Callback):
-    """One console line per epoch, like the seed's logs: train and validation loss/accuracy, lr and seconds."""
+    """One console line per epoch, like the seed's logs, and the same numbers appended to ``history.jsonl``.
 
-    def __init__(self) -> None:
+    The file is appended, never rewritten, so a resumed run adds to it; readers keep the last record per epoch.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = Path(path) if path else None
         self.started = 0.0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -19,15 +25,26 @@ class EpochSummary(L.Callback):
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        m = trainer.callback_metrics  # validation of this epoch has run already; train metrics are computed now
+        record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
-        lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
-        line = (f"epoch {trainer.current_epoch + 1:>2}/{trainer.max_epochs}"
-                f"  train loss {m.get('train/loss', float('nan')):.4f} acc {100 * m.get('train/acc', float('nan')):.2f}%"
-                f"  {val_name} loss {m.get('val/loss', float('nan')):.4f} acc {100 * m.get('val/acc', float('nan')):.2f}%"
-                f"  lr {lr:.4g}  {time.perf_counter() - self.started:.1f}s")
+        line = (f"epoch {record['epoch']:>2}/{trainer.max_epochs}"
+                f"  train loss {record['train_loss']:.4f} acc {100 * record['train_acc']:.2f}%"
+                f"  {val_name} loss {record['val_loss']:.4f} acc {100 * record['val_acc']:.2f}%"
+                f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s")
         bar = trainer.progress_bar_callback
         (bar.print if bar is not None and hasattr(bar, "print") else print)(line)
+        if self.path is not None:
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def record(self, trainer: L.Trainer) -> dict[str, float]:
+        metrics = trainer.callback_metrics  # this epoch's validation has run already; train metrics computed now
+        record = {"epoch": trainer.current_epoch + 1}
+        for key in ("train/loss", "train/acc", "val/loss", "val/acc"):
+            record[key.replace("/", "_")] = float(metrics.get(key, float("nan")))
+        record["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        record["seconds"] = round(time.perf_counter() - self.started, 3)
+        return record
 
 
 class ReseedEachEpoch(L.Callback):
