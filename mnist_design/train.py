@@ -6,7 +6,8 @@
     python -m mnist_design.train -m seed=0,1,2                # a Hydra multirun: one directory per job
 
 Each run writes into its own directory under outputs/: the composed config (.hydra/), TensorBoard logs,
-checkpoints (best by validation accuracy, and last) and metrics.json.
+checkpoints (best by validation accuracy, and last), metrics.json, history.jsonl and figures (learning curves,
+prediction grid, confusion matrix).
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from mnist_design import figures
+from mnist_design.checkpoints import read_checkpoint
 from mnist_design.config import ConfigError, config_dir, validate
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.sources import MNISTUnavailable
+from mnist_design.evaluate import read_history, scalars, test_figures, test_metrics, write_figures
 from mnist_design.module import MNISTClassifier
+from mnist_design.receptive_field import markdown, receptive_fields
 
 
 def build(cfg: DictConfig) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer]:
@@ -42,20 +47,21 @@ def build(cfg: DictConfig) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer]
     return datamodule, model, trainer
 
 
-def scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    """Lightning's "train/acc" -> "train_acc", as floats."""
-    return {name.replace("/", "_"): float(value) for name, value in metrics.items() if "/" in name}
-
-
 def test_selected(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
     """Test metrics of the checkpoint that validation accuracy selected (recorded, never used to choose)."""
     checkpoint = trainer.checkpoint_callback
     if not isinstance(checkpoint, ModelCheckpoint) or not checkpoint.best_model_path:
         return {}
     path = checkpoint.best_model_path
-    epoch = torch.load(path, map_location="cpu", weights_only=False)["epoch"] + 1
-    result = scalars(trainer.test(model, datamodule=datamodule, ckpt_path=path, verbose=False)[0])
+    epoch = read_checkpoint(path)["epoch"] + 1
+    result = test_metrics(trainer, model, datamodule, ckpt_path=path)
     return {"epoch": epoch, "val_acc": float(checkpoint.best_model_score), "checkpoint": path, **result}
+
+
+def log_receptive_fields(cfg: DictConfig, model: MNISTClassifier, logger: Any) -> None:
+    if isinstance(logger, TensorBoardLogger):
+        rows = receptive_fields(model.net, cfg.model.get("image_size", 28), cfg.model.get("in_channels", 1))
+        logger.experiment.add_text("receptive_field", markdown(rows))
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -63,6 +69,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model, trainer = build(cfg)
+    log_receptive_fields(cfg, model, trainer.logger)
 
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule)
@@ -73,10 +80,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         **scalars(trainer.callback_metrics),
     }
+    named_figures = {"learning_curves": figures.learning_curves({"run": read_history(run_dir / "history.jsonl")})}
     if cfg.test:
         # The seed's table reports the final epoch's weights; the validation-selected checkpoint goes beside them.
-        metrics.update(scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0]))
+        metrics.update(test_metrics(trainer, model, datamodule))
+        named_figures.update(test_figures(trainer, model, datamodule))
         metrics["selected"] = test_selected(trainer, model, datamodule)
+    if trainer.is_global_zero:
+        write_figures(run_dir, named_figures, trainer.logger)
     metrics.update({
         "seed": cfg.seed,
         "model": HydraConfig.get().runtime.choices.get("model"),

@@ -30,6 +30,16 @@ def mnist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return data_dir
 
 
+@pytest.fixture(scope="session")
+def tiny_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The tutorial card's example, trained once for a few seconds through the real CLI: (run dir, process)."""
+    cwd = tmp_path_factory.mktemp("tiny_run")
+    result = run_cli("model=bn_dropout", "augment=on", *tiny(mnist_dir), cwd=cwd)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = [path.parent for path in cwd.glob("outputs/runs/*/.hydra")]
+    return run, result
+
+
 def fail_torchvision(data_dir: Path) -> None:
     raise ConnectionError("simulated: no internet")
 
@@ -63,4 +73,4 @@ def tiny(mnist_dir: Path) -> list[str]:
     """Overrides for a training run of a few seconds on CPU."""
     return [f"data.data_dir={mnist_dir}", "data.train_subset=1024", "trainer.max_epochs=1",
             "trainer.accelerator=cpu", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2",
-            "callbacks.model_summary=null"]
+            "trainer.log_every_n_steps=2", "callbacks.model_summary=null"]

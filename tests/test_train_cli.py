@@ -16,10 +16,8 @@ def run_dirs(root: Path) -> list[Path]:
     return sorted(path.parent for path in root.glob("outputs/**/.hydra"))
 
 
-def test_the_card_example_trains_and_writes_everything(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("model=bn_dropout", "augment=on", *tiny(mnist_dir), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run] = run_dirs(tmp_path)
+def test_the_card_example_trains_and_writes_everything(tiny_run) -> None:
+    run, result = tiny_run
     metrics = json.loads((run / "metrics.json").read_text())
     assert METRIC_KEYS <= set(metrics)
     assert metrics["params"] == 7496 and metrics["epochs"] == 1 and metrics["model"] == "bn_dropout"
@@ -30,6 +28,27 @@ def test_the_card_example_trains_and_writes_everything(mnist_dir: Path, tmp_path
     assert "augment" in (run / ".hydra" / "config.yaml").read_text()
     assert "TEST (final epoch 1)" in result.stdout and str(run) in result.stdout
     assert "epoch  1/1" in result.stdout and "val loss" in result.stdout
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == [1] and history[0]["val_acc"] == metrics["val_acc"]
+    for figure in ("learning_curves", "predictions", "confusion_matrix"):
+        assert (run / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tensorboard_gets_curves_figures_and_the_receptive_field_table(tiny_run) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, _ = tiny_run
+    tags = {}
+    for events in (run / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"tensors": 0, "images": 0})
+        accumulator.Reload()
+        for kind, names in accumulator.Tags().items():
+            if isinstance(names, list):
+                tags.setdefault(kind, set()).update(names)
+    assert {"train/loss", "train/acc", "val/loss", "val/acc"} <= tags["scalars"]
+    assert any(name.startswith("lr-") for name in tags["scalars"])
+    assert {"figures/learning_curves", "figures/predictions", "figures/confusion_matrix"} <= tags["images"]
+    assert any("receptive_field" in name for name in tags["tensors"])
 
 
 def test_multirun_writes_one_directory_per_job(mnist_dir: Path, tmp_path: Path) -> None:

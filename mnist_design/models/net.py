@@ -58,7 +58,7 @@ def build_block(index: int, spec: dict, channels: int, size: int, batch_norm: bo
     if kind == ["maxpool"]:
         block, size = nn.MaxPool2d(spec["maxpool"]), size // spec["maxpool"]
     elif kind == ["gap"]:
-        block, size = nn.AvgPool2d(size), 1
+        block, size = nn.AvgPool2d(size, stride=1), 1  # stride 1 as in the seed's RF table; output is 1x1 anyway
     else:
         kernel, padding = spec.get("kernel", 3), spec.get("padding", 0)
         block = conv_block(channels, spec["conv"], kernel, padding, batch_norm=batch_norm,

@@ -1,0 +1,45 @@
+"""Reading our checkpoints with one clear error for each way they can be wrong (missing, truncated, foreign)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mnist_design.module import MNISTClassifier
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and what to do instead."""
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt "
+                              f"(or best-*.ckpt)")
+    try:
+        # Our checkpoints hold plain dicts and tensors, but Lightning's loop state needs the full unpickler:
+        # load only checkpoints you trust.
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:  # noqa: BLE001 - zip, pickle and EOF errors all mean the same thing here
+        raise CheckpointError(f"checkpoint {path} is unreadable, truncated or corrupt ({type(error).__name__}); "
+                              f"use another checkpoint of the run, e.g. last.ckpt or best-*.ckpt") from error
+    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
+    if not isinstance(hparams, dict) or not {"net", "optimizer"} <= hparams.keys() or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{path} is not an mnist_design checkpoint (no model hyperparameters inside)")
+    return checkpoint
+
+
+def load_classifier(path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
+    """The model rebuilt from the checkpoint alone, in eval mode, and the DataModule settings it was trained with."""
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint["hyper_parameters"]
+    model = MNISTClassifier(net=hparams["net"], optimizer=hparams["optimizer"], scheduler=hparams.get("scheduler"))
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint describes "
+                              f"({str(error).splitlines()[0]})") from error
+    return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})

@@ -1,0 +1,85 @@
+"""The figures of a run and of the report, as matplotlib Figures (saved as PNG and sent to TensorBoard).
+
+    fig = learning_curves({"row4": history}); save(fig, "curves.png")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+CURVES = (("loss", "train_loss", "val_loss"), ("accuracy", "train_acc", "val_acc"))
+
+
+def save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
+    """Train and validation loss and accuracy per epoch, and the learning rate; one colour per named history."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for colour, (name, history) in enumerate(histories.items()):
+        epochs = [h["epoch"] for h in history]
+        for ax, (title, train_key, val_key) in zip(axes, CURVES):
+            ax.plot(epochs, [h[train_key] for h in history], f"C{colour}.--", label=f"{name} train")
+            ax.plot(epochs, [h[val_key] for h in history], f"C{colour}.-", label=f"{name} val")
+            ax.set_title(title)
+        axes[2].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
+    final = [h[key] for history in histories.values() if history for h in history[-1:] for key in ("train_acc", "val_acc")]
+    if final and min(final) > 0.95:
+        axes[1].set_ylim(0.95, 1.0)  # zoom on the last per-mille, where the rows differ; early epochs fall below
+    axes[2].set_title("learning rate (end of epoch)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def prediction_grid(images: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor, count: int = 40) -> Figure:
+    """Test images titled predicted/true; misclassified ones first, in red. ``images`` are uint8 (N, 28, 28)."""
+    wrong = (predicted != labels).nonzero().flatten()
+    right = (predicted == labels).nonzero().flatten()
+    shown = torch.cat([wrong, right])[:count]
+    columns = 10
+    fig, axes = plt.subplots((len(shown) + columns - 1) // columns, columns, figsize=(columns * 1.3, 1.5 * len(shown) / columns + 0.5),
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, shown.tolist()):
+        miss = bool(predicted[index] != labels[index])
+        ax.imshow(images[index].cpu().numpy(), cmap="gray_r")
+        ax.set_title(f"{int(predicted[index])} (true {int(labels[index])})", fontsize=8,
+                     color="red" if miss else "black", fontweight="bold" if miss else "normal")
+    fig.suptitle(f"{len(wrong)} of {len(labels)} misclassified (red: predicted (true))", fontsize=10)
+    return fig
+
+
+def confusion_matrix(matrix: torch.Tensor) -> Figure:
+    """Counts per (true, predicted) digit, the diagonal greyed out so the mistakes stand out."""
+    counts = matrix.cpu().numpy()
+    off_diagonal = np.where(np.eye(len(counts), dtype=bool), 0, counts)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    ax.imshow(off_diagonal, cmap="Reds")
+    for (true, pred), value in np.ndenumerate(counts):
+        ax.text(pred, true, str(value), ha="center", va="center", fontsize=7,
+                color="grey" if true == pred else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_xticks(range(len(counts)))
+    ax.set_yticks(range(len(counts)))
+    ax.set_title("confusion matrix (test set)")
+    return fig

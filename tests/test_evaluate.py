@@ -1,0 +1,46 @@
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run_cli
+
+
+def evaluate(*args: str, cwd: Path):
+    return run_cli(*args, "trainer.accelerator=cpu", cwd=cwd, module="mnist_design.evaluate")
+
+
+def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, tmp_path: Path) -> None:
+    run, _ = tiny_run
+    result = evaluate(f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "trainer.limit_test_batches=2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [out] = list(tmp_path.glob("outputs/evaluate/*"))
+    evaluated, trained = (json.loads((d / "metrics.json").read_text()) for d in (out, run))
+    assert evaluated["test_acc"] == trained["test_acc"]
+    assert evaluated["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-6)
+    for figure in ("predictions", "confusion_matrix"):
+        assert (out / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), "unreadable, truncated or corrupt"),
+    (lambda p: torch.save({"state_dict": {}}, p), "not an mnist_design checkpoint"),
+])
+def test_bad_checkpoints_get_one_line(tmp_path: Path, make, message: str) -> None:
+    path = tmp_path / "model.ckpt"
+    make(path)
+    result = evaluate(f"ckpt_path={path}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_truncated_copy_of_a_real_checkpoint_is_refused(tiny_run, tmp_path: Path) -> None:
+    run, _ = tiny_run
+    good = (run / "checkpoints" / "last.ckpt").read_bytes()
+    path = tmp_path / "half.ckpt"
+    path.write_bytes(good[: len(good) // 2])
+    result = evaluate(f"ckpt_path={path}", cwd=tmp_path)
+    assert result.returncode == 2 and "half.ckpt" in result.stderr and "truncated" in result.stderr
+    assert (run / "checkpoints" / "last.ckpt").read_bytes() == good  # nothing lost

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from mnist_design import figures
+
+HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 1 - 0.1 / e, "val_acc": 1 - 0.12 / e,
+            "lr": 0.1 / e} for e in (1, 2, 3)]
+
+
+def assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(path) as image:
+        image.verify()
+        assert image.size[0] > 100 and image.size[1] > 100
+
+
+def test_learning_curves_png(tmp_path: Path) -> None:
+    assert_png(figures.save(figures.learning_curves({"a": HISTORY, "b": HISTORY[:2]}), tmp_path / "curves.png"))
+
+
+def test_prediction_grid_puts_mistakes_first(tmp_path: Path) -> None:
+    labels = torch.arange(50) % 10
+    predicted = labels.clone()
+    predicted[[7, 30]] = 0
+    fig = figures.prediction_grid(torch.randint(0, 255, (50, 28, 28), dtype=torch.uint8), labels, predicted)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[:2] == ["0 (true 7)", "0 (true 0)"] and len(titles) == 40
+    assert fig.axes[0].title.get_color() == "red" and fig.axes[2].title.get_color() == "black"
+    assert_png(figures.save(fig, tmp_path / "grid.png"))
+
+
+def test_confusion_matrix_png(tmp_path: Path) -> None:
+    matrix = torch.eye(10, dtype=torch.long) * 100
+    matrix[3, 5] = 4
+    assert_png(figures.save(figures.confusion_matrix(matrix), tmp_path / "cm.png"))
