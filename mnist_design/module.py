@@ -9,7 +9,7 @@ It keeps only plain config dicts as hyperparameters, so a checkpoint alone rebui
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightning as L
@@ -74,6 +74,10 @@ class MNISTClassifier(L.LightningModule):
         return self(images).softmax(dim=1)
 
     def configure_optimizers(self) -> Any:
+        return self.optimizer_config(total_steps=lambda: int(self.trainer.estimated_stepping_batches))
+
+    def optimizer_config(self, total_steps: Callable[[], int]) -> Any:
+        """Optimizer (and scheduler) from config, in Lightning's format; ``total_steps`` is asked only if needed."""
         optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer
@@ -81,12 +85,7 @@ class MNISTClassifier(L.LightningModule):
         # Lightning's own scheduler keys travel beside the scheduler's arguments in one config file.
         lightning_keys = {key: settings.pop(key) for key in ("interval", "frequency", "monitor") if key in settings}
         make = instantiate(settings)
-        scheduler = make(optimizer, **self.derived_scheduler_args(make))
+        # Only the trainer knows OneCycleLR's total_steps: every optimizer step of the whole run.
+        wants_total = "total_steps" in inspect.signature(make.func).parameters and make.keywords.get("total_steps") is None
+        scheduler = make(optimizer, total_steps=total_steps()) if wants_total else make(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
-
-    def derived_scheduler_args(self, make: Any) -> dict[str, int]:
-        """Arguments only the trainer knows: OneCycleLR's total_steps is every optimizer step of the whole run."""
-        accepts = inspect.signature(make.func).parameters
-        if "total_steps" in accepts and make.keywords.get("total_steps") is None:
-            return {"total_steps": int(self.trainer.estimated_stepping_batches)}
-        return {}

@@ -113,8 +113,12 @@ class MNISTDataModule(L.LightningDataModule):
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and batch[0].dtype == torch.uint8):
             return batch  # e.g. the model summary's example input, already a float image
+        training = self.trainer is not None and self.trainer.training
+        return self.prepare_batch(batch, augment=training)
+
+    def prepare_batch(self, batch: tuple[torch.Tensor, torch.Tensor], augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         x = images.unsqueeze(1).float().div_(255)
-        if self.augment is not None and self.trainer is not None and self.trainer.training:
+        if augment and self.augment is not None:
             x = self.augment(x)
         return (x - self.hparams.mean) / self.hparams.std, labels
