@@ -37,7 +37,7 @@ def scalars(metrics: dict[str, Any]) -> dict[str, float]:
     return {name.replace("/", "_"): float(value) for name, value in metrics.items() if "/" in name}
 
 
-def test_metrics(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule,
+def metrics_on_test(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule,
                  ckpt_path: str | None = None) -> dict[str, float]:
     return scalars(trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0])
 
@@ -50,9 +50,24 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return [by_epoch[epoch] for epoch in sorted(by_epoch)]
 
 
-def test_figures(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
+@torch.no_grad()
+def predicted_test_labels(model: MNISTClassifier, datamodule: MNISTDataModule, batch_size: int = 1000) -> torch.Tensor:
+    """The model's labels for the whole test set, on this process alone (also under DDP, where rank 0 draws)."""
+    datamodule.setup("test")
+    images, labels = datamodule.splits["test"]
+    was_training = model.training
+    model.eval()
+    predicted = []
+    for start in range(0, len(labels), batch_size):
+        batch = (images[start : start + batch_size].to(model.device), labels[start : start + batch_size])
+        predicted.append(model(datamodule.prepare_batch(batch, augment=False)[0]).argmax(dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(predicted)
+
+
+def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
     """Prediction grid and confusion matrix of the model's current weights on the test set."""
-    predicted = torch.cat(trainer.predict(model, datamodule=datamodule)).argmax(dim=1).cpu()
+    predicted = predicted_test_labels(model, datamodule)
     images, labels = (t.cpu() for t in datamodule.splits["test"])
     return {
         "predictions": figures.prediction_grid(images, labels, predicted),
@@ -77,8 +92,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         datamodule_hparams["data_dir"] = cfg.data_dir
     datamodule = MNISTDataModule(**datamodule_hparams)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
-    metrics = {"checkpoint": str(cfg.ckpt_path), **test_metrics(trainer, model, datamodule)}
-    metrics["figures"] = [str(p) for p in write_figures(out_dir, test_figures(trainer, model, datamodule))]
+    metrics = {"checkpoint": str(cfg.ckpt_path), **metrics_on_test(trainer, model, datamodule)}
+    metrics["figures"] = [str(p) for p in write_figures(out_dir, figures_on_test(model, datamodule))]
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"TEST ({cfg.ckpt_path}): loss {metrics['test_loss']:.4f} acc {100 * metrics['test_acc']:.2f}%")
     print(f"Confusion matrix and misclassified digits in {out_dir}")

@@ -46,7 +46,7 @@ class MNISTClassifier(L.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
+    def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         logits = self(images)
         loss = F.cross_entropy(logits, labels)
@@ -56,11 +56,14 @@ class MNISTClassifier(L.LightningModule):
         # Logging the metric objects: Lightning computes (and syncs across ranks) once per epoch, not per step.
         self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "train")
         self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        return loss, logits
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self.shared_step(batch, "train")
-        self.log("loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=False)  # live progress-bar value
+        loss, logits = self.shared_step(batch, "train")
+        # Live progress-bar values of this batch: device tensors, read only when the bar refreshes.
+        batch_acc = (logits.detach().argmax(dim=1) == batch[1]).float().mean()
+        self.log_dict({"loss": loss.detach(), "acc": batch_acc}, on_step=True, on_epoch=False, prog_bar=True,
+                      logger=False)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -68,10 +71,6 @@ class MNISTClassifier(L.LightningModule):
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         self.shared_step(batch, "test")
-
-    def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(images).softmax(dim=1)
 
     def configure_optimizers(self) -> Any:
         return self.optimizer_config(total_steps=lambda: int(self.trainer.estimated_stepping_batches))

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from omegaconf import DictConfig, OmegaConf
@@ -35,7 +34,7 @@ from mnist_design import figures
 from mnist_design.checkpoints import load_classifier
 from mnist_design.config import config_dir
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.evaluate import read_history, test_figures
+from mnist_design.evaluate import figures_on_test, read_history
 from mnist_design.module import MNISTClassifier
 from mnist_design.receptive_field import markdown as receptive_field_markdown
 from mnist_design.receptive_field import receptive_fields
@@ -212,9 +211,9 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
     if not checkpoint.is_file():
         return None
     model, data_hparams = load_classifier(checkpoint)
-    trainer = L.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False)
-    return figures.save(test_figures(trainer, model, MNISTDataModule(**data_hparams))["predictions"], out)
+    datamodule = MNISTDataModule(**data_hparams)
+    datamodule.prepare_data()
+    return figures.save(figures_on_test(model, datamodule)["predictions"], out)
 
 
 # --- assemble --------------------------------------------------------------------------------------------------

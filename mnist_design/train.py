@@ -31,9 +31,9 @@ from mnist_design import figures
 from mnist_design.callbacks import NonFiniteLoss
 from mnist_design.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.config import ConfigError, config_dir, validate
-from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.data.sources import MNISTUnavailable
-from mnist_design.evaluate import read_history, scalars, test_figures, test_metrics, write_figures
+from mnist_design.evaluate import figures_on_test, metrics_on_test, read_history, scalars, write_figures
 from mnist_design.module import MNISTClassifier
 from mnist_design.receptive_field import markdown, receptive_fields
 
@@ -49,14 +49,14 @@ def build(cfg: DictConfig) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer]
     return datamodule, model, trainer
 
 
-def test_selected(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
+def selected_on_test(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
     """Test metrics of the checkpoint that validation accuracy selected (recorded, never used to choose)."""
     checkpoint = trainer.checkpoint_callback
     if not isinstance(checkpoint, ModelCheckpoint) or not checkpoint.best_model_path:
         return {}
     path = checkpoint.best_model_path
     epoch = read_checkpoint(path)["epoch"] + 1
-    result = test_metrics(trainer, model, datamodule, ckpt_path=path)
+    result = metrics_on_test(trainer, model, datamodule, ckpt_path=path)
     return {"epoch": epoch, "val_acc": float(checkpoint.best_model_score), "checkpoint": path, **result}
 
 
@@ -113,14 +113,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "seconds": round(seconds, 2),
         **scalars(trainer.callback_metrics),
     }
-    named_figures = {"learning_curves": figures.learning_curves({"run": read_history(run_dir / "history.jsonl")})}
     if cfg.test:
         # The seed's table reports the final epoch's weights; the validation-selected checkpoint goes beside them.
-        metrics.update(test_metrics(trainer, model, datamodule))
-        named_figures.update(test_figures(trainer, model, datamodule))
-        metrics["selected"] = test_selected(trainer, model, datamodule)
+        metrics.update(metrics_on_test(trainer, model, datamodule))
     if trainer.is_global_zero:
-        write_figures(run_dir, named_figures, trainer.logger)
+        named = {"learning_curves": figures.learning_curves({"run": read_history(run_dir / "history.jsonl")})}
+        write_figures(run_dir, {**named, **(figures_on_test(model, datamodule) if cfg.test else {})}, trainer.logger)
+    if cfg.test:
+        metrics["selected"] = selected_on_test(trainer, model, datamodule)
     metrics.update({
         "seed": cfg.seed,
         "model": HydraConfig.get().runtime.choices.get("model"),
@@ -136,6 +136,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def report(metrics: dict[str, Any]) -> None:
+    if metrics["protocol"] == SEED_PROTOCOL:
+        print(f"{SEED_PROTOCOL}: val_* and the 'selected' checkpoint were measured and chosen on the test set")
     if "test_acc" in metrics:
         selected = metrics.get("selected") or {}
         chosen = (f"  |  val-selected epoch {selected['epoch']}: test acc {100 * selected['test_acc']:.2f}%"

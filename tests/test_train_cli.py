@@ -95,3 +95,11 @@ def test_configs_are_found_from_a_non_editable_install(tmp_path: Path) -> None:
     where = subprocess.run([sys.executable, "-c", "from mnist_design.config import config_dir; print(config_dir())"],
                            cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True)
     assert where.stdout.strip() == str(target / "mnist_design" / "conf")
+
+
+def test_seed_protocol_is_labelled_in_console_and_metrics(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("data.val_on_test=true", *tiny(mnist_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [run] = run_dirs(tmp_path)
+    assert json.loads((run / "metrics.json").read_text())["protocol"].startswith("SEED PROTOCOL")
+    assert "test-as-val loss" in result.stdout and "SEED PROTOCOL" in result.stdout

@@ -105,9 +105,6 @@ class MNISTDataModule(L.LightningDataModule):
     def test_dataloader(self) -> TensorBatches:
         return self.loader("test", self.hparams.eval_batch_size, shuffle=False)
 
-    def predict_dataloader(self) -> TensorBatches:
-        return self.test_dataloader()  # predictions feed the test-set figures
-
     # --- per batch, on device: uint8 -> [0, 1] -> augment (training only) -> normalise --------------------------
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
