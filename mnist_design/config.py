@@ -13,6 +13,17 @@ RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
 
 
+def sqlite_in(directory: str) -> str:
+    """``${sqlite_in:DIR}`` -> sqlite URL of DIR/optuna.db, creating DIR (the sweep dir does not exist yet when
+    the Optuna sweeper opens its storage, and SQLite will not create folders)."""
+    folder = Path(directory).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+OmegaConf.register_new_resolver("sqlite_in", sqlite_in, replace=True)
+
+
 def config_dir() -> str:
     """conf/ ships inside the package when installed from a wheel, and sits beside it in a checkout."""
     packaged = Path(__file__).resolve().parent / "conf"

@@ -4,6 +4,7 @@
     python -m mnist_design.report seeds=[0,1,2,3,4]
     python -m mnist_design.report sweep_dirs=[outputs/sweeps]      # collect finished runs: nothing is retrained
     python -m mnist_design.report 'train_overrides=[trainer.max_epochs=3]'   # a quick, smaller report
+    python -m mnist_design.report sweep_dirs=[outputs/searches/s1] out_dir=outputs/s1_report   # any sweep, ranked
 
 Runs are recognised by their Hydra choices (.hydra/hydra.yaml), not by folder names: a run of model=skeleton
 augment=off scheduler=none is row 1 whether it came from experiment=row1 or from explicit overrides. Everything
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.utils import instantiate
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from omegaconf import DictConfig, OmegaConf
@@ -65,6 +68,7 @@ class Run:
     metrics: dict[str, Any]
     choices: dict[str, str]
     history: list[dict[str, float]] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def signature(self) -> tuple[str, str, str]:
@@ -75,27 +79,32 @@ class Run:
 
 
 def collect_runs(roots: Sequence[str | Path]) -> list[Run]:
-    """Every finished run (metrics.json with test metrics, beside .hydra/) under the given directories."""
+    """Every finished run (metrics.json beside .hydra/) under the given directories."""
     runs = []
     for root in roots:
         for metrics_file in sorted(Path(root).rglob("metrics.json")):
             run_dir = metrics_file.parent
-            hydra_file = run_dir / ".hydra" / "hydra.yaml"
-            metrics = json.loads(metrics_file.read_text())
-            if not hydra_file.is_file() or "test_acc" not in metrics:
+            hydra_dir = run_dir / ".hydra"
+            if not (hydra_dir / "hydra.yaml").is_file():
                 continue
-            choices = OmegaConf.to_container(OmegaConf.load(hydra_file).hydra.runtime.choices)
-            runs.append(Run(run_dir, metrics, {k: str(v) for k, v in choices.items()},
-                            read_history(run_dir / "history.jsonl")))
+            choices = OmegaConf.to_container(OmegaConf.load(hydra_dir / "hydra.yaml").hydra.runtime.choices)
+            overrides = hydra_dir / "overrides.yaml"
+            runs.append(Run(run_dir, json.loads(metrics_file.read_text()), {k: str(v) for k, v in choices.items()},
+                            read_history(run_dir / "history.jsonl"),
+                            [str(o) for o in OmegaConf.load(overrides)] if overrides.is_file() else []))
     return runs
 
 
+def tested(runs: Sequence[Run]) -> list[Run]:
+    return [r for r in runs if "test_acc" in r.metrics]
+
+
 def by_row(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    return {row: [r for r in runs if r.signature == signature] for row, signature in ROWS.items()}
+    return {row: [r for r in tested(runs) if r.signature == signature] for row, signature in ROWS.items()}
 
 
 def by_scheduler(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    return {name: [r for r in runs if r.signature[:2] == ("best", "on") and r.signature[2] == name]
+    return {name: [r for r in tested(runs) if r.signature[:2] == ("best", "on") and r.signature[2] == name]
             for name in SCHEDULERS}
 
 
@@ -172,6 +181,18 @@ def scheduler_table(groups: dict[str, list[Run]]) -> str:
     return "\n".join(lines)
 
 
+def all_runs_table(runs: Sequence[Run]) -> str:
+    """Every run, best validation accuracy first: a sweep (or an Optuna search) summarised."""
+    lines = ["| # | val acc % | test acc % | epochs | seconds | overrides | run |", "| ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    ranked = sorted(runs, key=lambda r: r.metrics.get("val_acc", float("-inf")), reverse=True)
+    for rank, run in enumerate(ranked, 1):
+        test = f"{100 * run.metrics['test_acc']:.2f}" if "test_acc" in run.metrics else "–"
+        shown = " ".join(o for o in run.overrides if not o.startswith(("hydra.", "callbacks.model_summary")))
+        lines.append(f"| {rank} | {100 * run.metrics.get('val_acc', float('nan')):.2f} | {test} | "
+                     f"{run.metrics.get('epochs')} | {run.metrics.get('seconds', 0):.0f} | `{shown}` | {run.path.name} |")
+    return "\n".join(lines)
+
+
 def mean_history(runs: Sequence[Run]) -> list[dict[str, float]]:
     """Per-epoch mean over the runs that reached that epoch."""
     epochs = sorted({h["epoch"] for r in runs for h in r.history})
@@ -219,9 +240,19 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
 # --- assemble --------------------------------------------------------------------------------------------------
 
 
+def cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def hardware(runs: Sequence[Run]) -> str:
     devices = sorted({str(r.metrics.get("device")) for r in runs})
-    return f"{platform.processor() or platform.machine()}, device {', '.join(devices)}, python {platform.python_version()}"
+    return (f"{cpu_name()} ({os.cpu_count()} cores), training device {', '.join(devices)}, "
+            f"torch {torch.__version__}, python {platform.python_version()}")
 
 
 def write_report(runs: Sequence[Run], out_dir: Path, command: str) -> Path:
@@ -244,7 +275,7 @@ def write_report(runs: Sequence[Run], out_dir: Path, command: str) -> Path:
         sections.append("## Learning curves (mean over seeds)\n\n![learning curves](learning_curves.png)")
     if any(schedulers.values()):
         sections += ["## The scheduler story (best model, augmentation on)", scheduler_table(schedulers)]
-    best_runs = rows["row4"] or [r for r in runs if r.signature[0] == "best"]
+    best_runs = rows["row4"] or [r for r in tested(runs) if r.signature[0] == "best"]
     if best_runs:
         chosen = max(best_runs, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
         model_cfg = model_config(chosen)
@@ -255,6 +286,7 @@ def write_report(runs: Sequence[Run], out_dir: Path, command: str) -> Path:
             sections.append(f"### Predictions of the row-4 run with the best validation accuracy (seed "
                             f"{chosen.metrics.get('seed')}, test acc {100 * chosen.metrics['test_acc']:.2f} %)\n\n"
                             "![predictions](predictions.png)")
+    sections += ["## All runs, best validation accuracy first", all_runs_table(runs)]
     report = out_dir / "REPORT.md"
     report.write_text("\n\n".join(sections) + "\n")
     return report
@@ -285,7 +317,7 @@ def main(cfg: DictConfig) -> None:
         roots = [out_dir / "runs"]
     runs = collect_runs(roots)
     if not runs:
-        print(f"error: no finished runs (metrics.json with test metrics) under {', '.join(map(str, roots))}",
+        print(f"error: no finished runs (metrics.json beside .hydra/) under {', '.join(map(str, roots))}",
               file=sys.stderr)
         sys.exit(2)
     command = "python -m mnist_design.report " + " ".join(sys.argv[1:])
