@@ -38,6 +38,7 @@ def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> F
             ax.plot(epochs, [h[val_key] for h in history], f"C{colour}.-", label=f"{name} val")
             ax.set_title(title)
         axes[2].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
+    axes[0].set_yscale("log")  # early epochs of a slow starter would flatten every other curve
     final = [h[key] for history in histories.values() if history for h in history[-1:] for key in ("train_acc", "val_acc")]
     if final and min(final) > 0.95:
         axes[1].set_ylim(0.95, 1.0)  # zoom on the last per-mille, where the rows differ; early epochs fall below

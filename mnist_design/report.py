@@ -3,7 +3,7 @@
     python -m mnist_design.report                                   # train 4 rows x seeds [0,1,2] + schedulers, then report
     python -m mnist_design.report seeds=[0,1,2,3,4]
     python -m mnist_design.report sweep_dirs=[outputs/sweeps]      # collect finished runs: nothing is retrained
-    python -m mnist_design.report 'train_overrides=[trainer.max_epochs=3]'   # a quick, smaller report
+    python -m mnist_design.report 'train_overrides=["trainer.max_epochs=3"]'   # a quick, smaller report
     python -m mnist_design.report sweep_dirs=[outputs/searches/s1] out_dir=outputs/s1_report   # any sweep, ranked
 
 Runs are recognised by their Hydra choices (.hydra/hydra.yaml), not by folder names: a run of model=skeleton
@@ -96,7 +96,8 @@ def collect_runs(roots: Sequence[str | Path]) -> list[Run]:
 
 
 def tested(runs: Sequence[Run]) -> list[Run]:
-    return [r for r in runs if "test_acc" in r.metrics]
+    """Runs with test metrics, in seed order."""
+    return sorted((r for r in runs if "test_acc" in r.metrics), key=lambda r: (r.metrics.get("seed", 0), str(r.path)))
 
 
 def by_row(runs: Sequence[Run]) -> dict[str, list[Run]]:

@@ -63,3 +63,17 @@ def test_report_with_nothing_to_collect_fails_clearly(tmp_path: Path) -> None:
     result = run_cli(f"sweep_dirs=[{tmp_path}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path,
                      module="mnist_design.report")
     assert result.returncode == 2 and result.stderr.startswith("error: no finished runs")
+
+
+def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, tmp_path: Path) -> None:
+    overrides = [f"data.data_dir={mnist_dir}", "data.train_subset=256", "trainer.max_epochs=1",
+                 "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "trainer.accelerator=cpu"]
+    quoted = ",".join(f'"{o}"' for o in overrides)
+    result = run_cli("seeds=[0]", "schedulers=false", f"train_overrides=[{quoted}]", "out_dir=report", cwd=tmp_path,
+                     module="mnist_design.report", timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "report" / "REPORT.md").read_text()
+    for row in ("row1 basic skeleton | 7,304", "row2 + BatchNorm & dropout | 7,496", "row3", "row4"):
+        assert row in report
+    assert "no runs" not in report.split("## What each step did")[0]
+    assert len(list((tmp_path / "report" / "runs" / "table").glob("*/metrics.json"))) == 4
