@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` with a faster CPU training path; on other devices, in eval, or for ``inplace``, it is nn.Dropout.
+
+    Why by hand: on CPU, ``nn.Dropout`` spends one generator call per element and was ~28 % of a training step of the
+    best model. Here one 64-bit draw gives the 16-bit uniforms of four elements, and the mask stays a float tensor
+    (bool-to-float multiplies are slow on CPU). Same global generator, so ``seed_everything`` and resume still
+    reproduce runs; the drop rate is ``p`` rounded to a multiple of 1/65536.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        words = torch.empty((x.numel() + 3) // 4, dtype=torch.int64).random_(-(2**63), None)  # all 64 bits random
+        uniform16 = words.view(torch.int16)[: x.numel()].view_as(x)  # 4 signed 16-bit uniforms per word
+        keep = (uniform16 >= round(self.p * 65536) - 32768).to(x.dtype).mul_(1 / (1 - self.p))
+        return x * keep
 
 
 def conv_block(
@@ -24,5 +43,5 @@ def conv_block(
             layers.append(nn.BatchNorm2d(out_channels))
         layers.append(nn.ReLU())
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
