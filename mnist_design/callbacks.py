@@ -9,6 +9,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.utilities import rank_zero_only
 
 
@@ -102,3 +103,29 @@ class StopOnNonFiniteLoss(L.Callback):
         raise NonFiniteLoss(f"the training loss became NaN/inf at step {int(self.first_bad)} (epoch "
                             f"{trainer.current_epoch + 1}); training stopped. Last good checkpoint: {checkpoint}. "
                             f"Try a lower optimizer.lr or scheduler.max_lr")
+
+
+class StochasticWeightAverage(WeightAveraging):
+    """SWA over the last ``fraction`` of all training steps: the equal-weight mean of the weights after each step.
+
+    Written on Lightning's WeightAveraging rather than its StochasticWeightAveraging callback, which swaps the
+    configured scheduler for its own SWALR; this keeps OneCycleLR. Before the averaging window the "average" follows
+    the live weights, so validation curves (which Lightning takes on the averaged weights) stay meaningful.
+    """
+
+    def __init__(self, fraction: float = 0.25, **kwargs: Any) -> None:
+        if not 0 < fraction <= 1:
+            raise ValueError(f"callbacks.weight_averaging.fraction must be in (0, 1]; got {fraction}")
+        super().__init__(avg_fn=self.average, **kwargs)
+        self.fraction = fraction
+        self.first_step = 0
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if stage == "fit":
+            self.first_step = int((1 - self.fraction) * trainer.estimated_stepping_batches)
+        super().setup(trainer, pl_module, stage)
+
+    def average(self, averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        # Updated after every step, so num_averaged is the 0-based index of this step.
+        in_window = int(num_averaged) - self.first_step + 1
+        return current if in_window <= 1 else averaged + (current - averaged) / in_window

@@ -49,7 +49,7 @@ def load_classifier(path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
     """The model rebuilt from the checkpoint alone, in eval mode, and the DataModule settings it was trained with."""
     checkpoint = read_checkpoint(path)
     hparams = checkpoint["hyper_parameters"]
-    model = MNISTClassifier(net=hparams["net"], optimizer=hparams["optimizer"], scheduler=hparams.get("scheduler"))
+    model = MNISTClassifier(**hparams)  # the module's own arguments, as save_hyperparameters stored them
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

@@ -1,6 +1,6 @@
 """The LightningModule: any ConvNet from ``conf/model/``, trained with the optimizer and scheduler from config.
 
-    module = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler)
+    module = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler, **cfg.module)
 
 It keeps only plain config dicts as hyperparameters, so a checkpoint alone rebuilds the model:
 ``MNISTClassifier.load_from_checkpoint(path)``.
@@ -9,7 +9,7 @@ It keeps only plain config dicts as hyperparameters, so a checkpoint alone rebui
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
@@ -20,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
+
+from mnist_design.data.augment import rotate
 
 STAGES = ("train", "val", "test")
 
@@ -32,9 +34,14 @@ def plain(config: Mapping | None) -> dict | None:
 
 
 class MNISTClassifier(L.LightningModule):
-    def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping | None = None) -> None:
+    def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping | None = None,
+                 label_smoothing: float = 0.0, tta_degrees: Sequence[float] = ()) -> None:
         super().__init__()
-        self.save_hyperparameters({"net": plain(net), "optimizer": plain(optimizer), "scheduler": plain(scheduler)})
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"module.label_smoothing must be in [0, 1); got {label_smoothing}")
+        self.save_hyperparameters({"net": plain(net), "optimizer": plain(optimizer), "scheduler": plain(scheduler),
+                                   "label_smoothing": float(label_smoothing),
+                                   "tta_degrees": [float(d) for d in tta_degrees]})
         self.net: nn.Module = instantiate(self.hparams.net)
         self.example_input_array = torch.zeros(1, 1, 28, 28)  # lets the model summary print output shapes
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
@@ -44,12 +51,19 @@ class MNISTClassifier(L.LightningModule):
             self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes=10, average="micro")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        """Logits; out of training with ``tta_degrees``, log of the softmax averaged over the rotated views."""
+        if self.training or not self.hparams.get("tta_degrees"):
+            return self.net(x)
+        views = [x, *(rotate(x, degrees) for degrees in self.hparams.tta_degrees)]
+        probabilities = torch.stack([self.net(view).softmax(dim=1) for view in views]).mean(dim=0)
+        return probabilities.clamp_min(1e-12).log()  # log-probabilities are logits: same argmax, same loss
 
     def shared_step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
+        # Smoothing shapes the training loss only, so validation and test losses stay comparable across recipes.
+        smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
+        loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
         mean_loss, accuracy = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
         mean_loss.update(loss.detach(), weight=len(labels))
         accuracy.update(logits.detach(), labels)

@@ -22,6 +22,7 @@ from typing import Any
 import hydra
 import lightning as L
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -42,7 +43,8 @@ def build(cfg: DictConfig) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer]
     """data -> model -> callbacks -> logger -> trainer, each from its config group."""
     augment = instantiate(cfg.augment) if cfg.get("augment") else None
     datamodule = instantiate(cfg.data, augment=augment)
-    model = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"))
+    model = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"),
+                            **(cfg.get("module") or {}))
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger)
@@ -97,8 +99,22 @@ def resume_arguments(argv: list[str]) -> list[str]:
     return [*original, *others, f"resume={run_dir.resolve()}", f"hydra.run.dir={run_dir.resolve()}"]
 
 
+class OverBudget(ConfigError):
+    """The model has more parameters than ``budget`` allows; raised before any data is read."""
+
+
+def check_budget(cfg: DictConfig) -> None:
+    if cfg.get("budget") is None:
+        return
+    params = sum(p.numel() for p in instantiate(cfg.model).parameters())
+    if params > cfg.budget:
+        raise OverBudget(f"the model has {params:,} parameters, over budget={cfg.budget:,}; "
+                         f"use a smaller model or raise the budget")
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)
+    check_budget(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule, model, trainer = build(cfg)
@@ -147,11 +163,19 @@ def report(metrics: dict[str, Any]) -> None:
     print(f"{metrics['params']:,} params, {metrics['seconds']:.1f}s of training. Run directory: {metrics['run_dir']}")
 
 
+REJECTED = 0.0  # the objective of an over-budget trial: worse than any trained model's validation accuracy
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float:
     """Returns validation accuracy, the value a Hydra sweeper optimises (never the test set)."""
     try:
         return train(cfg)["val_acc"]
+    except OverBudget as error:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            fail(error, status=2)
+        print(f"rejected before training: {error}; scoring it {REJECTED}")
+        return REJECTED  # a search learns to avoid the region instead of stopping
     except (ConfigError, MNISTUnavailable, CheckpointError) as error:
         fail(error, status=2)
     except NonFiniteLoss as error:
