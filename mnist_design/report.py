@@ -2,6 +2,7 @@
 
     python -m mnist_design.report                                   # train 4 rows x seeds [0,1,2] + schedulers, then report
     python -m mnist_design.report seeds=[0,1,2,3,4]
+    python -m mnist_design.report recipes=[ema,tta] designs=[design8k,design5k]   # + ablations and searched designs
     python -m mnist_design.report sweep_dirs=[outputs/sweeps]      # collect finished runs: nothing is retrained
     python -m mnist_design.report 'train_overrides=["trainer.max_epochs=3"]'   # a quick, smaller report
     python -m mnist_design.report sweep_dirs=[outputs/searches/s1] out_dir=outputs/s1_report   # any sweep, ranked
@@ -59,6 +60,8 @@ PUBLISHED = {
     "row4": {"params": "7.4k", "train_acc": 0.9924, "train_loss": 0.00553, "test_acc": 0.9956, "test_loss": 0.0168},
 }
 SCHEDULERS = ("none", "step", "plateau", "onecycle")
+# Budgeted designs (experiment=design8k|design5k): parameter budget and the mean test accuracy the issue aims at.
+DESIGN_TARGETS = {"design8k": (8000, 0.9960), "design5k": (5000, 0.9940)}
 METRICS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")
 
 
@@ -73,6 +76,11 @@ class Run:
     @property
     def signature(self) -> tuple[str, str, str]:
         return self.choices.get("model", ""), self.choices.get("augment", ""), self.choices.get("scheduler", "")
+
+    def choice(self, group: str) -> str:
+        """The run's option of a config group; '' when none was chosen."""
+        value = self.choices.get(group)
+        return "" if value in (None, "None", "null") else value
 
 
 # --- collect ---------------------------------------------------------------------------------------------------
@@ -100,13 +108,36 @@ def tested(runs: Sequence[Run]) -> list[Run]:
     return sorted((r for r in runs if "test_acc" in r.metrics), key=lambda r: (r.metrics.get("seed", 0), str(r.path)))
 
 
+def plain_recipe(runs: Sequence[Run]) -> list[Run]:
+    """Tested runs trained with the seed's own recipe (no recipe= ablation on top)."""
+    return [r for r in tested(runs) if not r.choice("recipe")]
+
+
 def by_row(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    return {row: [r for r in tested(runs) if r.signature == signature] for row, signature in ROWS.items()}
+    return {row: [r for r in plain_recipe(runs) if r.signature == signature] for row, signature in ROWS.items()}
 
 
 def by_scheduler(runs: Sequence[Run]) -> dict[str, list[Run]]:
-    return {name: [r for r in tested(runs) if r.signature[:2] == ("best", "on") and r.signature[2] == name]
+    return {name: [r for r in plain_recipe(runs) if r.signature[:2] == ("best", "on") and r.signature[2] == name]
             for name in SCHEDULERS}
+
+
+def by_recipe(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Row 4 ("baseline") and each recipe= ablation trained on the best model."""
+    groups = {"baseline": by_row(runs)["row4"]}
+    for run in tested(runs):
+        if run.choice("recipe") and run.choice("model") == "best" and not run.choice("experiment").startswith("design"):
+            groups.setdefault(run.choice("recipe"), []).append(run)
+    return groups
+
+
+def by_design(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Finalists of the budgeted design search, by experiment= preset."""
+    groups: dict[str, list[Run]] = {}
+    for run in tested(runs):
+        if run.choice("experiment").startswith("design"):
+            groups.setdefault(run.choice("experiment"), []).append(run)
+    return dict(sorted(groups.items()))
 
 
 # --- numbers ---------------------------------------------------------------------------------------------------
@@ -179,6 +210,40 @@ def scheduler_table(groups: dict[str, list[Run]]) -> str:
                          f"| {cell(runs, 'test_loss')} |")
         else:
             lines.append(f"| {name} | no runs | | | |")
+    return "\n".join(lines)
+
+
+def paired_delta(runs: Sequence[Run], baseline: Sequence[Run], key: str) -> tuple[float, int]:
+    """Mean difference to the baseline over the seeds both have (same seed = same init and data order)."""
+    base = {r.metrics.get("seed"): float(r.metrics[key]) for r in baseline}
+    pairs = [float(r.metrics[key]) - base[r.metrics.get("seed")] for r in runs if r.metrics.get("seed") in base]
+    return (statistics.fmean(pairs), len(pairs)) if pairs else (float("nan"), 0)
+
+
+def recipe_table(groups: dict[str, list[Run]]) -> str:
+    lines = ["| recipe | seeds | val acc % | Δ val vs baseline, same seeds (pp) | test acc % (reported, not used) |",
+             "| --- | --- | --- | ---: | --- |"]
+    ranked = sorted(groups.items(), key=lambda item: -stats(item[1], "val_acc")[0])
+    for name, runs in ranked:
+        seeds = ",".join(str(r.metrics.get("seed")) for r in runs)
+        delta, pairs = paired_delta(runs, groups["baseline"], "val_acc")
+        shown = "–" if name == "baseline" or not pairs else f"{100 * delta:+.2f} ({pairs} seeds)"
+        lines.append(f"| {name} | {seeds} | {cell(runs, 'val_acc')} | {shown} | {cell(runs, 'test_acc')} |")
+    return "\n".join(lines)
+
+
+def design_table(groups: dict[str, list[Run]]) -> str:
+    lines = ["| design | params | epochs | seeds | val acc % | test acc % | target (mean test acc) | met |",
+             "| --- | ---: | ---: | --- | --- | --- | --- | --- |"]
+    for name, runs in groups.items():
+        seeds = ",".join(str(r.metrics.get("seed")) for r in runs)
+        epochs = "/".join(sorted({str(r.metrics["epochs"]) for r in runs}))
+        budget, goal = DESIGN_TARGETS.get(name, (None, None))
+        mean = stats(runs, "test_acc")[0]
+        target = f"< {budget:,} params, ≥ {100 * goal:.2f} %" if goal else "–"
+        met = "–" if goal is None else ("yes" if mean >= goal and runs[0].metrics["params"] < budget else "**no**")
+        lines.append(f"| {name} | {runs[0].metrics['params']:,} | {epochs} | {seeds} | {cell(runs, 'val_acc')} | "
+                     f"{cell(runs, 'test_acc')} | {target} | {met} |")
     return "\n".join(lines)
 
 
@@ -276,6 +341,16 @@ def write_report(runs: Sequence[Run], out_dir: Path, command: str) -> Path:
         sections.append("## Learning curves (mean over seeds)\n\n![learning curves](learning_curves.png)")
     if any(schedulers.values()):
         sections += ["## The scheduler story (best model, augmentation on)", scheduler_table(schedulers)]
+    recipes = by_recipe(runs)
+    if len(recipes) > 1 and recipes["baseline"]:
+        sections += ["## Training-recipe ablations (best model; ranked on validation accuracy)",
+                     "Each recipe is one `recipe=` option on top of row 4. The test column is shown for the record; "
+                     "nothing was chosen with it.", recipe_table(recipes)]
+    designs = by_design(runs)
+    if designs:
+        sections += ["## Designs found by the budgeted search (`hparams_search=design`), retrained",
+                     "Chosen on validation accuracy of the search's proxy runs; retrained for the full schedule on "
+                     "several seeds and tested once.", design_table(designs)]
     best_runs = rows["row4"] or [r for r in tested(runs) if r.signature[0] == "best"]
     if best_runs:
         chosen = max(best_runs, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
@@ -301,8 +376,14 @@ def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
     sweeps = {"table": ["experiment=row1,row2,row3,row4"]}
     if cfg.schedulers:
         sweeps["schedulers"] = ["scheduler=none,step,plateau"]  # onecycle on the best model is row 4 itself
+    if cfg.recipes:
+        sweeps["recipes"] = [f"seed={','.join(str(s) for s in cfg.recipe_seeds)}", f"recipe={','.join(cfg.recipes)}"]
+    if cfg.designs:
+        sweeps["designs"] = [f"seed={','.join(str(s) for s in cfg.design_seeds)}",
+                             f"experiment={','.join(cfg.designs)}"]
     for name, choice in sweeps.items():
-        command = [sys.executable, "-m", "mnist_design.train", "-m", f"seed={seeds}", *choice,
+        seeded = [] if choice[0].startswith("seed=") else [f"seed={seeds}"]
+        command = [sys.executable, "-m", "mnist_design.train", "-m", *seeded, *choice,
                    "callbacks.model_summary=null", f"hydra.sweep.dir={runs_dir / name}", *cfg.train_overrides]
         print("running:", " ".join(command[1:]), flush=True)
         subprocess.run(command, check=True)

@@ -61,3 +61,29 @@ def test_checkpoint_hyperparameters_are_plain_and_rebuild_the_model(compose_cfg,
     assert type(model.hparams.net) is dict
     rebuilt = MNISTClassifier(**model.hparams)
     assert sum(p.numel() for p in rebuilt.parameters()) == 7304
+
+
+def test_tta_averages_probabilities_over_rotated_views_in_eval_only(compose_cfg) -> None:
+    torch.manual_seed(0)
+    cfg = compose_cfg("module.tta_degrees=[-6,6]")
+    model = MNISTClassifier(cfg.model, cfg.optimizer, cfg.scheduler, **cfg.module).eval()
+    images = torch.randn(4, 1, 28, 28)
+    out = model(images)
+    assert torch.allclose(out.exp().sum(dim=1), torch.ones(4), atol=1e-5)  # log of averaged probabilities
+    assert not torch.allclose(out, model.net(images).log_softmax(dim=1), atol=1e-4)
+    model.train()
+    torch.manual_seed(1)
+    training_out = model(images)
+    torch.manual_seed(1)
+    assert torch.equal(training_out, model.net(images))  # same dropout draws: training sees only the image
+
+
+def test_label_smoothing_changes_the_training_loss_only(compose_cfg) -> None:
+    cfg = compose_cfg("module.label_smoothing=0.1")
+    torch.manual_seed(0)
+    smoothed = MNISTClassifier(cfg.model, cfg.optimizer, cfg.scheduler, **cfg.module).eval()
+    plain = MNISTClassifier(cfg.model, cfg.optimizer, cfg.scheduler).eval()
+    plain.load_state_dict(smoothed.state_dict())
+    batch = (torch.randn(8, 1, 28, 28), torch.arange(8))
+    assert smoothed.shared_step(batch, "train")[0] != plain.shared_step(batch, "train")[0]
+    assert smoothed.shared_step(batch, "val")[0] == plain.shared_step(batch, "val")[0]

@@ -77,3 +77,19 @@ def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, 
         assert row in report
     assert "no runs" not in report.split("## What each step did")[0]
     assert len(list((tmp_path / "report" / "runs" / "table").glob("*/metrics.json"))) == 4
+
+
+def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path: Path, compose_cfg) -> None:
+    best = {"model": "best", "augment": "on", "scheduler": "onecycle"}
+    for seed, acc in ((0, 0.9950), (1, 0.9940)):
+        fake_run(tmp_path / "s", f"base{seed}", compose_cfg(), {**best, "recipe": None}, acc, seed)
+        fake_run(tmp_path / "s", f"ema{seed}", compose_cfg(), {**best, "recipe": "ema"}, acc + 0.0010, seed)
+    fake_run(tmp_path / "s", "d8", compose_cfg(), {"model": "design8k", "augment": "on", "scheduler": "onecycle",
+                                                   "experiment": "design8k"}, 0.9955, 0)
+    runs = collect_runs([tmp_path / "s"])
+    assert [r.path.name for r in by_row(runs)["row4"]] == ["base0", "base1"]
+    report = write_report(runs, tmp_path / "out", "cmd").read_text()
+    assert "| ema | 0,1 | 99.45 ± 0.07 (min 99.40) | +0.10 (2 seeds) |" in report
+    assert "| baseline | 0,1 | 99.35 ± 0.07 (min 99.30) | – |" in report
+    assert "| design8k | 7,496 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, " \
+           "≥ 99.60 % | **no** |" in report

@@ -73,3 +73,15 @@ def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path,
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     [single] = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/evaluate/*/metrics.json")]
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
+
+
+def test_design_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("-m", "hparams_search=design", "budget=5000", "hydra.sweeper.n_trials=3", "hydra.sweep.dir=d",
+                     *trial_args(mnist_dir), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trained = [json.loads(p.read_text()) for p in (tmp_path / "d").glob("*/metrics.json")]
+    rejected = result.stdout.count("rejected before training: the model has")
+    assert rejected >= 1 and len(trained) >= 1 and rejected + len(trained) == 3
+    assert all(t["params"] <= 5000 and "test_acc" not in t for t in trained)  # the search never tests
+    best = OmegaConf.load(tmp_path / "d" / "optimization_results.yaml")
+    assert best.best_value == max(t["val_acc"] for t in trained)

@@ -1,0 +1,33 @@
+import pytest
+import torch
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from mnist_design.models.family import family_layers, family_net
+
+
+def test_family_defaults_are_the_seeds_best_model(compose_cfg) -> None:
+    family, best = compose_cfg("model=family").model, compose_cfg("model=best").model
+    assert family_layers(family.stage1, family.transition, family.stage2, family.head) == \
+        OmegaConf.to_container(best.layers)
+    assert str(instantiate(family)) == str(instantiate(best))
+
+
+def test_zero_width_removes_the_layer() -> None:
+    layers = family_layers([0, 16], 0, [12, 0, 20], [0])
+    assert layers == [{"conv": 16}, {"maxpool": 2}, {"conv": 12}, {"conv": 20}, {"gap": True},
+                      {"conv": 10, "kernel": 1}]
+    assert family_net([0, 16], 0, [12, 0, 20], [0])(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_late_gap_and_squeeze_first_move_the_pool_and_the_transition() -> None:
+    layers = family_layers([8], 6, [10], [12], gap="late", squeeze_first=True)
+    assert [next(iter(layer)) for layer in layers] == ["conv", "conv", "maxpool", "conv", "conv", "conv", "gap"]
+    assert layers[1] == {"conv": 6, "kernel": 1, "dropout": False} and layers[-2] == {"conv": 10, "kernel": 1}
+
+
+def test_bad_family_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="model.gap must be one of early, late"):
+        family_layers([8], 8, [12], gap="middle")
+    with pytest.raises(ValueError, match=">= 0"):
+        family_layers([-8], 8, [12])
