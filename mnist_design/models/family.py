@@ -12,6 +12,7 @@ on the whole map, then the pool).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mnist_design.models.net import ConvNet
 
@@ -42,19 +43,8 @@ def family_layers(
     return [*convs, {"gap": True}, *one_by_one] if gap == "early" else [*convs, *one_by_one, {"gap": True}]
 
 
-def family_net(
-    stage1: Sequence[int],
-    transition: int,
-    stage2: Sequence[int],
-    head: Sequence[int] = (),
-    gap: str = "early",
-    squeeze_first: bool = False,
-    batch_norm: bool = True,
-    dropout: float = 0.0,
-    in_channels: int = 1,
-    image_size: int = 28,
-    num_classes: int = 10,
-) -> ConvNet:
-    layers = family_layers(stage1, transition, stage2, head, gap, squeeze_first, num_classes)
-    return ConvNet(layers, batch_norm=batch_norm, dropout=dropout, in_channels=in_channels, image_size=image_size,
-                   num_classes=num_classes)
+def family_net(batch_norm: bool = True, dropout: float = 0.0, in_channels: int = 1, image_size: int = 28,
+               num_classes: int = 10, **design: Any) -> ConvNet:
+    """A ConvNet of the family; ``design`` holds family_layers' arguments (stage1, transition, stage2, head, ...)."""
+    return ConvNet(family_layers(**design, num_classes=num_classes), batch_norm=batch_norm, dropout=dropout,
+                   in_channels=in_channels, image_size=image_size, num_classes=num_classes)

@@ -17,7 +17,8 @@ def test_zero_width_removes_the_layer() -> None:
     layers = family_layers([0, 16], 0, [12, 0, 20], [0])
     assert layers == [{"conv": 16}, {"maxpool": 2}, {"conv": 12}, {"conv": 20}, {"gap": True},
                       {"conv": 10, "kernel": 1}]
-    assert family_net([0, 16], 0, [12, 0, 20], [0])(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    net = family_net(stage1=[0, 16], transition=0, stage2=[12, 0, 20], head=[0])
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_late_gap_and_squeeze_first_move_the_pool_and_the_transition() -> None:
