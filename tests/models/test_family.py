@@ -32,3 +32,11 @@ def test_bad_family_values_are_refused() -> None:
         family_layers([8], 8, [12], gap="middle")
     with pytest.raises(ValueError, match=">= 0"):
         family_layers([-8], 8, [12])
+
+
+@pytest.mark.parametrize("experiment, budget", [("design8k", 8000), ("design5k", 5000)])
+def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment: str, budget: int) -> None:
+    cfg = compose_cfg(f"experiment={experiment}")
+    params = sum(p.numel() for p in instantiate(cfg.model).parameters())
+    assert cfg.budget == budget and params < budget
+    assert instantiate(cfg.model)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
