@@ -249,13 +249,15 @@ def design_table(groups: dict[str, list[Run]]) -> str:
 
 def all_runs_table(runs: Sequence[Run]) -> str:
     """Every run, best validation accuracy first: a sweep (or an Optuna search) summarised."""
-    lines = ["| # | val acc % | test acc % | epochs | seconds | overrides | run |", "| ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines = ["| # | val acc % | test acc % | params | epochs | seconds | overrides | run |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     ranked = sorted(runs, key=lambda r: r.metrics.get("val_acc", float("-inf")), reverse=True)
     for rank, run in enumerate(ranked, 1):
         test = f"{100 * run.metrics['test_acc']:.2f}" if "test_acc" in run.metrics else "–"
         shown = " ".join(o for o in run.overrides if not o.startswith(("hydra.", "callbacks.model_summary")))
-        lines.append(f"| {rank} | {100 * run.metrics.get('val_acc', float('nan')):.2f} | {test} | "
-                     f"{run.metrics.get('epochs')} | {run.metrics.get('seconds', 0):.0f} | `{shown}` | {run.path.name} |")
+        m = run.metrics
+        lines.append(f"| {rank} | {100 * m.get('val_acc', float('nan')):.2f} | {test} | {m.get('params', 0):,} | "
+                     f"{m.get('epochs')} | {m.get('seconds', 0):.0f} | `{shown}` | {run.path.name} |")
     return "\n".join(lines)
 
 
