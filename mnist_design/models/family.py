@@ -1,4 +1,4 @@
-"""The seed's design family as a handful of numbers, so a design search can propose nets (see ``conf/model/family.yaml``).
+"""The seed's design family as a handful of numbers, so a design search can propose nets (conf/model/family.yaml).
 
     net = family_net(stage1=[8, 16], transition=8, stage2=[12, 16, 20], head=[16], dropout=0.05)  # = model=best
 
