@@ -373,19 +373,21 @@ def write_report(runs: Sequence[Run], out_dir: Path, command: str) -> Path:
 # --- train what is missing, then report ------------------------------------------------------------------------
 
 
+def joined(values: Sequence) -> str:
+    return ",".join(str(v) for v in values)
+
+
 def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
-    seeds = ",".join(str(s) for s in cfg.seeds)
-    sweeps = {"table": ["experiment=row1,row2,row3,row4"]}
-    if cfg.schedulers:
-        sweeps["schedulers"] = ["scheduler=none,step,plateau"]  # onecycle on the best model is row 4 itself
+    """One multirun per part of the report, each with its own seeds."""
+    sweeps = {"table": [f"seed={joined(cfg.seeds)}", "experiment=row1,row2,row3,row4"]}
+    if cfg.schedulers:  # onecycle on the best model is row 4 itself
+        sweeps["schedulers"] = [f"seed={joined(cfg.seeds)}", "scheduler=none,step,plateau"]
     if cfg.recipes:
-        sweeps["recipes"] = [f"seed={','.join(str(s) for s in cfg.recipe_seeds)}", f"recipe={','.join(cfg.recipes)}"]
+        sweeps["recipes"] = [f"seed={joined(cfg.recipe_seeds)}", f"recipe={joined(cfg.recipes)}"]
     if cfg.designs:
-        sweeps["designs"] = [f"seed={','.join(str(s) for s in cfg.design_seeds)}",
-                             f"experiment={','.join(cfg.designs)}"]
-    for name, choice in sweeps.items():
-        seeded = [] if choice[0].startswith("seed=") else [f"seed={seeds}"]
-        command = [sys.executable, "-m", "mnist_design.train", "-m", *seeded, *choice,
+        sweeps["designs"] = [f"seed={joined(cfg.design_seeds)}", f"experiment={joined(cfg.designs)}"]
+    for name, overrides in sweeps.items():
+        command = [sys.executable, "-m", "mnist_design.train", "-m", *overrides,
                    "callbacks.model_summary=null", f"hydra.sweep.dir={runs_dir / name}", *cfg.train_overrides]
         print("running:", " ".join(command[1:]), flush=True)
         subprocess.run(command, check=True)
