@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,10 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import WeightAveraging
 from lightning.pytorch.utilities import rank_zero_only
+
+from mnist_design.data.loader import epoch_seed
+from mnist_design.errors import UserError
+from mnist_design.runs import append_history
 
 
 class EpochSummary(L.Callback):
@@ -37,8 +40,7 @@ class EpochSummary(L.Callback):
         bar = trainer.progress_bar_callback
         (bar.print if bar is not None and hasattr(bar, "print") else print)(line)
         if self.path is not None:
-            with open(self.path, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_history(self.path, record)
 
     def record(self, trainer: L.Trainer) -> dict[str, float]:
         metrics = trainer.callback_metrics  # this epoch's validation has run already; train metrics computed now
@@ -61,11 +63,13 @@ class ReseedEachEpoch(L.Callback):
         self.seed = seed
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        L.seed_everything(self.seed * 1_000_003 + trainer.current_epoch + trainer.global_rank * 7919, verbose=False)
+        L.seed_everything(epoch_seed(self.seed, trainer.current_epoch, stream=1 + trainer.global_rank), verbose=False)
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(UserError):
     """Training diverged; the message says at which step and which checkpoint is the last good one."""
+
+    status = 3
 
 
 class StopOnNonFiniteLoss(L.Callback):

@@ -10,7 +10,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mnist_design.atomic import write_atomic
-from mnist_design.module import MNISTClassifier
+from mnist_design.errors import UserError
+
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -23,7 +24,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(Path(path), buffer.getvalue())
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message names the file and what to do instead."""
 
 
@@ -45,14 +46,3 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def load_classifier(path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
-    """The model rebuilt from the checkpoint alone, in eval mode, and the DataModule settings it was trained with."""
-    checkpoint = read_checkpoint(path)
-    hparams = checkpoint["hyper_parameters"]
-    model = MNISTClassifier(**hparams)  # the module's own arguments, as save_hyperparameters stored them
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint describes "
-                              f"({str(error).splitlines()[0]})") from error
-    return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})

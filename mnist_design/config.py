@@ -1,27 +1,32 @@
-"""Where the Hydra configs live, the ``${run_id:}`` resolver, and the checks a config must pass before training."""
+"""Where the Hydra configs live, the resolvers they use, and the one place where config values are range-checked.
+
+Types and unknown keys are refused by Hydra itself (the structured configs in mnist_design/schema.py); what is
+left for ``validate`` is ranges and combinations, checked before any data is read or any training starts.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+
+from mnist_design import schema
+from mnist_design.data.loader import SEED_RANGE
+from mnist_design.errors import UserError
+
+schema.register()  # every entry point imports this module before Hydra composes
 
 # One id per process: with the timestamp it keeps two runs started in the same second apart.
 RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
-
-
-def sqlite_in(directory: str) -> str:
-    """``${sqlite_in:DIR}`` -> sqlite URL of DIR/optuna.db, creating DIR (the sweep dir does not exist yet when
-    the Optuna sweeper opens its storage, and SQLite will not create folders)."""
-    folder = Path(directory).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'optuna.db'}"
-
-
-OmegaConf.register_new_resolver("sqlite_in", sqlite_in, replace=True)
+# resume=RUN continues in RUN's own directory and must not rewrite its .hydra/ files (mnist_design/resume.py).
+OmegaConf.register_new_resolver("or_resume", lambda resume, fresh: resume if resume else fresh, replace=True)
+OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else ".hydra", replace=True)
 
 
 def config_dir() -> str:
@@ -30,28 +35,85 @@ def config_dir() -> str:
     return str(packaged if packaged.is_dir() else packaged.parent.parent / "conf")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config value outside what is allowed; the message names the key, the value and the allowed range."""
 
 
-def validate(cfg: DictConfig) -> None:
-    """Fail before any data is touched or any training starts."""
+class OverBudget(ConfigError):
+    """The model has more parameters than ``budget`` allows; raised before any data is read."""
+
+
+def positive(v: Any) -> bool:
+    return v > 0
+
+
+def fraction_or_count(v: Any) -> bool:
+    """Lightning's limit_*_batches: null, a fraction in [0, 1] or a whole number of batches >= 0."""
+    return v is None or (isinstance(v, float) and 0 <= v <= 1) or (isinstance(v, int) and not isinstance(v, bool)
+                                                                    and v >= 0)
+
+
+def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool], str]]:
+    """(key, value, ok, allowed) for every value with a range; types are already enforced by the schema."""
     checks = [
+        ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
+        ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
+        ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
         ("trainer.max_epochs", cfg.trainer.get("max_epochs"), lambda v: v is None or v == -1 or v > 0,
          "a positive integer (or -1 for no limit)"),
-        ("data.batch_size", cfg.data.batch_size, lambda v: v > 0, "a positive integer"),
-        ("data.eval_batch_size", cfg.data.eval_batch_size, lambda v: v > 0, "a positive integer"),
+        ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
+        ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
         ("data.val_size", cfg.data.val_size, lambda v: 0 < v < 60_000, "between 1 and 59,999"),
         ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
         ("model.dropout", cfg.model.get("dropout", 0.0), lambda v: 0 <= v < 1, "in [0, 1)"),
-        ("optimizer.lr", cfg.optimizer.get("lr", 1.0), lambda v: v > 0, "> 0"),
+        ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
+        ("module.label_smoothing", (cfg.get("module") or {}).get("label_smoothing", 0.0), lambda v: 0 <= v < 1,
+         "in [0, 1)"),
     ]
+    for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+        checks.append((f"trainer.{key}", cfg.trainer.get(key), fraction_or_count,
+                       "null, a fraction in [0, 1] or a whole number of batches"))
+    if "repeats" in cfg:  # the bench's own keys
+        checks += [("repeats", cfg.repeats, positive, ">= 1"), ("batches", cfg.batches, positive, ">= 1"),
+                   ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0")]
     if cfg.get("scheduler") and "max_lr" in cfg.scheduler:
-        checks.append(("scheduler.max_lr", cfg.scheduler.max_lr, lambda v: v > 0, "> 0"))
-    for key, value, ok, allowed in checks:
+        checks.append(("scheduler.max_lr", cfg.scheduler.max_lr, positive, "> 0"))
+    if cfg.get("augment"):
+        for key in ("degrees", "translate", "shear", "elastic_alpha"):
+            checks.append((f"augment.{key}", cfg.augment.get(key, 0.0), lambda v: v >= 0, ">= 0"))
+        checks.append(("augment.scale", cfg.augment.get("scale", 0.0), lambda v: 0 <= v < 1, "in [0, 1)"))
+    return checks
+
+
+def validate(cfg: DictConfig) -> None:
+    """Fail with one line naming the key before any data is touched or any training starts."""
+    for key, value, ok, allowed in range_checks(cfg):
         try:
             good = ok(value)
         except TypeError:
             good = False
         if not good:
             raise ConfigError(f"{key}={value} is not allowed: it must be {allowed}")
+    train_size = (cfg.data.train_subset or 60_000 - (0 if cfg.data.val_on_test else cfg.data.val_size))
+    if cfg.data.batch_size > train_size:
+        raise ConfigError(f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
+                          f"{train_size:,} training images")
+    model_parameters(cfg)
+
+
+def model_parameters(cfg: DictConfig) -> int:
+    """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
+    try:
+        return sum(p.numel() for p in instantiate(cfg.model).parameters())
+    except Exception as error:  # noqa: BLE001 - Hydra wraps the net's own ValueError; its message says what is wrong
+        cause = error.__cause__ or error
+        raise ConfigError(f"model: {str(cause).splitlines()[0]}") from error
+
+
+def check_budget(cfg: DictConfig) -> None:
+    if cfg.get("budget") is None:
+        return
+    params = model_parameters(cfg)
+    if params > cfg.budget:
+        raise OverBudget(f"the model has {params:,} parameters, over budget={cfg.budget:,}; "
+                         f"use a smaller model or raise the budget")

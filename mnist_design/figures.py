@@ -84,3 +84,35 @@ def confusion_matrix(matrix: torch.Tensor) -> Figure:
     ax.set_yticks(range(len(counts)))
     ax.set_title("confusion matrix (test set)")
     return fig
+
+
+def accuracy_vs_parameters(series: Mapping[str, Sequence[tuple[int, float, float, str]]]) -> Figure:
+    """Accuracy against parameters on a log axis; each series is (params, accuracy, std, label) points.
+
+    Series named "...trials..." are drawn light (many points, validation only); "published..." as open markers.
+    """
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for colour, (name, points) in enumerate(series.items()):
+        if not points:
+            continue
+        params, accuracy, spread, labels = zip(*points)
+        percent, spread = [100 * a for a in accuracy], [100 * s for s in spread]
+        if "trials" in name:
+            ax.scatter(params, percent, s=12, color="grey", alpha=0.35, label=name)
+        elif "published" in name:
+            ax.scatter(params, percent, s=50, facecolors="none", edgecolors=f"C{colour}", label=name)
+        else:
+            ax.errorbar(params, percent, yerr=spread, fmt="o", color=f"C{colour}", capsize=3, label=name)
+        for x, y, label in zip(params, percent, labels):
+            if label:
+                ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xscale("log")
+    top = [100 * a for points in series.values() for _, a, _, _ in points]
+    if top:
+        ax.set_ylim(max(min(top) - 0.1, 97.5), min(max(top) + 0.15, 100))
+    ax.set_xlabel("parameters (log scale)")
+    ax.set_ylabel("accuracy %")
+    ax.set_title("How many parameters? Accuracy against size")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    return fig

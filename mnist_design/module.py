@@ -21,6 +21,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, NUM_CLASSES
 from mnist_design.data.augment import rotate
 
 STAGES = ("train", "val", "test")
@@ -43,12 +44,12 @@ class MNISTClassifier(L.LightningModule):
                                    "label_smoothing": float(label_smoothing),
                                    "tta_degrees": [float(d) for d in tta_degrees]})
         self.net: nn.Module = instantiate(self.hparams.net)
-        self.example_input_array = torch.zeros(1, 1, 28, 28)  # lets the model summary print output shapes
+        self.example_input_array = torch.zeros(1, IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE)  # lets the model summary print output shapes
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
             self.metrics[f"{stage}_loss"] = MeanMetric()
-            self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes=10, average="micro")
+            self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; out of training with ``tta_degrees``, log of the softmax averaged over the rotated views."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
@@ -19,13 +20,20 @@ import torch
 from omegaconf import DictConfig
 from PIL import Image, UnidentifiedImageError
 
-from mnist_design.checkpoints import CheckpointError, load_classifier
 from mnist_design.config import config_dir
+from mnist_design.data import MEAN, STD
 from mnist_design.data.preprocess import NotADigit, mnist_like
+from mnist_design.errors import UserError, exit_on_user_error
+from mnist_design.factory import classifier_from_checkpoint
 
 
-class UnreadableInput(ValueError):
-    """One input file that cannot be classified; the message says why."""
+class UnreadableInput(UserError):
+    """One input file that cannot be classified, or no inputs at all; the message says why."""
+
+
+def input_list(inputs: str | Sequence[str]) -> list[str]:
+    """``inputs=x.png`` (one path, no brackets) and ``inputs=[x.png,dir/]`` both mean a list of paths."""
+    return [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
 
 
 def expand(inputs: list[str]) -> list[Path]:
@@ -50,6 +58,8 @@ def read_image(path: Path) -> Image.Image:
             return image.copy()
     except UnidentifiedImageError:
         raise UnreadableInput("not an image PIL can read (png, jpg, bmp, gif, tiff, webp, ...)") from None
+    except Image.DecompressionBombError:
+        raise UnreadableInput(f"too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except OSError as error:
         raise UnreadableInput(f"unreadable ({error.strerror or error})") from None
 
@@ -72,11 +82,11 @@ def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_js
 
 def predict(cfg: DictConfig) -> int:
     """Print one line per file; return how many files failed."""
-    model, data_hparams = load_classifier(cfg.ckpt_path)
-    mean, std = data_hparams.get("mean", 0.1307), data_hparams.get("std", 0.3081)
-    files = expand(list(cfg.inputs))
+    model, data_hparams = classifier_from_checkpoint(cfg.ckpt_path)
+    mean, std = data_hparams.get("mean", MEAN), data_hparams.get("std", STD)
+    files = expand(input_list(cfg.inputs))
     if not files:
-        raise UnreadableInput(f"no input files in inputs={list(cfg.inputs)}; give image files or directories")
+        raise UnreadableInput(f"no input files in inputs={input_list(cfg.inputs)}; give image files or directories")
     failures = 0
     for path in files:
         try:
@@ -90,11 +100,8 @@ def predict(cfg: DictConfig) -> int:
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="predict")
 def main(cfg: DictConfig) -> None:
-    try:
+    with exit_on_user_error():
         failures = predict(cfg)
-    except (CheckpointError, UnreadableInput) as error:
-        print(f"error: {error}\n(set HYDRA_FULL_ERROR=1 for the full trace)", file=sys.stderr)
-        sys.exit(2)
     sys.exit(1 if failures else 0)
 
 

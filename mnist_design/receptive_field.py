@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from mnist_design.config import config_dir
+from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
 
 
 @dataclass
@@ -60,7 +61,7 @@ def geometry(layer: nn.Module, n_in: int, ch_in: int) -> tuple[str, int, int, in
     return None
 
 
-def receptive_fields(net: nn.Module, image_size: int = 28, in_channels: int = 1) -> list[Row]:
+def receptive_fields(net: nn.Module, image_size: int = IMAGE_SIZE, in_channels: int = IN_CHANNELS) -> list[Row]:
     rows, n, ch, j, r = [], image_size, in_channels, 1, 1
     for layer in net.modules():
         if any(True for _ in layer.children()):
@@ -87,7 +88,7 @@ def markdown(rows: list[Row]) -> str:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="receptive_field")
 def main(cfg: DictConfig) -> None:
     net = instantiate(cfg.model)
-    print(markdown(receptive_fields(net, cfg.model.get("image_size", 28), cfg.model.get("in_channels", 1))))
+    print(markdown(receptive_fields(net)))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import torch
 from hydra.utils import instantiate
 
 from mnist_design.config import ConfigError, config_dir, validate
-from mnist_design.train import build
+from mnist_design.factory import build
 
 GROUPS = ("data", "model", "augment", "optimizer", "scheduler", "trainer", "logger", "callbacks", "experiment")
 

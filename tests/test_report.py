@@ -4,59 +4,71 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from conftest import run_cli
-from mnist_design.report import by_row, collect_runs, write_report
+from mnist_design import runs
+from mnist_design.report import by_tag, seed_rows, write_report
 
 
-def fake_run(root: Path, name: str, cfg, choices: dict, test_acc: float, seed: int) -> Path:
+def fake_run(root: Path, name: str, cfg, tags: dict, test_acc: float, seed: int, params: int = 7496) -> Path:
     run = root / name
     (run / ".hydra").mkdir(parents=True)
-    OmegaConf.save({"hydra": {"runtime": {"choices": choices}}}, run / ".hydra" / "hydra.yaml")
-    OmegaConf.save({"model": cfg.model}, run / ".hydra" / "config.yaml")
-    metrics = {"params": 7496, "epochs": 2, "seconds": 3.0, "train_acc": 0.99, "train_loss": 0.03,
+    OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
+    metrics = {"params": params, "epochs": 2, "seconds": 3.0, "train_acc": 0.99, "train_loss": 0.03,
                "val_acc": test_acc - 0.001, "val_loss": 0.03, "test_acc": test_acc, "test_loss": 0.02,
-               "seed": seed, "device": "cpu"}
-    (run / "metrics.json").write_text(json.dumps(metrics))
-    history = [{"epoch": e, "train_loss": 0.1 / e, "val_loss": 0.1 / e, "train_acc": 0.97 + e / 100,
-                "val_acc": 0.97 + e / 100, "lr": 0.01, "seconds": 1.0} for e in (1, 2)]
-    (run / "history.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+               "seed": seed, "device": "cpu", "tags": tags}
+    runs.write_metrics(run, metrics)
+    for e in (1, 2):
+        runs.append_history(run / runs.HISTORY_FILE, {"epoch": e, "train_loss": 0.1 / e, "val_loss": 0.1 / e,
+                                                     "train_acc": 0.97 + e / 100, "val_acc": 0.97 + e / 100,
+                                                     "lr": 0.01, "seconds": 1.0})
     return run
 
 
 def two_runs(root: Path, compose_cfg) -> None:
-    fake_run(root, "0_skeleton", compose_cfg("experiment=row1"),
-             {"model": "skeleton", "augment": "off", "scheduler": "none"}, 0.9850, 0)
-    fake_run(root, "1_best", compose_cfg(), {"model": "best", "augment": "on", "scheduler": "onecycle"}, 0.9940, 0)
+    fake_run(root, "a", compose_cfg("experiment=row1"), {"row": "row1", "title": "basic skeleton"}, 0.9850, 0)
+    fake_run(root, "b", compose_cfg("experiment=row4"), {"row": "row4", "title": "+ OneCycleLR (best)"}, 0.9940, 0)
 
 
-def test_report_assembles_from_two_fake_runs(tmp_path: Path, compose_cfg) -> None:
+def test_report_groups_by_the_tags_runs_wrote_not_by_names(tmp_path: Path, compose_cfg) -> None:
     two_runs(tmp_path / "sweep", compose_cfg)
-    runs = collect_runs([tmp_path / "sweep"])
-    rows = by_row(runs)
-    assert [len(rows[r]) for r in ("row1", "row2", "row3", "row4")] == [1, 0, 0, 1]
-    report = write_report(runs, tmp_path / "out", "python -m mnist_design.report sweep_dirs=[x]").read_text()
+    found, problems = runs.collect([tmp_path / "sweep"])
+    rows = seed_rows(found)
+    assert problems == [] and [len(rows[r]) for r in ("row1", "row2", "row3", "row4")] == [1, 0, 0, 1]
+    report = write_report(found, tmp_path / "out", "python -m mnist_design.report sweep_dirs=[x]").read_text()
     assert "| row1 basic skeleton | 7,496 | 2 | 0 | 99.00 ± 0.00 (min 99.00)" in report
     assert "98.50 ± 0.00 (min 98.50)" in report and "99.40 ± 0.00 (min 99.40)" in report
     assert "test 99.56 / 0.0168" in report  # the seed's published number beside ours
     assert "**row2**: no runs collected." in report
-    assert "**row4** (+ OneCycleLR (best)) does NOT improve on row3" not in report
     assert "| 9.0 Conv2d | [-1, 10, 1, 1] | 160 |" in report and "**total** | | **7,496**" in report
     assert "| **GAP** | 6 | 1 | 20 | 20 | 0 | 6 | 1 | 2 | 2 | 18 | 28 |" in report
-    assert (tmp_path / "out" / "learning_curves.png").read_bytes()[:4] == b"\x89PNG"
+    for png in ("learning_curves.png", "accuracy_vs_parameters.png"):
+        assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_analysis_says_plainly_when_a_row_does_not_improve(tmp_path: Path, compose_cfg) -> None:
-    fake_run(tmp_path / "s", "a", compose_cfg(), {"model": "augmented", "augment": "on", "scheduler": "none"}, 0.995, 0)
-    fake_run(tmp_path / "s", "b", compose_cfg(), {"model": "best", "augment": "on", "scheduler": "onecycle"}, 0.993, 0)
-    report = write_report(collect_runs([tmp_path / "s"]), tmp_path / "out", "cmd").read_text()
-    assert "**row4** (+ OneCycleLR (best)) does NOT improve on row3: test accuracy -0.20 pp" in report
+    fake_run(tmp_path / "s", "a", compose_cfg(), {"row": "row3"}, 0.995, 0)
+    fake_run(tmp_path / "s", "b", compose_cfg(), {"row": "row4"}, 0.993, 0)
+    found, _ = runs.collect([tmp_path / "s"])
+    report = write_report(found, tmp_path / "out", "cmd").read_text()
+    assert "**row4** (row4) does NOT improve on row3: test accuracy -0.20 pp" in report
+
+
+def test_a_truncated_metrics_file_is_named_and_skipped(tmp_path: Path, compose_cfg) -> None:
+    two_runs(tmp_path / "sweep", compose_cfg)
+    (tmp_path / "sweep" / "a" / runs.METRICS_FILE).write_text('{"params": 7')
+    found, problems = runs.collect([tmp_path / "sweep"])
+    assert [r.path.name for r in found] == ["b"]
+    assert len(problems) == 1 and "sweep/a/metrics.json is unreadable or truncated" in problems[0]
 
 
 def test_report_command_collects_a_sweep_dir(tmp_path: Path, compose_cfg) -> None:
     two_runs(tmp_path / "sweep", compose_cfg)
+    (tmp_path / "sweep" / "c").mkdir()
+    (tmp_path / "sweep" / "c" / runs.METRICS_FILE).write_text("{")
     result = run_cli(f"sweep_dirs=[{tmp_path / 'sweep'}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path,
                      module="mnist_design.report")
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "report" / "REPORT.md").is_file()
+    assert "skipped: " in result.stderr and "c/metrics.json" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_report_with_nothing_to_collect_fails_clearly(tmp_path: Path) -> None:
@@ -80,16 +92,15 @@ def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, 
 
 
 def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path: Path, compose_cfg) -> None:
-    best = {"model": "best", "augment": "on", "scheduler": "onecycle"}
     for seed, acc in ((0, 0.9950), (1, 0.9940)):
-        fake_run(tmp_path / "s", f"base{seed}", compose_cfg(), {**best, "recipe": None}, acc, seed)
-        fake_run(tmp_path / "s", f"ema{seed}", compose_cfg(), {**best, "recipe": "ema"}, acc + 0.0010, seed)
-    fake_run(tmp_path / "s", "d8", compose_cfg(), {"model": "design8k", "augment": "on", "scheduler": "onecycle",
-                                                   "experiment": "design8k"}, 0.9955, 0)
-    runs = collect_runs([tmp_path / "s"])
-    assert [r.path.name for r in by_row(runs)["row4"]] == ["base0", "base1"]
-    report = write_report(runs, tmp_path / "out", "cmd").read_text()
+        fake_run(tmp_path / "s", f"base{seed}", compose_cfg(), {"row": "row4"}, acc, seed)
+        fake_run(tmp_path / "s", f"ema{seed}", compose_cfg(), {"row": "row4", "recipe": "ema"}, acc + 0.0010, seed)
+    fake_run(tmp_path / "s", "d8", compose_cfg(), {"design": "pareto8k"}, 0.9955, 0, params=7100)
+    found, _ = runs.collect([tmp_path / "s"])
+    assert [r.path.name for r in seed_rows(found)["row4"]] == ["base0", "base1"]
+    assert list(by_tag(found, "recipe")) == ["ema"]
+    report = write_report(found, tmp_path / "out", "cmd").read_text()
     assert "| ema | 0,1 | 99.45 ± 0.07 (min 99.40) | +0.10 (2 seeds) |" in report
     assert "| baseline | 0,1 | 99.35 ± 0.07 (min 99.30) | – |" in report
-    assert "| design8k | 7,496 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, " \
-           "≥ 99.60 % | **no** |" in report
+    assert "| pareto8k | 7,100 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, " \
+           "≥ 99.55 % | yes |" in report

@@ -1,4 +1,4 @@
-"""Optuna sweeps, submitit launchers and DDP on CPU, each for real on a tiny subset."""
+"""The Optuna design search, submitit launchers and DDP on CPU, each for real on a tiny subset."""
 
 import json
 from pathlib import Path
@@ -13,35 +13,49 @@ optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed
 
 def trial_args(mnist_dir: Path) -> list[str]:
     return [f"data.data_dir={mnist_dir}", "data.train_subset=512", "trainer.max_epochs=1", "trainer.accelerator=cpu",
-            "trainer.limit_val_batches=1", "test=false", "callbacks.model_summary=null"]
+            "trainer.limit_val_batches=1", "test=false", "callbacks.model_summary=null", "logger=none"]
 
 
-def test_optuna_search_runs_trials_and_reports_the_best(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("-m", "hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweep.dir=search",
-                     *trial_args(mnist_dir), cwd=tmp_path)
+def study(tmp_path: Path, name: str) -> "optuna.Study":
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/outputs/searches/{name}/optuna.db")
+
+
+def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_dir: Path, tmp_path: Path) -> None:
+    args = [*trial_args(mnist_dir), "search.study_name=tiny", "search.sampler.seed=0", "trainer.max_epochs=4"]
+    first = run_cli(*args, "search.n_trials=6", "search.workers=2", cwd=tmp_path, module="mnist_design.search")
+    assert first.returncode == 0, first.stderr[-3000:]
+    trials = study(tmp_path, "tiny").trials
+    base = trials[0]
+    assert base.user_attrs["base"] and base.params["model.stage1.0"] == 8 and base.user_attrs["params"] == 7496
+    assert base.state.name == "COMPLETE"  # the seed's design runs the whole schedule: the others must beat it
+    trained = [t for t in trials if "refused" not in t.user_attrs]
+    assert len(trained) >= 6
+    assert any(t.state.name == "PRUNED" and t.intermediate_values for t in trained)  # stopped by the pruner
+    assert len({t.user_attrs["worker"] for t in trained}) == 2  # two processes, one study
+    assert "[search] trial" in first.stdout and "best: trial" in first.stdout
+    for t in trained:  # every trial is a train run in its own directory, and never looked at the test set
+        history = Path(t.user_attrs["run_dir"]) / "history.jsonl"
+        assert history.is_file()
+        if t.state.name == "COMPLETE":
+            metrics = json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())
+            assert metrics["val_acc"] == t.value and "test_acc" not in metrics and metrics["tags"]["search"] == "tiny"
+
+    again = run_cli(*args, "search.n_trials=8", cwd=tmp_path, module="mnist_design.search")
+    assert again.returncode == 0, again.stderr[-3000:]
+    continued = study(tmp_path, "tiny").trials
+    assert continued[: len(trials)][0].number == 0 and len([t for t in continued if "refused" not in t.user_attrs]) >= 8
+    assert sum(t.user_attrs.get("base", False) for t in continued) == 1  # enqueued once, not again
+
+
+def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli("budget=4000", "search.study_name=small", "search.n_trials=1", "search.sampler.seed=0",
+                     *trial_args(mnist_dir), cwd=tmp_path, module="mnist_design.search")
     assert result.returncode == 0, result.stderr[-3000:]
-    trials = sorted((tmp_path / "search").glob("*/metrics.json"))
-    assert len(trials) == 2
-    best = OmegaConf.load(tmp_path / "search" / "optimization_results.yaml")
-    assert set(best.best_params) == {"scheduler.max_lr", "model.dropout", "optimizer.weight_decay",
-                                     "data.batch_size", "augment.degrees"}
-    assert best.best_value == max(json.loads(t.read_text())["val_acc"] for t in trials)  # validation, not test
-    report = run_cli("sweep_dirs=[search]", "out_dir=summary", cwd=tmp_path, module="mnist_design.report")
-    assert report.returncode == 0, report.stderr[-2000:]
-    table = (tmp_path / "summary" / "REPORT.md").read_text().split("## All runs, best validation accuracy first")[1]
-    ranked = [float(line.split("|")[2]) for line in table.splitlines() if line.startswith("| 1 ") or line.startswith("| 2 ")]
-    assert len(ranked) == 2 and ranked[0] >= ranked[1]
-
-
-def test_persistent_study_continues_without_overwriting(mnist_dir: Path, tmp_path: Path) -> None:
-    args = ["-m", "hparams_search=optuna_persistent", "hydra.sweeper.study_name=s1", "hydra.sweeper.n_trials=1",
-            *trial_args(mnist_dir)]
-    for _ in range(2):
-        result = run_cli(*args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
-    study = optuna.load_study(study_name="s1", storage=f"sqlite:///{tmp_path}/outputs/searches/s1/optuna.db")
-    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
-    assert len(list((tmp_path / "outputs" / "searches" / "s1").glob("*/0_best/metrics.json"))) == 2
+    trials = study(tmp_path, "small").trials
+    assert "over budget=4,000" in trials[0].user_attrs["refused"]  # the seed's 7,496-param design
+    assert not (Path(trials[0].user_attrs["run_dir"]) / "history.jsonl").exists()  # refused before any training
+    trained = [t for t in trials if "refused" not in t.user_attrs]
+    assert len(trained) == 1 and trained[0].user_attrs["params"] <= 4000
 
 
 def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) -> None:
@@ -73,15 +87,3 @@ def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path,
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     [single] = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/evaluate/*/metrics.json")]
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
-
-
-def test_design_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("-m", "hparams_search=design", "budget=5000", "hydra.sweeper.n_trials=3", "hydra.sweep.dir=d",
-                     *trial_args(mnist_dir), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    trained = [json.loads(p.read_text()) for p in (tmp_path / "d").glob("*/metrics.json")]
-    rejected = result.stdout.count("rejected before training: the model has")
-    assert rejected >= 1 and len(trained) >= 1 and rejected + len(trained) == 3
-    assert all(t["params"] <= 5000 and "test_acc" not in t for t in trained)  # the search never tests
-    best = OmegaConf.load(tmp_path / "d" / "optimization_results.yaml")
-    assert best.best_value == max(t["val_acc"] for t in trained)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli, tiny
-from mnist_design.train import build
+from mnist_design.factory import build
 
 METRIC_KEYS = {"params", "epochs", "seconds", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
                "test_acc", "selected"}

@@ -18,7 +18,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchvision.datasets import MNIST
 
-from mnist_design.data.loader import TensorBatches
+from mnist_design.data import MEAN, STD
+from mnist_design.data.loader import TensorBatches, epoch_seed
 from mnist_design.data.sources import ensure_mnist
 
 HELD_OUT = "held-out validation split carved from the training set"
@@ -35,8 +36,8 @@ class MNISTDataModule(L.LightningDataModule):
         split_seed: int = 0,
         val_on_test: bool = False,
         train_subset: int | None = None,
-        mean: float = 0.1307,
-        std: float = 0.3081,
+        mean: float = MEAN,
+        std: float = STD,
         seed: int = 0,
         augment: nn.Module | None = None,
     ) -> None:
@@ -88,8 +89,7 @@ class MNISTDataModule(L.LightningDataModule):
         return images, labels
 
     def epoch_seed(self) -> int:
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        return self.hparams.seed * 1_000_003 + epoch
+        return epoch_seed(self.hparams.seed, self.trainer.current_epoch if self.trainer is not None else 0)
 
     def loader(self, name: str, batch_size: int, shuffle: bool) -> TensorBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import torch
+
+SEED_RANGE = (0, 2**32 - 1)  # what Lightning's seed_everything and numpy accept
+
+
+def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
+    """The RNG seed of one epoch: distinct for every (seed, epoch, stream), always inside SEED_RANGE, for any seed
+    in SEED_RANGE. Stream 0 is the shuffle order (the same on every rank); the trainer's ranks use 1, 2, ..."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1)[0])
 
 
 class TensorBatches:

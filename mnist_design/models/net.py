@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
+from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, NUM_CLASSES
 from mnist_design.models.blocks import conv_block
 
 KINDS = ("conv", "maxpool", "gap")
@@ -28,9 +29,9 @@ class ConvNet(nn.Module):
         layers: Sequence[Mapping],
         batch_norm: bool = True,
         dropout: float = 0.0,
-        in_channels: int = 1,
-        image_size: int = 28,
-        num_classes: int = 10,
+        in_channels: int = IN_CHANNELS,
+        image_size: int = IMAGE_SIZE,
+        num_classes: int = NUM_CLASSES,
     ) -> None:
         super().__init__()
         if not 0 <= dropout < 1:

@@ -1,0 +1,107 @@
+"""Objects from config, built in one place for every entry point (train, search, evaluate, predict, bench, report).
+
+    datamodule, model, trainer = build(cfg)                # data -> model -> callbacks -> logger -> trainer
+    model, data_settings = classifier_from_checkpoint(path)  # a trained model, rebuilt from its checkpoint alone
+    cfg = compose_run("train", ["model=skeleton"], run_dir)   # a config as @hydra.main would give it, for run_dir
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
+
+from mnist_design.checkpoints import CheckpointError, read_checkpoint
+from mnist_design.config import config_dir
+from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.module import MNISTClassifier
+
+
+def datamodule(cfg: DictConfig) -> MNISTDataModule:
+    augment = instantiate(cfg.augment) if cfg.get("augment") else None
+    return instantiate(cfg.data, augment=augment)
+
+
+def classifier(cfg: DictConfig) -> MNISTClassifier:
+    return MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"),
+                           **(cfg.get("module") or {}))
+
+
+def callbacks(cfg: DictConfig) -> list[L.Callback]:
+    """The callbacks group, less what the rest of the config rules out: the progress bar when the trainer shows none,
+    the learning-rate monitor when there is no logger (Lightning refuses both combinations)."""
+    chosen = {name: c for name, c in (cfg.get("callbacks") or {}).items() if c}
+    if not cfg.trainer.get("enable_progress_bar", True):
+        chosen.pop("progress_bar", None)
+    if not cfg.get("logger"):
+        chosen.pop("lr_monitor", None)
+    return [instantiate(c) for c in chosen.values()]
+
+
+def logger(cfg: DictConfig) -> Any:
+    return instantiate(cfg.logger) if cfg.get("logger") else False
+
+
+def trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
+    return instantiate(cfg.trainer, callbacks=[*callbacks(cfg), *extra_callbacks], logger=logger(cfg))
+
+
+JOBS_VARIABLE = "MNIST_DESIGN_JOBS"  # set by whoever starts several training processes on one machine
+
+
+def jobs_sharing_cores(cfg: DictConfig) -> int:
+    """Training processes on this machine: the search's workers (via JOBS_VARIABLE), or DDP's CPU processes."""
+    jobs = int(os.environ.get(JOBS_VARIABLE, "1"))
+    if cfg.trainer.get("accelerator") == "cpu" and "ddp" in str(cfg.trainer.get("strategy", "")):
+        jobs *= int(cfg.trainer.devices) if str(cfg.trainer.devices).isdigit() else 1
+    return max(1, jobs)
+
+
+def share_cores(cfg: DictConfig) -> int:
+    """torch threads: ``threads``, else this process's share of the cores. Two jobs that each take every core
+    slow each other several-fold on a small machine; measured in ``python -m mnist_design.bench parallel=true``."""
+    threads = cfg.get("threads") or max(1, (os.cpu_count() or 1) // jobs_sharing_cores(cfg))
+    torch.set_num_threads(threads)
+    return threads
+
+
+def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[MNISTDataModule, MNISTClassifier,
+                                                                                   L.Trainer]:
+    """data -> model -> callbacks -> logger -> trainer, each from its config group."""
+    return datamodule(cfg), classifier(cfg), trainer(cfg, extra_callbacks)
+
+
+def classifier_from_checkpoint(path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
+    """The model rebuilt from the checkpoint alone, in eval mode, and the DataModule settings it was trained with."""
+    checkpoint = read_checkpoint(path)
+    model = MNISTClassifier(**checkpoint["hyper_parameters"])  # the module's own arguments, as saved
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint describes "
+                              f"({str(error).splitlines()[0]})") from error
+    return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})
+
+
+def compose_run(config_name: str, overrides: Sequence[str], run_dir: Path) -> DictConfig:
+    """The config ``python -m mnist_design.<entry> OVERRIDES`` would get, with its output directory set to run_dir.
+
+    Hydra's compose API, so a search can build each trial's config and a resume can rebuild a run's, in process.
+    """
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+        cfg.hydra.run.dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg

@@ -1,0 +1,154 @@
+"""A run's results on disk: the one place that writes and reads ``metrics.json``, ``history.jsonl``, figures and tags.
+
+    write_metrics(run_dir, {"val_acc": 0.99, "tags": {"row": "row4"}, ...})
+    run = read_run(run_dir)                       # Run(path, metrics, history); run.tag("row") == "row4"
+    runs, problems = collect(["outputs/multiruns"])   # every finished run below; unreadable ones named in problems
+
+Tags are written at run time from the config's ``tags`` (an experiment or recipe sets them), so readers group runs
+by what they are, never by file or folder names.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+
+from mnist_design import figures
+from mnist_design.atomic import write_atomic
+from mnist_design.errors import UserError
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.jsonl"
+EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")  # what each history record holds per epoch
+
+
+class RunUnreadable(UserError):
+    """A run directory whose metrics.json is missing, truncated or not a JSON object; the message names the file."""
+
+
+@dataclass
+class Run:
+    path: Path
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self.metrics.get("tags") or {}).items()}
+
+    def tag(self, key: str) -> str:
+        """The run's tag ``key``; '' when it has none."""
+        return self.tags.get(key, "")
+
+    @property
+    def seed(self) -> int:
+        return int(self.metrics.get("seed", 0))
+
+
+def write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
+    """metrics.json, written atomically: a reader sees the old file or the whole new one."""
+    path = Path(run_dir) / METRICS_FILE
+    write_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
+    return path
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / METRICS_FILE
+    try:
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunUnreadable(f"{path} does not exist: the run has not finished") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunUnreadable(f"{path} is unreadable or truncated ({type(error).__name__}); rerun or remove that run")
+    if not isinstance(metrics, dict):
+        raise RunUnreadable(f"{path} is not a JSON object; rerun or remove that run")
+    return metrics
+
+
+def append_history(path: Path, record: Mapping[str, float]) -> None:
+    """One line per epoch, appended: a resumed run adds to it, and readers keep the last record of each epoch."""
+    with open(path, "a") as f:
+        f.write(json.dumps(dict(record)) + "\n")
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """history.jsonl, the last record of each epoch in epoch order; a torn last line (a kill mid-write) is skipped."""
+    if not path.is_file():
+        return []
+    by_epoch = {}
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "epoch" in record:
+            by_epoch[record["epoch"]] = record
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]
+
+
+def final_epoch(history: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The train/val numbers of the last finished epoch (also right for a resumed run that only tested)."""
+    return {key: history[-1][key] for key in EPOCH_KEYS if key in history[-1]} if history else {}
+
+
+def read_run(run_dir: Path) -> Run:
+    run_dir = Path(run_dir)
+    return Run(run_dir, read_metrics(run_dir), read_history(run_dir / HISTORY_FILE))
+
+
+def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
+    """Every finished run (a metrics.json) below the roots, and one line per run that could not be read."""
+    runs, problems = [], []
+    for root in roots:
+        for metrics_file in sorted(Path(root).rglob(METRICS_FILE)):
+            try:
+                runs.append(read_run(metrics_file.parent))
+            except RunUnreadable as error:
+                problems.append(str(error))
+    return runs, problems
+
+
+def scalars(logged: Mapping[str, Any]) -> dict[str, float]:
+    """Lightning's logged "test/acc" -> "test_acc", as floats."""
+    return {name.replace("/", "_"): float(value) for name, value in logged.items() if "/" in name}
+
+
+def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -> list[Path]:
+    """Each figure as out_dir/NAME.png, and as a TensorBoard image when a TensorBoard logger is given."""
+    written = []
+    for name, fig in named.items():
+        if hasattr(getattr(logger, "experiment", None), "add_figure"):
+            logger.experiment.add_figure(f"figures/{name}", fig, close=False)
+        written.append(figures.save(fig, Path(out_dir) / f"{name}.png"))
+    return written
+
+
+HPARAM_METRICS = ("val_acc", "val_loss", "test_acc", "test_loss", "train_acc", "train_loss", "params", "seconds")
+
+
+def hparams(cfg: Any) -> dict[str, Any]:
+    """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values."""
+    choices = HydraConfig.get().runtime.choices
+    flat: dict[str, Any] = {group: str(choices.get(group)) for group in
+                            ("model", "augment", "optimizer", "scheduler", "experiment", "recipe") if group in choices}
+    flat.update({f"tag/{key}": str(value) for key, value in (cfg.get("tags") or {}).items()})
+    flat.update({
+        "seed": cfg.seed,
+        "batch_size": cfg.data.batch_size,
+        "max_epochs": cfg.trainer.max_epochs,
+        "dropout": float(cfg.model.get("dropout", 0.0)),
+        "lr": float(cfg.optimizer.get("lr", float("nan"))),
+        "max_lr": float((cfg.get("scheduler") or {}).get("max_lr", float("nan"))),
+        "augment_degrees": float((cfg.get("augment") or {}).get("degrees", 0.0)),
+    })
+    return flat
+
+
+def hparam_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """The final numbers shown beside the hyperparameters (under "final/" so they do not mix with the curves)."""
+    return {f"final/{key}": float(metrics[key]) for key in HPARAM_METRICS if key in metrics}

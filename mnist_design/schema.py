@@ -1,0 +1,249 @@
+"""Structured configs: the type of every config field, so Hydra itself refuses a wrong type or an unknown key.
+
+    python -m mnist_design.train data.batch_size=1.5   ->  Value '1.5' of type 'float' could not be converted to Integer
+
+Each group's YAML starts from its schema (``defaults: [/schema/<group>/<kind>@_here_, _self_]``), and each entry
+point's top-level config from its own (``/schema/<entry>``). The field comments live in the YAML files, where the
+values are set; ranges are checked in mnist_design/config.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+# Typing note: OmegaConf reads these annotations at run time, so they use typing's Dict/List/Optional.
+
+
+@dataclass
+class Data:
+    _target_: str = MISSING
+    data_dir: str = MISSING
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    val_size: int = MISSING
+    split_seed: int = MISSING
+    val_on_test: bool = MISSING
+    train_subset: Optional[int] = None
+    seed: int = MISSING
+
+
+@dataclass
+class ConvNetModel:
+    _target_: str = MISSING
+    layers: List[Any] = MISSING
+    batch_norm: bool = MISSING
+    dropout: float = MISSING
+
+
+@dataclass
+class FamilyModel:
+    _target_: str = MISSING
+    stage1: List[int] = MISSING
+    transition: int = MISSING
+    squeeze_first: bool = MISSING
+    stage2: List[int] = MISSING
+    transition2: int = MISSING
+    stage3: List[int] = MISSING
+    padding: List[int] = MISSING
+    head: List[int] = MISSING
+    gap: str = MISSING
+    batch_norm: bool = MISSING
+    dropout: float = MISSING
+
+
+@dataclass
+class Augment:
+    _target_: str = MISSING
+    degrees: float = MISSING
+    translate: float = MISSING
+    scale: float = MISSING
+    shear: float = MISSING
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
+
+
+@dataclass
+class SGD:
+    _target_: str = MISSING
+    _partial_: bool = True
+    lr: float = MISSING
+    momentum: float = MISSING
+    nesterov: bool = MISSING
+    weight_decay: float = MISSING
+
+
+@dataclass
+class Adam:
+    _target_: str = MISSING
+    _partial_: bool = True
+    lr: float = MISSING
+    weight_decay: float = MISSING
+
+
+@dataclass
+class OneCycle:
+    _target_: str = MISSING
+    _partial_: bool = True
+    max_lr: float = MISSING
+    pct_start: float = MISSING
+    div_factor: float = MISSING
+    final_div_factor: float = MISSING
+    anneal_strategy: str = MISSING
+    three_phase: bool = MISSING
+    interval: str = MISSING
+
+
+@dataclass
+class StepLR:
+    _target_: str = MISSING
+    _partial_: bool = True
+    step_size: int = MISSING
+    gamma: float = MISSING
+    interval: str = MISSING
+
+
+@dataclass
+class Plateau:
+    _target_: str = MISSING
+    _partial_: bool = True
+    mode: str = MISSING
+    factor: float = MISSING
+    patience: int = MISSING
+    interval: str = MISSING
+    monitor: str = MISSING
+
+
+@dataclass
+class Trainer:
+    """lightning.Trainer's arguments that the configs set or that users reach for; the rest keep Lightning's defaults."""
+
+    _target_: str = MISSING
+    accelerator: str = MISSING
+    devices: Any = MISSING
+    strategy: Any = "auto"
+    sync_batchnorm: bool = False
+    precision: Any = MISSING
+    max_epochs: Optional[int] = MISSING
+    max_steps: int = -1
+    deterministic: Any = MISSING
+    log_every_n_steps: int = MISSING
+    num_sanity_val_steps: int = MISSING
+    enable_model_summary: bool = MISSING
+    enable_progress_bar: bool = MISSING
+    default_root_dir: Optional[str] = None
+    plugins: Any = None
+    limit_train_batches: Any = None
+    limit_val_batches: Any = None
+    limit_test_batches: Any = None
+    overfit_batches: Any = 0.0
+    fast_dev_run: Any = False
+    profiler: Any = None
+    check_val_every_n_epoch: Optional[int] = 1
+    gradient_clip_val: Optional[float] = None
+    accumulate_grad_batches: int = 1
+
+
+@dataclass
+class Module:
+    label_smoothing: float = MISSING
+    tta_degrees: List[float] = MISSING
+
+
+@dataclass
+class Train:
+    """Every field MISSING: bench and search merge this schema's subclasses after train.yaml, and a MISSING field
+    never overwrites a value already composed."""
+
+    data: Any = MISSING
+    model: Any = MISSING
+    augment: Any = MISSING
+    optimizer: Any = MISSING
+    scheduler: Any = MISSING
+    trainer: Any = MISSING
+    logger: Any = MISSING
+    callbacks: Any = MISSING
+    module: Any = MISSING
+    seed: int = MISSING
+    test: bool = MISSING
+    budget: Optional[int] = MISSING
+    resume: Optional[str] = MISSING
+    threads: Optional[int] = MISSING
+    tags: Dict[str, Any] = MISSING
+
+
+@dataclass
+class Bench(Train):
+    repeats: int = MISSING
+    batches: int = MISSING
+    warmup: int = MISSING
+    quick: bool = MISSING
+    quick_repeats: int = MISSING
+    quick_batches: int = MISSING
+    quick_warmup: int = MISSING
+    parallel: bool = MISSING
+
+
+@dataclass
+class SearchSettings:
+    study_name: str = MISSING
+    storage: Optional[str] = None
+    n_trials: int = MISSING
+    workers: int = MISSING
+    timeout_min: Optional[float] = None
+    enqueue_base: bool = MISSING
+    monitor: str = MISSING
+    sampler: Any = MISSING
+    pruner: Any = MISSING
+    space: Dict[str, Any] = MISSING
+
+
+@dataclass
+class Search(Train):
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+
+@dataclass
+class Evaluate:
+    trainer: Any = MISSING
+    ckpt_path: str = MISSING
+    data_dir: Optional[str] = None
+
+
+@dataclass
+class Predict:
+    ckpt_path: str = MISSING
+    inputs: Any = MISSING  # a path, or a list of paths (files or directories)
+    json: bool = MISSING
+
+
+@dataclass
+class Report:
+    seeds: List[int] = MISSING
+    sweep_dirs: List[str] = MISSING
+    schedulers: bool = MISSING
+    recipes: List[str] = MISSING
+    recipe_seeds: List[int] = MISSING
+    designs: List[str] = MISSING
+    design_seeds: List[int] = MISSING
+    train_overrides: List[str] = MISSING
+    out_dir: str = MISSING
+
+
+SCHEMAS: dict[str, Any] = {
+    "data/mnist": Data, "model/convnet": ConvNetModel, "model/family": FamilyModel, "augment/affine": Augment,
+    "optimizer/sgd": SGD, "optimizer/adam": Adam, "scheduler/onecycle": OneCycle, "scheduler/step": StepLR,
+    "scheduler/plateau": Plateau, "trainer/lightning": Trainer, "module/default": Module,
+    "train": Train, "bench": Bench, "search": Search, "evaluate": Evaluate, "predict": Predict, "report": Report,
+}
+
+
+def register() -> None:
+    """Put every schema in Hydra's ConfigStore under schema/..., where the YAML defaults lists find them."""
+    store = ConfigStore.instance()
+    for path, node in SCHEMAS.items():
+        group, _, name = f"schema/{path}".rpartition("/")
+        store.store(group=group, name=name, node=node)

@@ -1,0 +1,60 @@
+"""Scoring a model on the test split, shared by train, evaluate and report: metrics, predictions, figures.
+
+    metrics = metrics_on_test(trainer, model, datamodule)          # {"test_loss": ..., "test_acc": ...}
+    named = figures_on_test(model, datamodule)                      # {"predictions": Figure, "confusion_matrix": Figure}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torchmetrics.functional.classification import multiclass_confusion_matrix
+
+from mnist_design import figures
+from mnist_design.data import NUM_CLASSES
+from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.factory import classifier_from_checkpoint
+from mnist_design.module import MNISTClassifier
+from mnist_design.runs import scalars
+
+
+def metrics_on_test(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, float]:
+    """Test loss and accuracy of the model's current weights."""
+    return scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
+
+
+def selected_checkpoint_metrics(trainer: L.Trainer, datamodule: MNISTDataModule, path: str, val_acc: float,
+                                ) -> dict[str, Any]:
+    """Test metrics of a checkpoint that validation selected, on a model of its own (the live one is untouched)."""
+    model, _ = classifier_from_checkpoint(path)
+    epoch = int(torch.load(path, map_location="cpu", weights_only=False)["epoch"]) + 1
+    return {"epoch": epoch, "val_acc": val_acc, "checkpoint": path, **metrics_on_test(trainer, model, datamodule)}
+
+
+@torch.no_grad()
+def predicted_test_labels(model: MNISTClassifier, datamodule: MNISTDataModule, batch_size: int = 1000) -> torch.Tensor:
+    """The model's labels for the whole test set, on this process alone (also under DDP, where rank 0 draws)."""
+    datamodule.setup("test")
+    images, labels = datamodule.splits["test"]
+    was_training = model.training
+    model.eval()
+    predicted = []
+    for start in range(0, len(labels), batch_size):
+        batch = (images[start : start + batch_size].to(model.device), labels[start : start + batch_size])
+        predicted.append(model(datamodule.prepare_batch(batch, augment=False)[0]).argmax(dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(predicted)
+
+
+def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
+    """Prediction grid (mistakes first) and confusion matrix of the model's current weights on the test set."""
+    predicted = predicted_test_labels(model, datamodule)
+    images, labels = (t.cpu() for t in datamodule.splits["test"])
+    return {
+        "predictions": figures.prediction_grid(images, labels, predicted),
+        "confusion_matrix": figures.confusion_matrix(
+            multiclass_confusion_matrix(predicted, labels, num_classes=NUM_CLASSES)),
+    }
