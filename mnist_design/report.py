@@ -29,8 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design import factory, figures, runs, scoring
 from mnist_design.config import config_dir
 from mnist_design.errors import UserError, exit_on_user_error
-from mnist_design.receptive_field import markdown as receptive_field_markdown
-from mnist_design.receptive_field import receptive_fields
+from mnist_design.models.receptive_field import markdown as receptive_field_markdown
+from mnist_design.models.receptive_field import receptive_fields
 from mnist_design.runs import Run
 
 # The seed README's published single-run numbers (final epoch, test set evaluated every epoch), by row tag.

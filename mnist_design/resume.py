@@ -57,8 +57,8 @@ def last_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
 
 def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | None:
     """(the run's config, the checkpoint to continue from), or None after saying the run is already finished."""
+    overrides = saved_overrides(run_dir) + extra_overrides(typed)  # errors name the directory as the user typed it
     run_dir = run_dir.resolve()
-    overrides = saved_overrides(run_dir) + extra_overrides(typed)
     if (run_dir / runs.METRICS_FILE).is_file():
         print(f"resume: {run_dir} already finished (metrics.json is there); nothing to do")
         return None
@@ -67,6 +67,8 @@ def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | Non
     except Exception as error:  # noqa: BLE001 - Hydra's composition errors: the saved overrides no longer compose
         raise ConfigError(f"the saved config of {run_dir} no longer composes: {str(error).splitlines()[0]}") from None
     ckpt_path = last_checkpoint(cfg, run_dir)
+    for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a kill during a checkpoint write
+        stale.unlink()
     print(f"resume: continuing from {ckpt_path}" if ckpt_path else
           f"resume: no checkpoint yet in {run_dir / 'checkpoints'}, starting the run from epoch 1")
     return cfg, ckpt_path

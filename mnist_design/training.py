@@ -28,7 +28,7 @@ from mnist_design import factory, figures, runs, scoring
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.module import MNISTClassifier
-from mnist_design.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import markdown, receptive_fields
 
 
 def fit(cfg: DictConfig, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = (),

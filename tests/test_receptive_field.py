@@ -1,7 +1,7 @@
 from torch import nn
 
 from conftest import run_cli
-from mnist_design.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import markdown, receptive_fields
 
 
 def test_conv_pool_conv_by_hand() -> None:

@@ -48,14 +48,15 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
 
 
 def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("budget=4000", "search.study_name=small", "search.n_trials=1", "search.sampler.seed=0",
+    result = run_cli("budget=3000", "search_space=small", "search.study_name=small", "search.n_trials=1", "search.sampler.seed=0",
                      *trial_args(mnist_dir), cwd=tmp_path, module="mnist_design.search")
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study(tmp_path, "small").trials
-    assert "over budget=4,000" in trials[0].user_attrs["refused"]  # the seed's 7,496-param design
-    assert not (Path(trials[0].user_attrs["run_dir"]) / "history.jsonl").exists()  # refused before any training
+    refused = [t for t in trials if "over budget=3,000" in t.user_attrs.get("refused", "")]
+    assert refused and all(t.user_attrs["params"] > 3000 for t in refused)
+    assert not any((Path(t.user_attrs["run_dir"]) / "history.jsonl").exists() for t in refused)  # no training
     trained = [t for t in trials if "refused" not in t.user_attrs]
-    assert len(trained) == 1 and trained[0].user_attrs["params"] <= 4000
+    assert len(trained) == 1 and trained[0].user_attrs["params"] <= 3000
 
 
 def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,138 @@
+"""A hostile user at every entry point: one clear line, a non-zero exit, no traceback, nothing already written lost.
+
+Each case runs the real @hydra.main entry point in this process (conftest.run_entry) inside a directory that holds a
+finished run, a killed run and some bad files; every file there is hashed before and compared after.
+"""
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
+REPORT, BENCH, RF, SEARCH = "mnist_design.report", "mnist_design.bench", "mnist_design.receptive_field", \
+    "mnist_design.search"
+HYDRA = 1  # Hydra's own exit status for a config it cannot compose (its message names the key)
+
+# (module, arguments, exit status, what the error must name). {data} = MNIST, {run}/{killed} = run directories.
+CASES = [
+    (TRAIN, ["data.batch_size=1.5"], HYDRA, "data.batch_size"),
+    (TRAIN, ["trainer.max_epochs=1.5"], HYDRA, "trainer.max_epochs"),
+    (TRAIN, ["seed=abc"], HYDRA, "seed"),
+    (TRAIN, ["test=maybe"], HYDRA, "test"),
+    (TRAIN, ["model=nonexistent"], HYDRA, "model/nonexistent"),
+    (TRAIN, ["trainer.max_epoch=3"], HYDRA, "trainer.max_epoch"),
+    (TRAIN, ["model.layers=oops"], HYDRA, "model.layers"),
+    (TRAIN, ["data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
+    (TRAIN, ["data.batch_size=60000"], 2, "data.batch_size=60000 is not allowed: it must be at most the 55,000"),
+    (TRAIN, ["data.train_subset=100", "data.batch_size=128"], 2, "at most the 100 training images"),
+    (TRAIN, ["seed=-1"], 2, "seed=-1 is not allowed: it must be an integer in [0, 4294967295]"),
+    (TRAIN, ["seed=4294967296"], 2, "seed=4294967296 is not allowed"),
+    (TRAIN, ["model.dropout=1.0"], 2, "model.dropout=1.0 is not allowed"),
+    (TRAIN, ["optimizer.lr=0"], 2, "optimizer.lr=0.0 is not allowed"),
+    (TRAIN, ["scheduler.max_lr=-1"], 2, "scheduler.max_lr=-1.0 is not allowed"),
+    (TRAIN, ["trainer.max_epochs=0"], 2, "trainer.max_epochs=0 is not allowed"),
+    (TRAIN, ["data.val_size=60000"], 2, "data.val_size=60000 is not allowed"),
+    (TRAIN, ["data.train_subset=0"], 2, "data.train_subset=0 is not allowed"),
+    (TRAIN, ["budget=100"], 2, "over budget=100"),
+    (TRAIN, ["budget=-5"], 2, "budget=-5 is not allowed"),
+    (TRAIN, ["threads=0"], 2, "threads=0 is not allowed"),
+    (TRAIN, ["augment.degrees=-5"], 2, "augment.degrees=-5.0 is not allowed"),
+    (TRAIN, ["augment.scale=1.5"], 2, "augment.scale=1.5 is not allowed"),
+    (TRAIN, ["trainer.limit_train_batches=-1"], 2, "trainer.limit_train_batches=-1 is not allowed"),
+    (TRAIN, ["module.label_smoothing=1.5"], 2, "module.label_smoothing=1.5 is not allowed"),
+    (TRAIN, ["model=family", "model.stage1=[8,-1]"], 2, "model: model widths must be >= 0"),
+    (TRAIN, ["model=family", "model.gap=middle"], 2, "model: model.gap must be one of early, late"),
+    (TRAIN, ["model=family", "model.padding=[2,0,0]"], 2, "model: model.padding must be three values of 0 or 1"),
+    (TRAIN, ["model=family", "model.stage3=[20,20]"], 2, "shrinks the feature map below 1x1"),
+    (TRAIN, ["model.layers=[{conv: 8}]"], 2, "must end in 10 channels on a 1x1 map"),
+    (TRAIN, ["data.data_dir=afile/sub"], 2, "cannot be written"),
+    (TRAIN, ["resume=nowhere"], 2, "resume=nowhere is not a run directory"),
+    (TRAIN, ["resume=killed", "model=skeleton"], 2, "model=skeleton would change what the checkpoint holds"),
+    (TRAIN, ["resume=killed", "trainer.max_epochs=9"], 2, "trainer.max_epochs=9 would change what the checkpoint"),
+    (TRAIN, ["resume=broken"], 2, "broken/checkpoints/last.ckpt is unreadable, truncated or corrupt"),
+    (EVALUATE, [], 2, "ckpt_path is required"),
+    (EVALUATE, ["ckpt_path=nope.ckpt"], 2, "checkpoint nope.ckpt does not exist"),
+    (EVALUATE, ["ckpt_path=trunc.ckpt"], 2, "trunc.ckpt is unreadable, truncated or corrupt"),
+    (EVALUATE, ["ckpt_path=foreign.ckpt"], 2, "foreign.ckpt is not an mnist_design checkpoint"),
+    (EVALUATE, ["ckpt_path=notes.txt"], 2, "notes.txt is unreadable, truncated or corrupt"),
+    (EVALUATE, ["ckpt_path=run"], 2, "checkpoint run does not exist"),
+    (PREDICT, ["inputs=[a.png]"], 2, "ckpt_path is required"),
+    (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt"], 2, "inputs is required"),
+    (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=[]"], 2, "no input files"),
+    (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=empty_dir"], 2, "no input files"),
+    (PREDICT, ["ckpt_path=trunc.ckpt", "inputs=[a.png]"], 2, "trunc.ckpt is unreadable"),
+    (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=[a.png]", "json=maybe"], HYDRA, "json"),
+    (REPORT, ["sweep_dirs=[empty_dir]"], 2, "no finished runs"),
+    (REPORT, ["seeds=abc"], HYDRA, "seeds"),
+    (REPORT, ["sweep_dirs=[empty_dir]", "schedulers=perhaps"], HYDRA, "schedulers"),
+    (BENCH, ["repeats=0"], 2, "repeats=0 is not allowed"),
+    (BENCH, ["batches=0", "warmup=0"], 2, "batches=0 is not allowed"),
+    (BENCH, ["warmup=-1"], 2, "warmup=-1 is not allowed"),
+    (BENCH, ["data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
+    (BENCH, ["repeats=1.5"], HYDRA, "repeats"),
+    (RF, ["model=nonexistent"], HYDRA, "model/nonexistent"),
+    (RF, ["model.layers=[{conv: 8}]"], 2, "must end in 10 channels"),
+    (RF, ["model.dropout=abc"], HYDRA, "model.dropout"),
+    (SEARCH, ["search.workers=0"], 2, "search.workers=0"),
+    (SEARCH, ["search.n_trials=0"], 2, "search.n_trials=0"),
+    (SEARCH, ["budget=abc"], HYDRA, "budget"),
+    (SEARCH, ["search.sampler.seed=x", "search.workers=0"], 2, "search.workers=0"),
+]
+
+
+def digests(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
+            if p.is_file()}
+
+
+@pytest.fixture
+def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
+    """A working directory with a finished run, a killed one, one with a broken checkpoint, and bad files."""
+    run, _ = tiny_run
+    shutil.copytree(run, tmp_path / "run")
+    shutil.copytree(run, tmp_path / "killed")
+    (tmp_path / "killed" / "metrics.json").unlink()
+    shutil.copytree(tmp_path / "killed", tmp_path / "broken")
+    (tmp_path / "broken" / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 cut short")
+    (tmp_path / "trunc.ckpt").write_bytes((run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
+    torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    (tmp_path / "afile").write_text("a file where a directory is expected")
+    (tmp_path / "empty_dir").mkdir()
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "a.png")
+    return tmp_path
+
+
+@pytest.mark.parametrize("module, args, status, names", CASES,
+                         ids=[f"{m.split('.')[-1]}:{' '.join(a) or '(nothing)'}" for m, a, _, _ in CASES])
+def test_bad_input_is_one_clear_line_and_loses_nothing(run_entry, hostile_dir: Path, mnist_dir: Path, module: str,
+                                                        args: list[str], status: int, names: str) -> None:
+    before = digests(hostile_dir)
+    data = [] if any(a.startswith(("data.data_dir", "resume=")) for a in args) or module in (EVALUATE, PREDICT,
+                                                                                              REPORT, RF) \
+        else [f"data.data_dir={mnist_dir}"]
+    code, out, err = run_entry(module, *args, *data, cwd=hostile_dir)
+    assert code == status, (out[-2000:], err[-2000:])
+    assert "Traceback" not in out + err
+    assert names in err, err[-2000:]
+    if status == 2:  # our own errors: the first line says it all, the second is the HYDRA_FULL_ERROR hint
+        assert err.startswith("error: ") and names in err.splitlines()[0]
+    after = digests(hostile_dir)
+    assert {name: after.get(name) for name in before} == before  # every file that was there is byte-identical
+
+
+def test_the_suite_covers_every_entry_point_forty_times_over() -> None:
+    assert len(CASES) >= 40
+    assert {module for module, *_ in CASES} == {TRAIN, EVALUATE, PREDICT, REPORT, BENCH, RF, SEARCH}
+
+
+def test_resuming_a_finished_run_says_so_and_rewrites_nothing(run_entry, hostile_dir: Path) -> None:
+    before = digests(hostile_dir)
+    code, out, err = run_entry(TRAIN, "resume=run", cwd=hostile_dir)
+    assert code == 0 and "already finished" in out and "Traceback" not in out + err
+    assert digests(hostile_dir) == before
