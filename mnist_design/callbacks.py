@@ -8,7 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.callbacks import ModelCheckpoint, WeightAveraging
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_design.data.loader import epoch_seed
@@ -103,7 +103,10 @@ class StopOnNonFiniteLoss(L.Callback):
     def check(self, trainer: L.Trainer) -> None:
         if self.first_bad is None or int(self.first_bad) == self.NEVER:
             return
-        checkpoint = getattr(trainer.checkpoint_callback, "last_model_path", "") or "none written yet"
+        # The checkpoint callback without a monitor keeps the newest epoch (last.ckpt in conf/callbacks/default.yaml).
+        newest = [c.best_model_path for c in trainer.checkpoint_callbacks
+                  if isinstance(c, ModelCheckpoint) and c.monitor is None and c.best_model_path]
+        checkpoint = newest[0] if newest else "none written yet"
         raise NonFiniteLoss(f"the training loss became NaN/inf at step {int(self.first_bad)} (epoch "
                             f"{trainer.current_epoch + 1}); training stopped. Last good checkpoint: {checkpoint}. "
                             f"Try a lower optimizer.lr or scheduler.max_lr")

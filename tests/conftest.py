@@ -11,12 +11,10 @@ from pathlib import Path
 
 import lightning  # noqa: F401 - imported before any test captures output: its log handler keeps a valid stream
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from mnist_design.config import config_dir
+from mnist_design.factory import compose_run
 from mnist_design.data import sources
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,14 +48,8 @@ def fail_torchvision(data_dir: Path) -> None:
 def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """compose_cfg("model=skeleton", ...) -> the train config with Hydra's runtime set, as inside @hydra.main."""
 
-    def compose_with(*overrides: str) -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
-            cfg = compose(config_name="train", overrides=list(overrides), return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(tmp_path)
-        HydraConfig.instance().set_config(cfg)
-        return cfg
+    def compose_with(*overrides: str, config_name: str = "train") -> DictConfig:
+        return compose_run(config_name, overrides, tmp_path)
 
     yield compose_with
     GlobalHydra.instance().clear()

@@ -1,6 +1,7 @@
 """Resume after SIGKILL, determinism, and divergence: the real command line in subprocesses on a tiny subset."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -43,23 +44,64 @@ def test_same_seed_and_config_give_identical_metrics(uninterrupted: Path, mnist_
     assert metrics(tmp_path / "again") == metrics(uninterrupted)
 
 
-def test_a_run_killed_mid_training_resumes_to_the_same_metrics(uninterrupted: Path, mnist_dir: Path,
-                                                               tmp_path: Path) -> None:
-    args = [sys.executable, "-m", "mnist_design.train", *small(mnist_dir, "killed")]
-    job = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    history = tmp_path / "killed" / "history.jsonl"
-    deadline = time.monotonic() + 240
-    while not (history.is_file() and history.read_text().strip()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # into epoch 2
+def run_until(args: list[str], cwd: Path, trigger: str, delay: float) -> None:
+    """Start a training run, SIGKILL it ``delay`` seconds after a line containing ``trigger`` appears."""
+    job = subprocess.Popen([sys.executable, "-m", "mnist_design.train", *args], cwd=cwd, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in job.stdout:
+        if trigger in line:
+            time.sleep(delay)
+            break
     job.send_signal(signal.SIGKILL)
     job.wait()
-    assert not (tmp_path / "killed" / "metrics.json").exists(), "the run finished before it could be killed"
+
+
+# Where the kill lands: (the line that triggers it, seconds after it, what it interrupts).
+KILL_POINTS = {
+    "before the first checkpoint": ("MNIST splits", 0.0),
+    "mid-epoch": ("epoch  1/3", 0.3),
+    "during the last checkpoint or the final test": ("epoch  3/3", 0.0),
+    "during a checkpoint write": ("epoch  2/3", 0.0),  # plus the half-written temp file such a kill leaves
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_run_killed_anywhere_resumes_to_the_same_metrics(uninterrupted: Path, mnist_dir: Path, tmp_path: Path,
+                                                           point: str) -> None:
+    trigger, delay = KILL_POINTS[point]
+    run_until(small(mnist_dir, "killed"), tmp_path, trigger, delay)
+    killed = tmp_path / "killed"
+    assert not (killed / "metrics.json").exists(), "the run finished before it could be killed"
+    if point == "during a checkpoint write":
+        (killed / "checkpoints").mkdir(exist_ok=True)
+        (killed / "checkpoints" / ".last.ckpt.x1y2.tmp").write_bytes(b"PK\x03\x04 half a checkpoint")
     result = run_cli("resume=killed", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "resume: continuing from" in result.stdout
-    assert metrics(tmp_path / "killed") == metrics(uninterrupted)
-    assert not list((tmp_path / "killed" / "checkpoints").glob(".*.tmp"))
+    assert "resume: " in result.stdout
+    assert metrics(killed) == metrics(uninterrupted)
+    epochs = [json.loads(line)["epoch"] for line in (killed / "history.jsonl").read_text().splitlines()]
+    assert sorted(set(epochs)) == [1, 2, 3] and len(epochs) <= 4  # at most the epoch in flight is recomputed
+    assert not list((killed / "checkpoints").glob(".*.tmp"))
+    # the resume rewrote nothing of .hydra/ (the same overrides as the uninterrupted run, typed once)
+    assert (killed / ".hydra" / "overrides.yaml").read_text() == (uninterrupted / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_last_checkpoint_holds_the_end_of_every_epoch_even_without_improvement(mnist_dir: Path, tmp_path: Path) -> None:
+    result = run_cli(f"data.data_dir={mnist_dir}", "trainer.max_epochs=4", "trainer.limit_train_batches=1",
+                     "trainer.limit_val_batches=1", "test=false", "trainer.accelerator=cpu", "hydra.run.dir=run",
+                     "callbacks.model_summary=null", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["epoch"] == 3  # 0-based: the fourth epoch, whether or not validation improved
+
+
+def test_seeds_past_the_old_overflow_train(run_entry, mnist_dir: Path, tmp_path: Path) -> None:
+    code, out, err = run_entry("mnist_design.train", "seed=4294967295", f"data.data_dir={mnist_dir}",
+                               "data.train_subset=256", "trainer.max_epochs=2", "trainer.limit_val_batches=1",
+                               "test=false", "trainer.accelerator=cpu", "logger=none", cwd=tmp_path)
+    assert code == 0, err[-2000:]
+    [metrics_file] = tmp_path.glob("outputs/runs/*/metrics.json")
+    assert json.loads(metrics_file.read_text())["epochs"] == 2
 
 
 def test_resume_of_something_that_is_not_a_run_is_one_line(tmp_path: Path) -> None:

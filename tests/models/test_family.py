@@ -32,6 +32,8 @@ def test_bad_family_values_are_refused() -> None:
         family_layers([8], 8, [12], gap="middle")
     with pytest.raises(ValueError, match=">= 0"):
         family_layers([-8], 8, [12])
+    with pytest.raises(ValueError, match="three values of 0 or 1"):
+        family_layers([8], 8, [12], padding=[0, 2, 0])
 
 
 @pytest.mark.parametrize("experiment, budget", [("design8k", 8000), ("design5k", 5000)])
@@ -40,3 +42,22 @@ def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment
     params = sum(p.numel() for p in instantiate(cfg.model).parameters())
     assert cfg.budget == budget and params < budget
     assert instantiate(cfg.model)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_per_stage_padding_keeps_the_side_and_a_third_stage_adds_a_second_pool() -> None:
+    layers = family_layers([8, 16], 8, [16, 16], padding=[1, 1, 0], transition2=10, stage3=[16, 0], head=[],
+                           gap="late")
+    assert layers[:2] == [{"conv": 8, "padding": 1}, {"conv": 16, "padding": 1}]
+    assert [next(iter(layer)) for layer in layers].count("maxpool") == 2
+    assert {"conv": 10, "kernel": 1, "dropout": False} in layers and layers[-1] == {"gap": True}
+    net = family_net(stage1=[8, 16], transition=8, stage2=[16, 16], padding=[1, 1, 0], transition2=10,
+                     stage3=[16, 0], head=[], gap="late")
+    assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)  # 28 -> pool 14 -> pool 7 -> 5 -> pooled
+
+
+@pytest.mark.parametrize("space", ["design", "small", "tiny"])
+def test_every_search_space_key_is_a_field_of_the_family(compose_cfg, space: str) -> None:
+    cfg = compose_cfg(f"search_space={space}", config_name="search")
+    assert cfg.search.space
+    for key in cfg.search.space:
+        assert OmegaConf.select(cfg, key, default="missing") != "missing", key
