@@ -54,12 +54,49 @@ def test_tensorboard_gets_curves_figures_and_the_receptive_field_table(tiny_run)
     assert any("receptive_field" in name for name in tags["tensors"])
 
 
-def test_multirun_writes_one_directory_per_job(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("-m", "seed=0,1", "test=false", *tiny(mnist_dir), cwd=tmp_path)
+def hparams_view(run: Path) -> tuple[dict, dict[str, float]]:
+    """What TensorBoard's HParams tab shows for one run: its hyperparameters and its final metrics, read back with
+    TensorBoard's own event reader and the hparams plugin's protobufs."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    params, finals = {}, {}
+    for events in (run / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"scalars": 0, "tensors": 0})
+        accumulator.Reload()
+        try:
+            contents = accumulator.PluginTagToContent("hparams")
+        except KeyError:  # the event files written before the run ended hold curves only
+            contents = {}
+        for content in contents.values():
+            data = plugin_data_pb2.HParamsPluginData.FromString(content)
+            if data.HasField("session_start_info"):
+                for name, value in data.session_start_info.hparams.items():
+                    params[name] = value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+        for tag in accumulator.Tags()["scalars"]:
+            if tag.startswith("final/"):
+                finals[tag] = accumulator.Scalars(tag)[-1].value
+    return params, finals
+
+
+def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(mnist_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    result = run_cli("-m", "seed=0,1", "experiment=row2,row4", *tiny(mnist_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = run_dirs(tmp_path)
-    assert len(runs) == 2 and runs[0].parent == runs[1].parent
-    assert [json.loads((run / "metrics.json").read_text())["seed"] for run in runs] == [0, 1]
+    assert len(runs) == 4 and len({run.parent for run in runs}) == 1
+    seen = []
+    for run in runs:
+        metrics = json.loads((run / "metrics.json").read_text())
+        params, finals = hparams_view(run)
+        assert params["seed"] == metrics["seed"] and params["model"] == metrics["model"]
+        assert params["tag/row"] == metrics["tags"]["row"] and params["batch_size"] == 128
+        assert {"dropout", "lr", "max_lr", "scheduler", "augment", "optimizer"} <= set(params)
+        assert finals["final/val_acc"] == pytest.approx(metrics["val_acc"])
+        assert finals["final/test_acc"] == pytest.approx(metrics["test_acc"])
+        assert finals["final/params"] == metrics["params"]
+        seen.append((params["tag/row"], params["seed"]))
+    assert sorted(seen) == [("row2", 0), ("row2", 1), ("row4", 0), ("row4", 1)]
 
 
 def test_runs_started_together_never_share_a_directory(mnist_dir: Path, tmp_path: Path) -> None:

@@ -1,0 +1,65 @@
+"""One factory builds every object from config; no entry point is imported by another module."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+
+from mnist_design import factory
+from mnist_design.checkpoints import CheckpointError
+
+PACKAGE = Path(factory.__file__).parent
+ENTRY_POINTS = {"train", "evaluate", "predict", "report", "bench", "receptive_field", "search"}
+
+
+def test_build_gives_data_model_and_a_trainer_that_keeps_last_ckpt_every_epoch(compose_cfg) -> None:
+    datamodule, model, trainer = factory.build(compose_cfg())
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10) and datamodule.augment is not None
+    checkpoints = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert [(c.monitor, c.filename) for c in checkpoints] == [("val/acc", "best-epoch{epoch:02d}"), (None, "last")]
+
+
+def test_callbacks_the_rest_of_the_config_rules_out_are_left_out(compose_cfg) -> None:
+    kinds = {type(c) for c in factory.callbacks(compose_cfg("logger=none", "trainer.enable_progress_bar=false"))}
+    assert LearningRateMonitor not in kinds and TQDMProgressBar not in kinds and ModelCheckpoint in kinds
+
+
+def test_cores_are_shared_among_the_jobs_of_one_machine(compose_cfg, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setattr(factory.os, "cpu_count", lambda: 8)
+        monkeypatch.setenv(factory.JOBS_VARIABLE, "2")
+        assert factory.share_cores(compose_cfg()) == 4
+        assert factory.share_cores(compose_cfg("threads=3")) == 3
+        monkeypatch.delenv(factory.JOBS_VARIABLE)
+        assert factory.share_cores(compose_cfg("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=4")) == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_its_model_is_refused(compose_cfg, tmp_path: Path) -> None:
+    model = factory.classifier(compose_cfg())
+    state = {k: v for k, v in model.state_dict().items() if "layers.0" not in k}
+    torch.save({"hyper_parameters": dict(model.hparams), "state_dict": state}, tmp_path / "x.ckpt")
+    with pytest.raises(CheckpointError, match="do not fit the model"):
+        factory.classifier_from_checkpoint(tmp_path / "x.ckpt")
+
+
+def test_compose_run_gives_the_config_an_entry_point_would_get(tmp_path: Path) -> None:
+    cfg = factory.compose_run("train", ["experiment=row1"], tmp_path)
+    assert cfg.hydra.runtime.choices.model == "skeleton" and cfg.tags.row == "row1"
+    assert cfg.callbacks.last_checkpoint.dirpath == f"{tmp_path}/checkpoints"
+
+
+def test_no_entry_point_is_imported_by_another_module() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            imported = {n.removeprefix("mnist_design.") for n in names if n.startswith("mnist_design.")}
+            assert not imported & ENTRY_POINTS, f"{path.name} imports an entry point: {imported & ENTRY_POINTS}"

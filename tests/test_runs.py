@@ -1,0 +1,55 @@
+"""The runs layer: the one writer and reader of metrics.json and history.jsonl."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mnist_design import runs
+
+
+def test_metrics_round_trip_atomically_with_tags(tmp_path: Path) -> None:
+    runs.write_metrics(tmp_path, {"val_acc": 0.99, "seed": 3, "tags": {"row": "row4"}})
+    run = runs.read_run(tmp_path)
+    assert run.metrics["val_acc"] == 0.99 and run.seed == 3 and run.tag("row") == "row4" and run.tag("design") == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left behind
+
+
+@pytest.mark.parametrize("content, why", [(None, "does not exist"), ('{"val_acc": 0.9', "unreadable or truncated"),
+                                          ("[1, 2]", "is not a JSON object")])
+def test_an_unusable_metrics_file_is_named(tmp_path: Path, content: str | None, why: str) -> None:
+    if content is not None:
+        (tmp_path / runs.METRICS_FILE).write_text(content)
+    with pytest.raises(runs.RunUnreadable, match=why) as error:
+        runs.read_run(tmp_path)
+    assert str(tmp_path / runs.METRICS_FILE) in str(error.value)
+
+
+def test_history_keeps_the_last_record_of_each_epoch_and_skips_a_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / runs.HISTORY_FILE
+    for epoch, acc in ((1, 0.5), (2, 0.6), (2, 0.7), (3, 0.8)):  # a resume appended epoch 2 again
+        runs.append_history(path, {"epoch": epoch, "train_loss": 1.0, "train_acc": acc, "val_loss": 1.0,
+                                   "val_acc": acc})
+    with open(path, "a") as f:
+        f.write('{"epoch": 4, "train_lo')  # killed mid-write
+    history = runs.read_history(path)
+    assert [(h["epoch"], h["val_acc"]) for h in history] == [(1, 0.5), (2, 0.7), (3, 0.8)]
+    assert runs.final_epoch(history) == {"train_loss": 1.0, "train_acc": 0.8, "val_loss": 1.0, "val_acc": 0.8}
+    assert runs.final_epoch([]) == {}
+
+
+def test_collect_finds_runs_at_any_depth_and_names_the_ones_it_cannot_read(tmp_path: Path) -> None:
+    runs.write_metrics(tmp_path / "a" / "0_best", {"val_acc": 0.9})
+    runs.write_metrics(tmp_path / "b", {"val_acc": 0.8})
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / runs.METRICS_FILE).write_text("{")
+    found, problems = runs.collect([tmp_path])
+    assert sorted(r.metrics["val_acc"] for r in found) == [0.8, 0.9]
+    assert len(problems) == 1 and "c/metrics.json" in problems[0]
+
+
+def test_scalars_and_hparam_metrics_flatten_logged_names() -> None:
+    assert runs.scalars({"test/acc": 0.5, "epoch": 3}) == {"test_acc": 0.5}
+    assert runs.hparam_metrics({"val_acc": 0.9, "params": 7496, "model": "best"}) == \
+        {"final/val_acc": 0.9, "final/params": 7496.0}
+    assert json.dumps(runs.hparam_metrics({}))  == "{}"
