@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -53,13 +54,16 @@ def read_image(path: Path) -> Image.Image:
     if path.stat().st_size == 0:
         raise UnreadableInput("empty file")
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
+        with warnings.catch_warnings():
+            # PIL only warns between its limit and twice it; a digit never needs that many pixels
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return image.copy()
     except UnidentifiedImageError:
         raise UnreadableInput("not an image PIL can read (png, jpg, bmp, gif, tiff, webp, ...)") from None
-    except Image.DecompressionBombError:
-        raise UnreadableInput(f"too large to decode safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnreadableInput(f"too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except OSError as error:
         raise UnreadableInput(f"unreadable ({error.strerror or error})") from None
 

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from torchvision.datasets import MNIST
 
@@ -52,3 +53,26 @@ def test_json_lines_and_exit_zero_when_all_good(tiny_run, mnist_dir: Path, tmp_p
 def test_missing_checkpoint_is_exit_two(tmp_path: Path) -> None:
     result = predict(f"ckpt_path={tmp_path / 'nope.ckpt'}", "inputs=[x.png]", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.startswith("error: checkpoint")
+
+
+def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(tiny_run, mnist_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    run, _ = tiny_run
+    digit = MNIST(str(mnist_dir), train=False).data[0].numpy().astype(np.uint16) * 257  # full 16-bit range
+    Image.fromarray(digit).save(tmp_path / "deep.png")  # mode I;16: convert("L") would clip it to white
+    with Image.open(tmp_path / "deep.png") as image:
+        assert image.mode.startswith("I")
+    Image.fromarray(digit.astype(np.uint8)).save(tmp_path / "plain.png")  # the same digit, 8-bit
+    (tmp_path / "bomb").mkdir()
+    Image.new("L", (9500, 9500)).save(tmp_path / "bomb" / "huge.png")  # 90 Mpx: over PIL's bomb limit
+    Image.fromarray(digit.astype(np.uint8)).save(tmp_path / "bomb" / "ok.png")
+    ckpt = f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}"
+    deep, plain = (predict(ckpt, f"inputs={name}", "json=true", cwd=tmp_path) for name in ("deep.png", "plain.png"))
+    assert deep.returncode == 0 and plain.returncode == 0, deep.stderr[-2000:]
+    deep_record, plain_record = (json.loads(r.stdout) for r in (deep, plain))
+    assert deep_record["label"] == plain_record["label"]
+    assert deep_record["probabilities"] == pytest.approx(plain_record["probabilities"], abs=0.02)
+    bomb = predict(ckpt, "inputs=bomb", cwd=tmp_path)
+    assert bomb.returncode == 1 and "Traceback" not in bomb.stderr
+    assert "bomb/huge.png: error: too large to decode safely" in bomb.stderr
+    assert bomb.stdout.startswith("bomb/ok.png: ")  # the others are still classified
