@@ -134,7 +134,8 @@ HPARAM_METRICS = ("val_acc", "val_loss", "test_acc", "test_loss", "train_acc", "
 def hparams(cfg: Any) -> dict[str, Any]:
     """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values."""
     choices = HydraConfig.get().runtime.choices
-    flat: dict[str, Any] = {group: str(choices.get(group)) for group in
+    # "choice/": the module's own hyperparameters (logged by Lightning at fit start) use the bare group names.
+    flat: dict[str, Any] = {f"choice/{group}": str(choices.get(group)) for group in
                             ("model", "augment", "optimizer", "scheduler", "experiment", "recipe") if group in choices}
     flat.update({f"tag/{key}": str(value) for key, value in (cfg.get("tags") or {}).items()})
     flat.update({

@@ -100,8 +100,13 @@ def write(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, 
     if cfg.test:
         named.update(scoring.figures_on_test(model, datamodule))
     runs.write_figures(run_dir, named, trainer.logger)
-    if isinstance(trainer.logger, TensorBoardLogger):
-        trainer.logger.log_hyperparams(runs.hparams(cfg), runs.hparam_metrics(metrics))
+    if trainer.logger:  # the run's config beside its final numbers: TensorBoard's HParams tab, MLflow's run page
+        params, final = runs.hparams(cfg), runs.hparam_metrics(metrics)
+        if isinstance(trainer.logger, TensorBoardLogger):
+            trainer.logger.log_hyperparams(params, final)
+        else:
+            trainer.logger.log_hyperparams(params)
+            trainer.logger.log_metrics(final)
         trainer.logger.finalize("success")
     runs.write_metrics(run_dir, metrics)
     say(metrics)

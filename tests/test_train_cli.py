@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO, run_cli, tiny
 from mnist_design.factory import build
+from mnist_design.training import train
 
 METRIC_KEYS = {"params", "epochs", "seconds", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
                "test_acc", "selected"}
@@ -89,9 +90,9 @@ def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(m
     for run in runs:
         metrics = json.loads((run / "metrics.json").read_text())
         params, finals = hparams_view(run)
-        assert params["seed"] == metrics["seed"] and params["model"] == metrics["model"]
+        assert params["seed"] == metrics["seed"] and params["choice/model"] == metrics["model"]
         assert params["tag/row"] == metrics["tags"]["row"] and params["batch_size"] == 128
-        assert {"dropout", "lr", "max_lr", "scheduler", "augment", "optimizer"} <= set(params)
+        assert {"dropout", "lr", "max_lr", "choice/scheduler", "choice/augment", "choice/optimizer"} <= set(params)
         assert finals["final/val_acc"] == pytest.approx(metrics["val_acc"])
         assert finals["final/test_acc"] == pytest.approx(metrics["test_acc"])
         assert finals["final/params"] == metrics["params"]
@@ -163,3 +164,26 @@ def test_recipes_with_code_of_their_own_train_end_to_end(mnist_dir: Path, tmp_pa
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = [json.loads(p.read_text()) for p in sorted((tmp_path / "r").glob("*/metrics.json"))]
     assert len(metrics) == 4 and all(0 <= m["test_acc"] <= 1 and m["selected"] for m in metrics)
+
+
+def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(compose_cfg, mnist_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed: pip install -e '.[mlflow]'")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = compose_cfg("logger=mlflow", f"logger.tracking_uri={store}", f"data.data_dir={mnist_dir}",
+                      "data.train_subset=256", "trainer.max_epochs=2", "trainer.limit_val_batches=1",
+                      "trainer.limit_test_batches=1", "trainer.accelerator=cpu", "experiment=row2")
+    metrics = train(cfg)
+    client = mlflow.tracking.MlflowClient(tracking_uri=store)
+    [run] = client.search_runs([client.get_experiment_by_name("mnist_design").experiment_id])
+    assert run.data.params["tag/row"] == "row2" and run.data.params["choice/model"] == "bn_dropout"
+    assert run.data.metrics["final/test_acc"] == pytest.approx(metrics["test_acc"])
+    assert len(client.get_metric_history(run.info.run_id, "val/acc")) == 2  # one point per epoch
+
+
+def test_debug_profiler_writes_lightnings_report_into_the_run(compose_cfg, mnist_dir: Path) -> None:
+    cfg = compose_cfg("debug=profiler", f"data.data_dir={mnist_dir}", "data.train_subset=256",
+                      "trainer.limit_val_batches=1", "test=false", "trainer.accelerator=cpu", "logger=none")
+    train(cfg)
+    report = Path(cfg.hydra.runtime.output_dir) / "fit-profile.txt"
+    assert "run_training_epoch" in report.read_text() or "Action" in report.read_text()
