@@ -19,8 +19,28 @@ from omegaconf import MISSING
 
 
 @dataclass
-class Data:
+class Target:
+    """A node Hydra instantiates."""
+
     _target_: str = MISSING
+
+
+@dataclass
+class Partial(Target):
+    """A node completed later with arguments only known at run time (the optimizer's parameters, ...)."""
+
+    _partial_: bool = True
+
+
+@dataclass
+class Scheduler(Partial):
+    """A learning-rate scheduler; ``interval`` (and ``monitor``) are Lightning's keys beside its own arguments."""
+
+    interval: str = MISSING
+
+
+@dataclass
+class Data(Target):
     data_dir: str = MISSING
     batch_size: int = MISSING
     eval_batch_size: int = MISSING
@@ -32,16 +52,14 @@ class Data:
 
 
 @dataclass
-class ConvNetModel:
-    _target_: str = MISSING
+class ConvNetModel(Target):
     layers: List[Any] = MISSING
     batch_norm: bool = MISSING
     dropout: float = MISSING
 
 
 @dataclass
-class FamilyModel:
-    _target_: str = MISSING
+class FamilyModel(Target):
     stage1: List[int] = MISSING
     transition: int = MISSING
     squeeze_first: bool = MISSING
@@ -56,8 +74,7 @@ class FamilyModel:
 
 
 @dataclass
-class Augment:
-    _target_: str = MISSING
+class Augment(Target):
     degrees: float = MISSING
     translate: float = MISSING
     scale: float = MISSING
@@ -67,9 +84,7 @@ class Augment:
 
 
 @dataclass
-class SGD:
-    _target_: str = MISSING
-    _partial_: bool = True
+class SGD(Partial):
     lr: float = MISSING
     momentum: float = MISSING
     nesterov: bool = MISSING
@@ -77,51 +92,39 @@ class SGD:
 
 
 @dataclass
-class Adam:
-    _target_: str = MISSING
-    _partial_: bool = True
+class Adam(Partial):
     lr: float = MISSING
     weight_decay: float = MISSING
 
 
 @dataclass
-class OneCycle:
-    _target_: str = MISSING
-    _partial_: bool = True
+class OneCycle(Scheduler):
     max_lr: float = MISSING
     pct_start: float = MISSING
     div_factor: float = MISSING
     final_div_factor: float = MISSING
     anneal_strategy: str = MISSING
     three_phase: bool = MISSING
-    interval: str = MISSING
 
 
 @dataclass
-class StepLR:
-    _target_: str = MISSING
-    _partial_: bool = True
+class StepLR(Scheduler):
     step_size: int = MISSING
     gamma: float = MISSING
-    interval: str = MISSING
 
 
 @dataclass
-class Plateau:
-    _target_: str = MISSING
-    _partial_: bool = True
+class Plateau(Scheduler):
     mode: str = MISSING
     factor: float = MISSING
     patience: int = MISSING
-    interval: str = MISSING
     monitor: str = MISSING
 
 
 @dataclass
-class Trainer:
+class Trainer(Target):
     """lightning.Trainer's arguments that the configs set or that users reach for; the rest keep Lightning's defaults."""
 
-    _target_: str = MISSING
     accelerator: str = MISSING
     devices: Any = MISSING
     strategy: Any = "auto"
