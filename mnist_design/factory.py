@@ -82,7 +82,11 @@ def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[
 
 def classifier_from_checkpoint(path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
     """The model rebuilt from the checkpoint alone, in eval mode, and the DataModule settings it was trained with."""
-    checkpoint = read_checkpoint(path)
+    return classifier_from(read_checkpoint(path), path)
+
+
+def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
+    """classifier_from_checkpoint for a checkpoint already read (``path`` names it in errors)."""
     model = MNISTClassifier(**checkpoint["hyper_parameters"])  # the module's own arguments, as saved
     try:
         model.load_state_dict(checkpoint["state_dict"])

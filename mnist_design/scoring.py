@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -14,9 +13,10 @@ import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from mnist_design import figures
+from mnist_design.checkpoints import read_checkpoint
 from mnist_design.data import NUM_CLASSES
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.factory import classifier_from_checkpoint
+from mnist_design.factory import classifier_from
 from mnist_design.module import MNISTClassifier
 from mnist_design.runs import scalars
 
@@ -29,9 +29,10 @@ def metrics_on_test(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNIS
 def selected_checkpoint_metrics(trainer: L.Trainer, datamodule: MNISTDataModule, path: str, val_acc: float,
                                 ) -> dict[str, Any]:
     """Test metrics of a checkpoint that validation selected, on a model of its own (the live one is untouched)."""
-    model, _ = classifier_from_checkpoint(path)
-    epoch = int(torch.load(path, map_location="cpu", weights_only=False)["epoch"]) + 1
-    return {"epoch": epoch, "val_acc": val_acc, "checkpoint": path, **metrics_on_test(trainer, model, datamodule)}
+    checkpoint = read_checkpoint(path)
+    model, _ = classifier_from(checkpoint, path)
+    return {"epoch": int(checkpoint["epoch"]) + 1, "val_acc": val_acc, "checkpoint": path,
+            **metrics_on_test(trainer, model, datamodule)}
 
 
 @torch.no_grad()
