@@ -40,16 +40,21 @@ from mnist_design.errors import exit_on_user_error
 from mnist_design.training import train
 
 
-def storage(cfg: DictConfig, study_dir: Path) -> str | optuna.storages.BaseStorage:
-    """search.storage: null = SQLite beside the trials; ``journal:FILE`` = a journal file; anything else = an RDB URL."""
-    url = cfg.search.storage
-    if url is None:
-        study_dir.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{study_dir.resolve() / 'optuna.db'}"
-    if str(url).startswith("journal:"):
-        backend = optuna.storages.journal.JournalFileBackend(str(url).removeprefix("journal:"))
-        return optuna.storages.JournalStorage(backend)
-    return str(url)
+def storage_url(cfg: DictConfig, study_dir: Path) -> str:
+    """search.storage, or (null) SQLite beside the trials."""
+    if cfg.search.storage is not None:
+        return str(cfg.search.storage)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{study_dir.resolve() / 'optuna.db'}"
+
+
+def storage(cfg: DictConfig, study_dir: Path) -> optuna.storages.BaseStorage:
+    """``journal:FILE`` = a journal file; anything else = an RDB URL. RDB trials send a heartbeat, so the trial of a
+    killed worker is marked failed (not left running) when the study next runs."""
+    url = storage_url(cfg, study_dir)
+    if url.startswith("journal:"):
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:")))
+    return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
 
 
 def open_study(cfg: DictConfig, study_dir: Path) -> optuna.Study:
@@ -134,7 +139,7 @@ def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[su
     """search.workers - 1 more processes running this same search, in the same study directory and storage; this
     process is one worker too."""
     extra = [o for o in typed if not o.startswith(("search.workers=", "search.storage="))]
-    shared = storage(cfg, study_dir) if cfg.search.storage is None else cfg.search.storage
+    shared = storage_url(cfg, study_dir)
     command = [sys.executable, "-m", "mnist_design.search", *extra, "search.workers=1", "search.enqueue_base=false",
                f"search.storage={shared}", f"hydra.run.dir={study_dir.resolve()}"]
     env = {**os.environ, factory.JOBS_VARIABLE: str(cfg.search.workers)}
@@ -192,6 +197,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
                        timeout=timeout, gc_after_trial=True)
     for worker in workers:
         worker.wait()
+    optuna.storages.fail_stale_trials(study)
     result = summary(study, started)
     text = OmegaConf.to_yaml(OmegaConf.create(result))
     (study_dir / "summary.yaml").write_text(text)
