@@ -73,6 +73,10 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
         checks.append((f"trainer.{key}", cfg.trainer.get(key), fraction_or_count,
                        "null, a fraction in [0, 1] or a whole number of batches"))
+    if "search" in cfg:  # the search's own keys
+        checks += [("search.workers", cfg.search.workers, positive, ">= 1"),
+                   ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
+                   ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0")]
     if "repeats" in cfg:  # the bench's own keys
         checks += [("repeats", cfg.repeats, positive, ">= 1"), ("batches", cfg.batches, positive, ">= 1"),
                    ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0")]

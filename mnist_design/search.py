@@ -35,7 +35,7 @@ from optuna_integration import PyTorchLightningPruningCallback
 
 from mnist_design import factory
 from mnist_design.callbacks import NonFiniteLoss
-from mnist_design.config import ConfigError, check_budget, config_dir, model_parameters
+from mnist_design.config import ConfigError, check_budget, config_dir, model_parameters, validate
 from mnist_design.errors import exit_on_user_error
 from mnist_design.training import train
 
@@ -180,10 +180,8 @@ def summary(study: optuna.Study, started: float) -> dict[str, Any]:
 
 def search(cfg: DictConfig) -> dict[str, Any]:
     study_dir = Path(HydraConfig.get().runtime.output_dir)
-    typed = [o for o in HydraConfig.get().overrides.task]
-    if cfg.search.workers < 1 or cfg.search.n_trials < 1:
-        raise ConfigError(f"search.workers={cfg.search.workers}, search.n_trials={cfg.search.n_trials}: both must "
-                          f"be >= 1")
+    typed = list(HydraConfig.get().overrides.task)
+    validate(cfg)  # the search's own keys and the base config, before any study is opened
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
     study = open_study(cfg, study_dir)
     if cfg.search.enqueue_base and not study.trials:
