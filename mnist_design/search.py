@@ -165,10 +165,17 @@ def stop_after(n_trials: int) -> Callable[[optuna.Study, optuna.trial.FrozenTria
 
 def summary(study: optuna.Study, started: float) -> dict[str, Any]:
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    states = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,))) for state in TrialState}
-    result: dict[str, Any] = {"study": study.study_name, "trials": len(study.trials), **states,
-                              "wall_seconds": round(time.perf_counter() - started, 1),
-                              "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in usage), 1)}
+    trials = study.get_trials(deepcopy=False)
+    ran = [t for t in trials if "refused" not in t.user_attrs]
+    stopped_at = sorted(max(t.intermediate_values) + 1 for t in ran if t.state == TrialState.PRUNED
+                        and t.intermediate_values)
+    result: dict[str, Any] = {
+        "study": study.study_name, "trials": len(trials), "refused_before_training": len(trials) - len(ran),
+        "trained": len(ran), **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
+        "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
+        "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1),
+        "wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
+        "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in usage), 1)}
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if complete:
         best = study.best_trial
