@@ -80,6 +80,7 @@ def steps_config(cfg: DictConfig) -> DictConfig:
         cfg.trainer.max_epochs = 1
         cfg.trainer.limit_train_batches = cfg.warmup + cfg.batches
         cfg.trainer.limit_val_batches = 0
+        cfg.trainer.enable_checkpointing = False  # Lightning would otherwise add a checkpoint callback of its own
         if cfg.get("callbacks"):
             for name in ("model_checkpoint", "last_checkpoint", "model_summary"):
                 cfg.callbacks[name] = None
