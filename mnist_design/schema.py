@@ -144,6 +144,7 @@ class Trainer(Target):
     limit_test_batches: Any = None
     overfit_batches: Any = 0.0
     fast_dev_run: Any = False
+    enable_checkpointing: bool = True
     profiler: Any = None
     check_val_every_n_epoch: Optional[int] = 1
     gradient_clip_val: Optional[float] = None

@@ -25,8 +25,10 @@ def test_every_group_has_options() -> None:
 
 
 @pytest.mark.parametrize("group, option", CHOICES, ids=[f"{g}={o}" for g, o in CHOICES])
-def test_every_documented_option_trains_a_tiny_run(compose_cfg, mnist_dir: Path, group: str, option: str) -> None:
+def test_every_documented_option_trains_a_tiny_run(compose_cfg, mnist_dir: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch, group: str, option: str) -> None:
     """Every option of every group the README lists, trained for real (in process) so none can rot unnoticed."""
+    monkeypatch.chdir(tmp_path)  # stores named relative to the launch directory (logger=mlflow) land here
     if option == "gpu" and not torch.cuda.is_available():
         pytest.skip("no GPU here: trainer=gpu can only be composed")
     if option == "ddp":
