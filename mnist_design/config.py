@@ -89,8 +89,9 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     return checks
 
 
-def validate(cfg: DictConfig) -> None:
-    """Fail with one line naming the key before any data is touched or any training starts."""
+def validate(cfg: DictConfig) -> int:
+    """Fail with one line naming the key before any data is touched or any training starts; returns the model's
+    parameter count (building the model is part of the check)."""
     for key, value, ok, allowed in range_checks(cfg):
         try:
             good = ok(value)
@@ -102,7 +103,7 @@ def validate(cfg: DictConfig) -> None:
     if cfg.data.batch_size > train_size:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
                           f"{train_size:,} training images")
-    model_parameters(cfg)
+    return model_parameters(cfg)
 
 
 def model_parameters(cfg: DictConfig) -> int:
@@ -114,10 +115,8 @@ def model_parameters(cfg: DictConfig) -> int:
         raise ConfigError(f"model: {str(cause).splitlines()[0]}") from error
 
 
-def check_budget(cfg: DictConfig) -> None:
-    if cfg.get("budget") is None:
-        return
-    params = model_parameters(cfg)
-    if params > cfg.budget:
+def check_budget(cfg: DictConfig, params: int) -> None:
+    """Refuse a model of ``params`` parameters (from validate or model_parameters) over ``budget``."""
+    if cfg.get("budget") is not None and params > cfg.budget:
         raise OverBudget(f"the model has {params:,} parameters, over budget={cfg.budget:,}; "
                          f"use a smaller model or raise the budget")

@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import factory, figures, runs, scoring
 from mnist_design.config import config_dir
+from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
 from mnist_design.models.receptive_field import receptive_fields
@@ -239,7 +240,7 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
     if not checkpoint.is_file():
         return None
     model, data_settings = factory.classifier_from_checkpoint(checkpoint)
-    datamodule = factory.MNISTDataModule(**data_settings)
+    datamodule = MNISTDataModule(**data_settings)
     datamodule.prepare_data()
     return figures.save(scoring.figures_on_test(model, datamodule)["predictions"], out)
 

@@ -101,8 +101,9 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
     def run_trial(trial: optuna.Trial) -> float:
         trial_cfg = compose_trial(trial, cfg, typed, study_dir)
         try:
-            trial.set_user_attr("params", model_parameters(trial_cfg))
-            check_budget(trial_cfg)
+            params = model_parameters(trial_cfg)
+            trial.set_user_attr("params", params)
+            check_budget(trial_cfg, params)
         except ConfigError as refused:  # over budget, or a layout that cannot be built: no data is read
             trial.set_user_attr("refused", str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None

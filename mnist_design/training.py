@@ -114,8 +114,7 @@ def write(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, 
 
 def train(cfg: DictConfig, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """One whole run: check the config, fit, evaluate, write. Returns what metrics.json holds."""
-    validate(cfg)
-    check_budget(cfg)
+    check_budget(cfg, validate(cfg))
     datamodule, model, trainer, seconds = fit(cfg, ckpt_path, extra_callbacks)
     metrics = evaluate(cfg, datamodule, model, trainer, seconds)
     write(cfg, datamodule, model, trainer, metrics)

@@ -52,6 +52,10 @@ CASES = [
     (TRAIN, ["model.layers=[{conv: 8}]"], 2, "must end in 10 channels on a 1x1 map"),
     (TRAIN, ["data.data_dir=afile/sub"], 2, "cannot be written"),
     (TRAIN, ["resume=nowhere"], 2, "resume=nowhere is not a run directory"),
+    (TRAIN, ["debug=nonexistent"], HYDRA, "debug/nonexistent"),
+    (TRAIN, ["tags=abc"], HYDRA, "tags"),
+    (TRAIN, ["threads=1.5"], HYDRA, "threads"),
+    (TRAIN, ["trainer.enable_checkpointing=perhaps"], HYDRA, "trainer.enable_checkpointing"),
     (TRAIN, ["resume=killed", "model=skeleton"], 2, "model=skeleton would change what the checkpoint holds"),
     (TRAIN, ["resume=killed", "trainer.max_epochs=9"], 2, "trainer.max_epochs=9 would change what the checkpoint"),
     (TRAIN, ["resume=broken"], 2, "broken/checkpoints/last.ckpt is unreadable, truncated or corrupt"),
@@ -81,6 +85,9 @@ CASES = [
     (SEARCH, ["search.workers=0"], 2, "search.workers=0"),
     (SEARCH, ["search.n_trials=0"], 2, "search.n_trials=0"),
     (SEARCH, ["budget=abc"], HYDRA, "budget"),
+    (SEARCH, ["search.timeout_min=-1"], 2, "search.timeout_min=-1.0 is not allowed"),
+    (SEARCH, ["search_space=nonexistent"], HYDRA, "search_space/nonexistent"),
+    (BENCH, ["parallel=maybe"], HYDRA, "parallel"),
     (SEARCH, ["search.sampler.seed=x", "search.workers=0"], 2, "search.workers=0"),
 ]
 
