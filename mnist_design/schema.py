@@ -233,6 +233,8 @@ class Report:
     recipe_seeds: List[int] = MISSING
     designs: List[str] = MISSING
     design_seeds: List[int] = MISSING
+    steps: List[str] = MISSING
+    step_seeds: List[int] = MISSING
     train_overrides: List[str] = MISSING
     out_dir: str = MISSING
 

@@ -3,7 +3,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from conftest import run_cli
-from mnist_design import runs
+from mnist_design import report, runs
 from mnist_design.report import by_tag, seed_rows, write_report
 
 
@@ -99,7 +99,38 @@ def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path:
     assert [r.path.name for r in seed_rows(found)["row4"]] == ["base0", "base1"]
     assert list(by_tag(found, "recipe")) == ["ema"]
     report = write_report(found, tmp_path / "out", "cmd").read_text()
-    assert "| ema | 0,1 | 99.45 ± 0.07 (min 99.40) | +0.10 (2 seeds) |" in report
+    assert "| ema | 0,1 | 99.45 ± 0.07 (min 99.40) | +0.10 ± 0.00 (2 seeds) |" in report
     assert "| baseline | 0,1 | 99.35 ± 0.07 (min 99.30) | – |" in report
     assert "| pareto8k | 7,100 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, " \
-           "≥ 99.55 % | yes |" in report
+           "mean ≥ 99.55 %, every seed ≥ 99.45 % | yes |" in report
+    assert "### pareto8k: layers" in report and "### pareto8k: receptive field" in report
+
+
+def test_design_steps_are_compared_with_the_base_step_seed_by_seed(tmp_path: Path, compose_cfg) -> None:
+    for seed, acc in ((0, 0.9930), (1, 0.9920), (2, 0.9940)):
+        fake_run(tmp_path / "s", f"base{seed}", compose_cfg("step=base"), {"step": "base"}, acc, seed)
+        fake_run(tmp_path / "s", f"pad{seed}", compose_cfg("step=padding28"), {"step": "padding28"},
+                 acc + 0.0005 * (seed + 1), seed)
+    report = write_report(runs.collect([tmp_path / "s"])[0], tmp_path / "out", "cmd").read_text()
+    assert "## Design step by step" in report
+    assert "| padding28 | 0,1,2 | 99.30 ± 0.13 (min 99.20) | +0.10 ± 0.05 (3 seeds) |" in report
+    assert "| baseline | 0,1,2 | 99.20 ± 0.10 (min 99.10) | – |" in report
+
+
+def test_a_design_misses_its_target_by_a_stated_margin_when_one_seed_is_low(tmp_path: Path, compose_cfg) -> None:
+    for seed, acc in ((0, 0.9970), (1, 0.9960), (2, 0.9940)):
+        fake_run(tmp_path / "s", f"d{seed}", compose_cfg(), {"design": "pareto8k"}, acc, seed, params=7100)
+    report = write_report(runs.collect([tmp_path / "s"])[0], tmp_path / "out", "cmd").read_text()
+    assert "| 99.57 ± 0.15 (min 99.40) | < 8,000 params, mean ≥ 99.55 %, every seed ≥ 99.45 % | **no** (min -0.05 pp) |" \
+        in report
+
+
+def test_the_report_sweeps_each_part_on_its_own_seeds(tmp_path: Path, compose_cfg, monkeypatch) -> None:
+    launched = []
+    monkeypatch.setattr(report.subprocess, "run", lambda command, check: launched.append(command[4:]))
+    cfg = compose_cfg("schedulers=false", "designs=[pareto8k]", "steps=[padding28]", "step_seeds=[0,1]",
+                      config_name="report")
+    report.train_sweeps(cfg, tmp_path / "runs")
+    assert [command[:2] for command in launched] == [
+        ["seed=0,1,2", "experiment=row1,row2,row3,row4"], ["seed=0,1,2,3,4", "experiment=pareto8k"],
+        ["seed=0,1", "step=base,padding28"]]
