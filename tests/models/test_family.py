@@ -36,7 +36,7 @@ def test_bad_family_values_are_refused() -> None:
         family_layers([8], 8, [12], padding=[0, 2, 0])
 
 
-@pytest.mark.parametrize("experiment, budget", [("pareto8k", 8000), ("pareto5k", 5000)])
+@pytest.mark.parametrize("experiment, budget", [("pareto8k", 8000), ("pareto5k", 5000), ("pareto2k", 2000)])
 def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment: str, budget: int) -> None:
     cfg = compose_cfg(f"experiment={experiment}")
     params = sum(p.numel() for p in instantiate(cfg.model).parameters())
