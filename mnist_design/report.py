@@ -289,14 +289,17 @@ def hardware(all_runs: Sequence[Run]) -> str:
     return "; ".join(machines)
 
 
-def front_points(all_runs: Sequence[Run], rows: dict[str, list[Run]], designs: dict[str, list[Run]]) -> dict:
+def front_points(all_runs: Sequence[Run], rows: dict[str, list[Run]], designs: dict[str, list[Run]],
+                 steps: dict[str, list[Run]]) -> dict:
     """What the accuracy-vs-parameters figure draws, each as (params, mean, std, label)."""
     def summarise(groups: dict[str, list[Run]]) -> list[tuple[int, float, float, str]]:
         return [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in groups.items() if g]
 
     trials = [(r.metrics["params"], r.metrics["val_acc"], 0.0, "") for r in all_runs
               if r.tag("search") and "val_acc" in r.metrics]
-    return {"seed rows (test, mean ± std)": summarise(rows), "our designs (test, mean ± std)": summarise(designs),
+    return {"seed rows (test, mean ± std)": summarise(rows),
+            "the seed's design as step=base (test, mean ± std)": summarise({"": steps.get("base", [])}),
+            "our designs (test, mean ± std)": summarise(designs),
             "search trials (validation)": trials,
             "published, one run (test)": [(p, a, 0.0, "") for p, a in PUBLISHED_ELSEWHERE]}
 
@@ -334,7 +337,7 @@ def write_report(all_runs: Sequence[Run], out_dir: Path, command: str) -> Path:
         sections += ["## Designs found by the search, retrained on several seeds",
                      "Chosen on validation accuracy; retrained for the full schedule and tested once.",
                      design_table(designs), *design_sections(designs)]
-    points = front_points(all_runs, rows, designs)
+    points = front_points(all_runs, rows, designs, steps)
     if points["seed rows (test, mean ± std)"] or points["our designs (test, mean ± std)"] or \
             points["search trials (validation)"]:
         figures.save(figures.accuracy_vs_parameters(points), out_dir / "accuracy_vs_parameters.png")
