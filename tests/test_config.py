@@ -8,7 +8,7 @@ from mnist_design.config import ConfigError, config_dir, validate
 from mnist_design.training import train
 
 GROUPS = ("data", "model", "augment", "optimizer", "scheduler", "trainer", "logger", "callbacks", "module",
-          "experiment", "recipe", "debug")
+          "experiment", "recipe", "step", "debug")
 
 
 def options(group: str) -> list[str]:
