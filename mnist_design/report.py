@@ -264,9 +264,9 @@ def design_sections(designs: dict[str, list[Run]]) -> list[str]:
     """Each searched design's layers and receptive field, from its first run's saved config."""
     sections = []
     for name, group in sorted(designs.items(), key=lambda item: item[1][0].metrics["params"]):
-        net = factory.classifier(run_config(group[0])).net
-        sections += [f"### {name}: layers", layer_table(run_config(group[0])), f"### {name}: receptive field",
-                     receptive_field_markdown(receptive_fields(net))]
+        cfg = run_config(group[0])
+        sections += [f"### {name}: layers", layer_table(cfg), f"### {name}: receptive field",
+                     receptive_field_markdown(receptive_fields(factory.classifier(cfg).net))]
     return sections
 
 
