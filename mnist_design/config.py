@@ -106,6 +106,15 @@ def validate(cfg: DictConfig) -> int:
     return model_parameters(cfg)
 
 
+def check_options(key: str, group: str, chosen: list[str]) -> None:
+    """Every name in ``chosen`` is an option of conf/<group>/, before any run is launched with it."""
+    allowed = sorted(path.stem for path in (Path(config_dir()) / group).glob("*.yaml"))
+    unknown = [name for name in chosen if name not in allowed]
+    if unknown:
+        raise ConfigError(f"{key}: {', '.join(f'{group}/{name}' for name in unknown)} does not exist; "
+                          f"allowed: {', '.join(allowed)}")
+
+
 def model_parameters(cfg: DictConfig) -> int:
     """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
     try:

@@ -28,7 +28,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import factory, figures, runs, scoring
-from mnist_design.config import config_dir
+from mnist_design.config import check_options, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
@@ -360,6 +360,8 @@ def joined(values: Sequence) -> str:
 
 def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
     """One Hydra multirun per part of the report, each with its own seeds."""
+    for key, group in (("recipes", "recipe"), ("designs", "experiment"), ("steps", "step")):
+        check_options(key, group, list(cfg[key]))  # a typo fails here, not after hours of other sweeps
     sweeps = {"table": [f"seed={joined(cfg.seeds)}", "experiment=row1,row2,row3,row4"]}
     if cfg.schedulers:  # onecycle on the best model is row 4 itself
         sweeps["schedulers"] = [f"seed={joined(cfg.seeds)}", "scheduler=none,step,plateau",
