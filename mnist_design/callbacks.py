@@ -13,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_design.data.loader import epoch_seed
 from mnist_design.errors import UserError
+from mnist_design.metrics import METRICS, logged_name, record_key
 from mnist_design.runs import append_history
 
 
@@ -33,10 +34,11 @@ class EpochSummary(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
-        line = (f"epoch {record['epoch']:>2}/{trainer.max_epochs}"
-                f"  train loss {record['train_loss']:.4f} acc {100 * record['train_acc']:.2f}%"
-                f"  {val_name} loss {record['val_loss']:.4f} acc {100 * record['val_acc']:.2f}%"
-                f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s")
+        shown = [f"{val_name if stage == 'val' else stage}"
+                 + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in METRICS if spec.curve)
+                 for stage in ("train", "val")]
+        line = (f"epoch {record['epoch']:>2}/{trainer.max_epochs}  " + "  ".join(shown)
+                + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s")
         bar = trainer.progress_bar_callback
         (bar.print if bar is not None and hasattr(bar, "print") else print)(line)
         if self.path is not None:
@@ -45,8 +47,11 @@ class EpochSummary(L.Callback):
     def record(self, trainer: L.Trainer) -> dict[str, float]:
         metrics = trainer.callback_metrics  # this epoch's validation has run already; train metrics computed now
         record = {"epoch": trainer.current_epoch + 1}
-        for key in ("train/loss", "train/acc", "val/loss", "val/acc"):
-            record[key.replace("/", "_")] = float(metrics.get(key, float("nan")))
+        for stage in ("train", "val"):
+            for spec in METRICS:
+                if spec.curve:
+                    logged = logged_name(stage, spec)
+                    record[record_key(logged)] = float(metrics.get(logged, float("nan")))
         record["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
         record["seconds"] = round(time.perf_counter() - self.started, 3)
         return record

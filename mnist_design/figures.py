@@ -20,7 +20,10 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 from PIL import Image  # noqa: E402
 
-CURVES = (("loss", "train_loss", "val_loss"), ("accuracy", "train_acc", "val_acc"))
+from mnist_design.metrics import METRICS  # noqa: E402
+
+# (metric, its train key, its val key) per curve the registry asks for
+CURVES = tuple((spec, f"train_{spec.name}", f"val_{spec.name}") for spec in METRICS if spec.curve)
 
 
 def save(fig: Figure, path: str | Path) -> Path:
@@ -36,19 +39,22 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
     """Train and validation loss and accuracy per epoch, and the learning rate; one colour per named history."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, len(CURVES) + 1, figsize=(5 * (len(CURVES) + 1), 4))
     for colour, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
-        for ax, (title, train_key, val_key) in zip(axes, CURVES):
-            ax.plot(epochs, [h[train_key] for h in history], f"C{colour}.--", label=f"{name} train")
-            ax.plot(epochs, [h[val_key] for h in history], f"C{colour}.-", label=f"{name} val")
-            ax.set_title(title)
-        axes[2].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
-    axes[0].set_yscale("log")  # early epochs of a slow starter would flatten every other curve
-    final = [h[key] for history in histories.values() if history for h in history[-1:] for key in ("train_acc", "val_acc")]
-    if final and min(final) > 0.95:
-        axes[1].set_ylim(0.95, 1.0)  # zoom on the last per-mille, where the rows differ; early epochs fall below
-    axes[2].set_title("learning rate (end of epoch)")
+        for ax, (spec, train_key, val_key) in zip(axes, CURVES):
+            ax.plot(epochs, [h.get(train_key, np.nan) for h in history], f"C{colour}.--", label=f"{name} train")
+            ax.plot(epochs, [h.get(val_key, np.nan) for h in history], f"C{colour}.-", label=f"{name} val")
+            ax.set_title(spec.name)
+        axes[-1].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
+    for ax, (spec, train_key, val_key) in zip(axes, CURVES):
+        final = [h[key] for history in histories.values() for h in history[-1:] for key in (train_key, val_key)
+                 if key in h]
+        if not spec.percent:
+            ax.set_yscale("log")  # early epochs of a slow starter would flatten every other curve
+        elif final and min(final) > 0.95:
+            ax.set_ylim(0.95, 1.0)  # zoom on the last per-mille, where the rows differ; early epochs fall below
+    axes[-1].set_title("learning rate (end of epoch)")
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)

@@ -18,13 +18,10 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
-from torchmetrics import MeanMetric
-from torchmetrics.classification import MulticlassAccuracy
 
-from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, NUM_CLASSES
+from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
 from mnist_design.data.augment import rotate
-
-STAGES = ("train", "val", "test")
+from mnist_design.metrics import METRICS, STAGES, logged_name
 
 
 def plain(config: Mapping | None) -> dict | None:
@@ -48,8 +45,8 @@ class MNISTClassifier(L.LightningModule):
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
-            self.metrics[f"{stage}_loss"] = MeanMetric()
-            self.metrics[f"{stage}_acc"] = MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro")
+            for spec in METRICS:
+                self.metrics[f"{stage}_{spec.name}"] = spec.factory()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; out of training with ``tta_degrees``, log of the softmax averaged over the rotated views."""
@@ -65,12 +62,15 @@ class MNISTClassifier(L.LightningModule):
         # Smoothing shapes the training loss only, so validation and test losses stay comparable across recipes.
         smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-        mean_loss, accuracy = self.metrics[f"{stage}_loss"], self.metrics[f"{stage}_acc"]
-        mean_loss.update(loss.detach(), weight=len(labels))
-        accuracy.update(logits.detach(), labels)
-        # Logging the metric objects: Lightning computes (and syncs across ranks) once per epoch, not per step.
-        self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=stage != "train")
-        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        for spec in METRICS:
+            measured = self.metrics[f"{stage}_{spec.name}"]
+            if spec.update == "loss":
+                measured.update(loss.detach(), weight=len(labels))
+            else:
+                measured.update(logits.detach(), labels)
+            # Logging the metric objects: Lightning computes (and syncs across ranks) once per epoch, not per step.
+            self.log(logged_name(stage, spec), measured, on_step=False, on_epoch=True,
+                     prog_bar=stage != "train" or spec.percent)
         return loss, logits
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:

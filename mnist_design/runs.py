@@ -21,10 +21,11 @@ from hydra.core.hydra_config import HydraConfig
 from mnist_design import figures
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
+from mnist_design.metrics import epoch_keys, hparam_keys, record_key
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.jsonl"
-EPOCH_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")  # what each history record holds per epoch
+EPOCH_KEYS = epoch_keys()  # what each history record holds per epoch (from the metric registry)
 
 
 class RunUnreadable(UserError):
@@ -115,7 +116,7 @@ def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
 
 def scalars(logged: Mapping[str, Any]) -> dict[str, float]:
     """Lightning's logged "test/acc" -> "test_acc", as floats."""
-    return {name.replace("/", "_"): float(value) for name, value in logged.items() if "/" in name}
+    return {record_key(name): float(value) for name, value in logged.items() if "/" in name}
 
 
 def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -> list[Path]:
@@ -128,7 +129,7 @@ def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -
     return written
 
 
-HPARAM_METRICS = ("val_acc", "val_loss", "test_acc", "test_loss", "train_acc", "train_loss", "params", "seconds")
+HPARAM_METRICS = (*hparam_keys(), "params", "seconds")
 
 
 def hparams(cfg: Any) -> dict[str, Any]:

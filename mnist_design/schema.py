@@ -67,6 +67,8 @@ class FamilyModel(Target):
     transition2: int = MISSING
     stage3: List[int] = MISSING
     padding: List[int] = MISSING
+    separable: List[bool] = field(default_factory=lambda: [False, False, False])
+    first_kernel: int = 3
     head: List[int] = MISSING
     gap: str = MISSING
     batch_norm: bool = MISSING
@@ -79,6 +81,9 @@ class Augment(Target):
     translate: float = MISSING
     scale: float = MISSING
     shear: float = MISSING
+    p: float = 1.0
+    brightness: float = 0.0
+    contrast: float = 0.0
     elastic_alpha: float = 0.0
     elastic_sigma: float = 4.0
 
@@ -95,6 +100,18 @@ class SGD(Partial):
 class Adam(Partial):
     lr: float = MISSING
     weight_decay: float = MISSING
+
+
+@dataclass
+class AdamW(Partial):
+    lr: float = MISSING
+    weight_decay: float = MISSING
+
+
+@dataclass
+class Piecewise(Scheduler):
+    points: List[Any] = MISSING  # [epoch, lr] pairs (OmegaConf cannot type nested lists)
+    max_lr: Optional[float] = None
 
 
 @dataclass
@@ -241,7 +258,8 @@ class Report:
 
 SCHEMAS: dict[str, Any] = {
     "data/mnist": Data, "model/convnet": ConvNetModel, "model/family": FamilyModel, "augment/affine": Augment,
-    "optimizer/sgd": SGD, "optimizer/adam": Adam, "scheduler/onecycle": OneCycle, "scheduler/step": StepLR,
+    "optimizer/sgd": SGD, "optimizer/adam": Adam, "optimizer/adamw": AdamW,
+    "scheduler/onecycle": OneCycle, "scheduler/piecewise": Piecewise, "scheduler/step": StepLR,
     "scheduler/plateau": Plateau, "trainer/lightning": Trainer, "module/default": Module,
     "train": Train, "bench": Bench, "search": Search, "evaluate": Evaluate, "predict": Predict, "report": Report,
 }

@@ -5,6 +5,7 @@ per batch; here every image gets its own rotation/shift/scale/shear and elastic 
 no per-sample Python.
 
     aug = BatchAffine(degrees=7)          # the seed's RandomRotation((-7, 7)), background stays background
+    aug = BatchAffine(degrees=7, translate=0.09, scale=0.09, brightness=0.2, contrast=0.2, p=0.5)  # half the images
     x = aug(images_in_0_1)                # (B, 1, 28, 28) float in [0, 1] -> same shape and dtype
     x = rotate(normalised_images, 5.0)    # one fixed rotation for the whole batch (test-time augmentation)
 """
@@ -22,29 +23,52 @@ class BatchAffine(nn.Module):
     """Random affine per image. Inputs are in [0, 1] with 0 = background, so zero padding fills with background."""
 
     def __init__(self, degrees: float = 7.0, translate: float = 0.0, scale: float = 0.0, shear: float = 0.0,
-                 elastic_alpha: float = 0.0, elastic_sigma: float = 4.0) -> None:
+                 elastic_alpha: float = 0.0, elastic_sigma: float = 4.0, p: float = 1.0, brightness: float = 0.0,
+                 contrast: float = 0.0) -> None:
         super().__init__()
-        if min(degrees, translate, shear, elastic_alpha) < 0 or not 0 <= scale < 1 or elastic_sigma <= 0:
-            raise ValueError(f"augment needs degrees, translate, shear, elastic_alpha >= 0, 0 <= scale < 1 and "
-                             f"elastic_sigma > 0; got degrees={degrees}, translate={translate}, scale={scale}, "
-                             f"shear={shear}, elastic_alpha={elastic_alpha}, elastic_sigma={elastic_sigma}")
+        for key, value, ok, allowed in [
+            ("degrees", degrees, degrees >= 0, ">= 0"), ("translate", translate, translate >= 0, ">= 0"),
+            ("scale", scale, 0 <= scale < 1, "in [0, 1)"), ("shear", shear, shear >= 0, ">= 0"),
+            ("elastic_alpha", elastic_alpha, elastic_alpha >= 0, ">= 0"),
+            ("elastic_sigma", elastic_sigma, elastic_sigma > 0, "> 0"), ("p", p, 0 <= p <= 1, "in [0, 1]"),
+            ("brightness", brightness, 0 <= brightness <= 1, "in [0, 1]"),
+            ("contrast", contrast, 0 <= contrast < 1, "in [0, 1)")]:
+            if not ok:
+                raise ValueError(f"augment.{key}={value} is not allowed: it must be {allowed}")
         self.degrees = degrees  # max |rotation| in degrees, uniform in [-degrees, degrees]
         self.translate = translate  # max |shift| as a fraction of the image side, per axis
         self.scale = scale  # zoom factor uniform in [1 - scale, 1 + scale]
         self.shear = shear  # max |x-shear| angle in degrees
         self.elastic_alpha = elastic_alpha  # elastic displacement scale in pixels (Simard et al. 2003); 0 = off
         self.elastic_sigma = elastic_sigma  # smoothness of the elastic field: Gaussian sigma in pixels
+        self.p = p  # probability that an image is augmented at all (the others pass through untouched)
+        self.brightness = brightness  # added brightness uniform in [-brightness, brightness] (pixels in [0, 1])
+        self.contrast = contrast  # contrast factor uniform in [1 - contrast, 1 + contrast]
 
     def extra_repr(self) -> str:
         return (f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear}, "
-                f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}")
+                f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}, p={self.p}, "
+                f"brightness={self.brightness}, contrast={self.contrast}")
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        theta = self.random_theta(images.shape[0], images.device)
+        n, device = images.shape[0], images.device
+        # Random numbers are drawn only for the options in use, so the seed's rows replay as they always have.
+        chosen = (torch.rand(n, device=device) < self.p)[:, None, None, None] if self.p < 1 else None
+        theta = self.random_theta(n, device)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         if self.elastic_alpha > 0:
-            grid = grid.add_(self.elastic_offsets(images.shape[0], images.shape[-1], images.device))
-        return sample(images, grid)
+            grid = grid.add_(self.elastic_offsets(n, images.shape[-1], device))
+        out = sample(images, grid)
+        if self.brightness > 0 or self.contrast > 0:
+            out = self.brightness_contrast(out)
+        return out if chosen is None else torch.where(chosen, out, images)
+
+    def brightness_contrast(self, images: torch.Tensor) -> torch.Tensor:
+        """x * contrast + brightness per image, clipped to [0, 1] (albumentations' RandomBrightnessContrast)."""
+        n, device = images.shape[0], images.device
+        factor = 1 + (torch.rand(n, 1, 1, 1, device=device) * 2 - 1) * self.contrast
+        shift = (torch.rand(n, 1, 1, 1, device=device) * 2 - 1) * self.brightness
+        return (images * factor + shift).clamp_(0, 1)
 
     def elastic_offsets(self, n: int, side: int, device: torch.device) -> torch.Tensor:
         """(n, side, side, 2) smooth random displacements in grid units: uniform noise, Gaussian-blurred."""

@@ -1,4 +1,6 @@
-"""The one conv-block builder every net is made of: Conv -> [BatchNorm] -> ReLU -> [Dropout], as in the seed."""
+"""The conv blocks every net is made of: Conv -> [BatchNorm] -> ReLU -> [Dropout], as in the seed; the conv is either
+dense or depthwise-separable (a depthwise 3x3 then a pointwise 1x1, as Keras' SeparableConv2D: no activation between).
+"""
 
 from __future__ import annotations
 
@@ -32,12 +34,20 @@ def conv_block(
     batch_norm: bool = True,
     dropout: float = 0.0,
     activation: bool = True,
+    separable: bool = False,
 ) -> nn.Sequential:
     """A bias-free conv (BatchNorm's shift or the next layer makes a bias redundant, and the seed's counts have none).
 
-    ``activation=False`` gives the bare conv used for the logits.
+    ``activation=False`` gives the bare conv used for the logits. ``separable=True`` replaces the dense conv by a
+    depthwise one (one ``kernel`` x ``kernel`` filter per input channel) and a pointwise 1x1 to ``out_channels``:
+    in*(k*k + out) weights instead of in*out*k*k, what every strong public net under 2,000 parameters uses.
     """
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False)]
+    if separable:
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_channels, in_channels, kernel, padding=padding, groups=in_channels, bias=False),
+            nn.Conv2d(in_channels, out_channels, 1, bias=False)]
+    else:
+        layers = [nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False)]
     if activation:
         if batch_norm:
             layers.append(nn.BatchNorm2d(out_channels))

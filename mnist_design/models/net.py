@@ -3,8 +3,10 @@
     net = ConvNet(layers=[{"conv": 8}, {"conv": 16}, {"maxpool": 2}, {"conv": 10, "kernel": 1}, {"gap": True}])
 
 Block kinds, one key each:
-  ``{conv: C, kernel: 3, padding: 0, dropout: true}``  conv_block to C channels (``dropout: false`` skips dropout
-                                                       for this block; the last conv is always the bare logits conv)
+  ``{conv: C, kernel: 3, padding: 0, dropout: true, separable: false}``
+                                                       conv_block to C channels (``dropout: false`` skips dropout
+                                                       for this block; ``separable: true`` = depthwise + pointwise;
+                                                       the last conv is always the bare logits conv)
   ``{maxpool: 2}``                                     MaxPool2d with that kernel and stride
   ``{gap: true}``                                      AvgPool2d over the whole remaining map (global average pool)
 The final layer must produce ``num_classes`` channels on a 1x1 map.
@@ -63,7 +65,8 @@ def build_block(index: int, spec: dict, channels: int, size: int, batch_norm: bo
     else:
         kernel, padding = spec.get("kernel", 3), spec.get("padding", 0)
         block = conv_block(channels, spec["conv"], kernel, padding, batch_norm=batch_norm,
-                           dropout=dropout if spec.get("dropout", True) else 0.0, activation=not is_logits)
+                           dropout=dropout if spec.get("dropout", True) else 0.0, activation=not is_logits,
+                           separable=bool(spec.get("separable", False)))
         channels, size = spec["conv"], size + 2 * padding - kernel + 1
     if size < 1:
         raise ValueError(f"model.layers[{index}] = {spec} shrinks the feature map below 1x1")

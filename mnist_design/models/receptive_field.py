@@ -44,7 +44,8 @@ def first(value: int | tuple[int, ...]) -> int:
 def geometry(layer: nn.Module, n_in: int, ch_in: int) -> tuple[str, int, int, int, int] | None:
     """(operation, channels out, padding, kernel, stride) for layers that move pixels; None for the others."""
     if isinstance(layer, nn.Conv2d):
-        return "CONVOLUTION", layer.out_channels, first(layer.padding), first(layer.kernel_size), first(layer.stride)
+        operation = "DEPTHWISE" if layer.groups > 1 else "CONVOLUTION"  # a separable conv's first half
+        return operation, layer.out_channels, first(layer.padding), first(layer.kernel_size), first(layer.stride)
     if isinstance(layer, nn.MaxPool2d):
         kernel = first(layer.kernel_size)
         return "MaxPool", ch_in, first(layer.padding), kernel, first(layer.stride or kernel)

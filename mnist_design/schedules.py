@@ -1,0 +1,47 @@
+"""Learning-rate schedules torch does not have.
+
+    scheduler = PiecewiseLinearLR(optimizer, points=[[0, 0.05], [2, 0.1], [8, 0.01], [15, 0.0]])
+    scheduler.step()  # once per epoch: the lr of epoch e is the straight line between the points around e
+
+Written here because torch's ``LinearLR``/``SequentialLR`` chain relative factors and would need one scheduler per
+segment; a list of absolute (epoch, lr) points is what the published recipes print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.optim.lr_scheduler import LRScheduler
+
+
+def check_points(points: Sequence[Sequence[float]]) -> None:
+    """Points are (epoch, lr) pairs, epochs strictly rising from 0, rates >= 0 and not all 0."""
+    if not points or any(len(point) != 2 for point in points):
+        raise ValueError(f"scheduler.points must be a list of [epoch, lr] pairs; got {list(points)}")
+    epochs, rates = zip(*points)
+    if epochs[0] != 0 or any(b <= a for a, b in zip(epochs, epochs[1:])):
+        raise ValueError(f"scheduler.points: epochs must rise strictly from 0; got {list(epochs)}")
+    if min(rates) < 0 or max(rates) == 0:
+        raise ValueError(f"scheduler.points: learning rates must be >= 0 and not all 0; got {list(rates)}")
+
+
+class PiecewiseLinearLR(LRScheduler):
+    """Every parameter group's lr follows the points; ``max_lr`` rescales them so that their peak is max_lr."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, points: Sequence[Sequence[float]],
+                 max_lr: float | None = None, last_epoch: int = -1) -> None:
+        check_points(points)
+        if max_lr is not None and max_lr <= 0:
+            raise ValueError(f"scheduler.max_lr must be > 0 or null; got {max_lr}")
+        epochs, rates = ([float(v) for v in column] for column in zip(*points))
+        scale = max_lr / max(rates) if max_lr is not None else 1.0
+        self.epochs, self.rates = epochs, [rate * scale for rate in rates]  # plain lists: checkpoints stay weights-only
+        super().__init__(optimizer, last_epoch)
+
+    def lr_at(self, epoch: float) -> float:
+        return float(np.interp(epoch, self.epochs, self.rates))  # flat beyond the last point
+
+    def get_lr(self) -> list[float]:
+        return [self.lr_at(self.last_epoch)] * len(self.optimizer.param_groups)
