@@ -209,13 +209,24 @@ class Bench(Train):
 
 
 @dataclass
+class Selection:
+    top: int = MISSING
+    seeds: List[int] = MISSING
+
+
+@dataclass
 class SearchSettings:
     study_name: str = MISSING
+    results_dir: str = MISSING
     storage: Optional[str] = None
+    direction: Optional[str] = None
+    selection: Selection = field(default_factory=Selection)
+    is_worker: bool = False  # set by the search itself on the processes it starts
     n_trials: int = MISSING
     workers: int = MISSING
     timeout_min: Optional[float] = None
     enqueue_base: bool = MISSING
+    enqueue_published: bool = True
     monitor: str = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING

@@ -1,23 +1,26 @@
 """Search designs and their training recipe under a parameter budget with Optuna, pruning bad trials early.
 
-    python -m mnist_design.search budget=8000                      # TPE + successive halving, SQLite study
-    python -m mnist_design.search budget=8000 search.workers=2     # two single-thread workers share one study
-    python -m mnist_design.search budget=5000 search.n_trials=60   # the same study name again = continue it
-    python -m mnist_design.search search.storage=journal:outputs/searches/s.log    # or any Optuna RDB URL
-    optuna-dashboard sqlite:///outputs/searches/design_8000/optuna.db                # watch it in a browser
+    python -m mnist_design.search budget=2000 search_space=tiny          # TPE + successive halving, journal study
+    python -m mnist_design.search budget=2000 search_space=tiny search.workers=2   # two single-thread workers
+    python -m mnist_design.search budget=2000 search_space=tiny          # the same command again = continue it
+    python -m mnist_design.search search.storage=sqlite:///outputs/s.db   # or any Optuna RDB URL (clusters)
 
 Every trial is a training run composed like ``python -m mnist_design.train`` (the same overrides work; the search
 space is conf/search_space/), in outputs/searches/<study>/trial_NNNN. It reports validation accuracy after every
-epoch; the pruner stops most trials after a few epochs and the survivors train the whole schedule on all training
-images. A design over ``budget`` parameters is refused before any data is read. The base config's own point (the
-seed's design and recipe) is trial 0, so what the search finds has beaten it on equal footing. Several workers (on
-one machine, or SLURM jobs running this same command) share one study through its storage.
+epoch; the pruner stops most trials after a few epochs. A design over ``budget`` parameters is refused before any
+data is read. The base config's own point (the seed's design, when it fits) and every published design that fits
+(conf/experiment/published_*.yaml) are the first trials, so what the search finds has beaten them on equal footing.
+When the study has trained ``search.n_trials`` trials, the top few are retrained on three seeds and the finalist is
+the best mean (mnist_design/finalists.py). The study file and summary.yaml live in results/studies/<study>/, to be
+committed; mnist_design/studies.py keeps the study safe to kill, share and continue.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -28,68 +31,38 @@ from typing import Any
 import hydra
 import optuna
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from mnist_design import factory
+from mnist_design import factory, finalists, space, studies
+from mnist_design.atomic import write_atomic
 from mnist_design.callbacks import NonFiniteLoss
 from mnist_design.config import ConfigError, check_budget, config_dir, model_parameters, validate
-from mnist_design.errors import exit_on_user_error
+from mnist_design.errors import UserError, exit_on_user_error
+from mnist_design.metrics import metric, record_key
 from mnist_design.training import train
 
-
-def storage_url(cfg: DictConfig, study_dir: Path) -> str:
-    """search.storage, or (null) SQLite beside the trials."""
-    if cfg.search.storage is not None:
-        return str(cfg.search.storage)
-    study_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{study_dir.resolve() / 'optuna.db'}"
+PUBLISHED_PREFIX = "published_"  # conf/experiment/published_*.yaml: the public designs a study starts from
+REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
 
 
-def storage(cfg: DictConfig, study_dir: Path) -> optuna.storages.BaseStorage:
-    """``journal:FILE`` = a journal file; anything else = an RDB URL. RDB trials send a heartbeat, so the trial of a
-    killed worker is marked failed (not left running) when the study next runs."""
-    url = storage_url(cfg, study_dir)
-    if url.startswith("journal:"):
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(url.removeprefix("journal:")))
-    return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+class WorkerDied(UserError):
+    """A search worker process exited with an error; its trial is recovered when the study next opens."""
 
 
-def open_study(cfg: DictConfig, study_dir: Path) -> optuna.Study:
-    return optuna.create_study(study_name=cfg.search.study_name, storage=storage(cfg, study_dir),
-                               sampler=instantiate(cfg.search.sampler), pruner=instantiate(cfg.search.pruner),
-                               direction="maximize", load_if_exists=True)
-
-
-def suggest(trial: optuna.Trial, key: str, spec: Any) -> Any:
-    """One value of the search space: a list = one of its values; {low, high, log} = a number in range."""
-    if isinstance(spec, (list, tuple)):
-        return trial.suggest_categorical(key, list(spec))
-    if isinstance(spec.get("low"), int) and isinstance(spec.get("high"), int):
-        return trial.suggest_int(key, spec["low"], spec["high"], log=spec.get("log", False))
-    return trial.suggest_float(key, float(spec["low"]), float(spec["high"]), log=spec.get("log", False))
-
-
-def base_point(cfg: DictConfig, space: Mapping[str, Any]) -> dict[str, Any]:
-    """The base config's own value of every searched key (the seed's design and recipe), checked to be in the space."""
-    point = {key: OmegaConf.select(cfg, key) for key in space}
-    outside = [f"{key}={value}" for key, value in point.items()
-               if isinstance(space[key], (list, tuple)) and value not in space[key]]
-    if outside:
-        raise ConfigError(f"search.enqueue_base: the base config's {', '.join(outside)} is not in the search space; "
-                          f"add it there or set search.enqueue_base=false")
-    return point
+def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
+    return study_dir / f"trial_{trial.number:04d}"
 
 
 def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_dir: Path) -> DictConfig:
     """The trial's full config: the search's own, what the user typed, then the trial's values."""
-    space = OmegaConf.to_container(cfg.search.space)
-    chosen = [f"{key}={suggest(trial, key, spec)}" for key, spec in space.items()]
-    run_dir = study_dir / f"trial_{trial.number:04d}"
+    trial.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
+    run_dir = run_dirs(study_dir, trial)
+    own = preset(trial.user_attrs.get("published"), cfg)
+    chosen = [*own, *space.sample(trial, cfg, [*typed, *own], run_dir)]
     trial.set_user_attr("run_dir", str(run_dir))
-    trial.set_user_attr("worker", os.getpid())
+    trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
     trial_cfg = factory.compose_run("search", [*typed, *chosen], run_dir)
     (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(trial_cfg, run_dir / ".hydra" / "config.yaml", resolve=False)
@@ -104,110 +77,184 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
             params = model_parameters(trial_cfg)
             trial.set_user_attr("params", params)
             check_budget(trial_cfg, params)
-        except ConfigError as refused:  # over budget, or a layout that cannot be built: no data is read
-            trial.set_user_attr("refused", str(refused))
+            validate(trial_cfg)
+        except ConfigError as refused:  # over budget, or a layout or recipe that cannot be built: no data is read
+            trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None
         pruning = PyTorchLightningPruningCallback(trial, monitor=cfg.search.monitor)
         try:
             metrics = train(trial_cfg, extra_callbacks=[pruning])
         except NonFiniteLoss as diverged:
-            trial.set_user_attr("refused", str(diverged))
+            trial.set_user_attr(studies.REFUSED_ATTR, str(diverged))
             raise optuna.TrialPruned("diverged") from None
         trial.set_user_attr("epochs", metrics["epochs"])
-        return metrics[cfg.search.monitor.replace("/", "_")]
+        return metrics[record_key(cfg.search.monitor)]
 
     return run_trial
 
 
-def progress(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """One line per finished trial: its state and value, and the best so far."""
-    counts = {state: len(study.get_trials(deepcopy=False, states=(state,))) for state in TrialState}
-    value = trial.value if trial.value is not None else (
-        trial.intermediate_values[max(trial.intermediate_values)] if trial.intermediate_values else None)
-    shown = f"{100 * value:.2f}%" if value is not None else "-"
-    reached = f" at epoch {max(trial.intermediate_values) + 1}" if trial.intermediate_values else ""
-    refused = f" ({trial.user_attrs['refused']})" if "refused" in trial.user_attrs else ""
+def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """One line per finished trial: its state and value, and the best so far, in the monitor's own units."""
+    spec = metric(cfg.search.monitor)
+
+    def say(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        counts = studies.describe(study)
+        got = studies.reached(trial)
+        value = trial.value if trial.value is not None else (got[1] if got else None)
+        shown = spec.show(value) if value is not None else "-"
+        at = f" at epoch {got[0]}" if got else ""
+        refused = f" ({trial.user_attrs[studies.REFUSED_ATTR]})" if studies.REFUSED_ATTR in trial.user_attrs else ""
+        try:
+            best = f"best: trial {study.best_trial.number} {spec.show(study.best_value)}"
+        except ValueError:
+            best = "best: none complete yet"
+        print(f"[search] trial {trial.number} {trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, "
+              f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts['trained']} trained, "
+              f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['trials']} in the study", flush=True)
+
+    return say
+
+
+def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """Stop once the trained trials and those still running reach n_trials (across workers and continuations);
+    a space that proposes only refused designs ends after REFUSAL_STREAK of them in a row."""
+    streak = 0
+
+    def check(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal streak
+        streak = streak + 1 if studies.REFUSED_ATTR in trial.user_attrs else 0
+        if studies.trained(study) + studies.in_flight(study) >= cfg.search.n_trials or streak >= REFUSAL_STREAK:
+            study.stop()
+
+    return check
+
+
+def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(user attrs, point) of the base config (when it fits the budget) and of each published design that fits."""
+    wanted = space.space_of(cfg)
+    found = []
+    if cfg.search.enqueue_base:
+        found.append(({"base": True}, cfg))
+    published = sorted((Path(config_dir()) / "experiment").glob(f"{PUBLISHED_PREFIX}*.yaml"))
+    with space.own_runtime() as run_dir:
+        for path in published if cfg.search.enqueue_published else []:
+            found.append(({"published": path.stem}, factory.compose_run("search", [*typed, *preset(path.stem, cfg)],
+                                                                        run_dir)))
+    points = []
+    for attrs, composed in found:
+        name = attrs.get("published", "the base config")
+        params = model_parameters(composed)
+        if cfg.budget is not None and params > cfg.budget:
+            print(f"[search] {name} ({params:,} params) is over budget={cfg.budget:,}: not a starting point")
+            continue
+        point = space.point_of(composed, wanted)
+        kept = {key: value for key, value in point.items() if space.inside(key, value, wanted[key])}
+        if len(kept) < len(point):  # the preset's own value stands for these; the trial records it in its config
+            own = ", ".join(f"{key}={value}" for key, value in point.items() if key not in kept)
+            print(f"[search] {name}: {own} not in the space, kept as the preset has it")
+        points.append(({**attrs, space.FIXED_ATTR: sorted(kept)}, kept))
+    return points
+
+
+def preset(name: str | None, cfg: DictConfig) -> list[str]:
+    """The overrides that make a trial a published design with its own recipe, under the study's budget. The
+    search's own ``override model: family`` outranks an experiment's model choice, so that is repeated here, read
+    from the experiment's defaults list."""
+    if not name:
+        return []
+    defaults = OmegaConf.load(Path(config_dir()) / "experiment" / f"{name}.yaml").get("defaults", [])
+    models = [entry["override /model"] for entry in defaults if isinstance(entry, Mapping) and "override /model" in entry]
+    return [f"experiment={name}", *(f"model={model}" for model in models), f"budget={cfg.budget}"]
+
+
+def enqueue_starting_points(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
+    for attrs, point in starting_points(cfg, typed):
+        study.enqueue_trial(point, user_attrs=attrs)
+        print(f"[search] starting point: {attrs.get('published', 'the base config')}", flush=True)
+
+
+def die_with_parent() -> None:
+    """Workers get SIGTERM when the parent dies (Linux), so a killed search leaves no orphan training."""
     try:
-        best = f"best: trial {study.best_trial.number} {100 * study.best_value:.2f}%"
-    except ValueError:
-        best = "best: none complete yet"
-    print(f"[search] trial {trial.number} {trial.state.name.lower()}{reached}, val {shown}, "
-          f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts[TrialState.COMPLETE]} complete, "
-          f"{counts[TrialState.PRUNED]} pruned, {len(study.trials)} in the study", flush=True)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[subprocess.Popen]:
     """search.workers - 1 more processes running this same search, in the same study directory and storage; this
     process is one worker too."""
     extra = [o for o in typed if not o.startswith(("search.workers=", "search.storage="))]
-    shared = storage_url(cfg, study_dir)
     command = [sys.executable, "-m", "mnist_design.search", *extra, "search.workers=1", "search.enqueue_base=false",
-               f"search.storage={shared}", f"hydra.run.dir={study_dir.resolve()}"]
+               f"search.storage={studies.storage_url(cfg)}", f"hydra.run.dir={study_dir.resolve()}",
+               f"search.results_dir={Path(cfg.search.results_dir).resolve()}", "search.is_worker=true"]
     env = {**os.environ, factory.JOBS_VARIABLE: str(cfg.search.workers)}
-    return [subprocess.Popen(command, env=env) for _ in range(cfg.search.workers - 1)]
+    return [subprocess.Popen(command, env=env, preexec_fn=die_with_parent) for _ in range(cfg.search.workers - 1)]
 
 
-def trained(study: optuna.Study) -> int:
-    """Trials that trained (complete or pruned by the pruner): refused designs cost nothing and do not count."""
-    states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    return sum("refused" not in t.user_attrs for t in study.get_trials(deepcopy=False, states=states))
+def usage(started: float) -> dict[str, float]:
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return {"wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
+            "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in used), 1)}
 
 
-def stop_after(n_trials: int) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
-    """Stop once n_trials trials have trained (in this study, across workers and continuations); refusals are
-    free but bounded, so a space that is nearly all over budget still ends."""
-
-    def check(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trained(study) >= n_trials or len(study.trials) >= max(100, 20 * n_trials):
-            study.stop()
-
-    return check
-
-
-def summary(study: optuna.Study, started: float) -> dict[str, Any]:
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    trials = study.get_trials(deepcopy=False)
-    ran = [t for t in trials if "refused" not in t.user_attrs]
-    stopped_at = sorted(max(t.intermediate_values) + 1 for t in ran if t.state == TrialState.PRUNED
-                        and t.intermediate_values)
-    result: dict[str, Any] = {
-        "study": study.study_name, "trials": len(trials), "refused_before_training": len(trials) - len(ran),
-        "trained": len(ran), **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
-        "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
-        "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1),
-        "wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
-        "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in usage), 1)}
+def best_of(study: optuna.Study) -> dict[str, Any]:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if complete:
-        best = study.best_trial
-        result["best"] = {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params}
-        result["base"] = next(({"trial": t.number, "value": t.value, **t.user_attrs} for t in complete
-                               if t.user_attrs.get("base")), None)
-    return result
+    if not complete:
+        return {}
+    best = study.best_trial
+    base = next(({"trial": t.number, "value": t.value, **t.user_attrs} for t in complete if t.user_attrs.get("base")),
+                None)
+    return {"best": {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params},
+            "base": base}
+
+
+def refuse_unfit_space(cfg: DictConfig, typed: list[str]) -> None:
+    """Before any trial: the space's smallest design must fit the budget."""
+    least = space.smallest(cfg, typed)
+    if least is not None and least > cfg.budget:
+        raise ConfigError(f"no design in the space fits budget={cfg.budget:,}; the smallest is {least:,} params "
+                          f"(every width at its least); raise budget or choose a smaller search_space")
 
 
 def search(cfg: DictConfig) -> dict[str, Any]:
     study_dir = Path(HydraConfig.get().runtime.output_dir)
-    typed = list(HydraConfig.get().overrides.task)
+    typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("search.is_worker=")]
+    worker = cfg.search.is_worker
     validate(cfg)  # the search's own keys and the base config, before any study is opened
+    space.check_keys(cfg, typed)
+    if cfg.budget is not None:
+        refuse_unfit_space(cfg, typed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
-    study = open_study(cfg, study_dir)
-    if cfg.search.enqueue_base and not study.trials:
-        study.enqueue_trial(base_point(cfg, cfg.search.space), user_attrs={"base": True})
+    study = studies.open_study(cfg, studies.identity(cfg, typed))
+    for number in studies.recover_dead(study):
+        print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
+    if not worker and not study.trials:
+        enqueue_starting_points(study, cfg, typed)
     os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)
-    workers = start_workers(cfg, typed, study_dir)
+    workers = [] if worker else start_workers(cfg, typed, study_dir)
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None
-    if trained(study) < cfg.search.n_trials:
-        study.optimize(objective(cfg, typed, study_dir), callbacks=[stop_after(cfg.search.n_trials), progress],
+    if studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
+        study.optimize(objective(cfg, typed, study_dir), callbacks=[stop_when_done(cfg), progress(cfg)],
                        timeout=timeout, gc_after_trial=True)
-    for worker in workers:
-        worker.wait()
-    optuna.storages.fail_stale_trials(study)
-    result = summary(study, started)
+    if studies.trained(study) == 0:
+        raise ConfigError(f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
+                          f"all refused; raise budget or choose a smaller search_space")
+    finished = studies.trained(study) >= cfg.search.n_trials
+    if finished:
+        finalists.select(study, cfg, typed, study_dir)  # this process's share of the selection runs
+    failed = [w for w in workers if w.wait() != 0]
+    if worker:
+        return {}
+    selection = finalists.select(study, cfg, typed, study_dir) if finished and not failed else None
+    result = {**studies.describe(study), **usage(started), **best_of(study), "selection": selection}
     text = OmegaConf.to_yaml(OmegaConf.create(result))
-    (study_dir / "summary.yaml").write_text(text)
+    write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
+    if failed:
+        raise WorkerDied(f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "
+                         f"run the same command again to recover their trials and continue")
     return result
 
 

@@ -94,6 +94,22 @@ CASES = [
     (SEARCH, ["search_space=nonexistent"], HYDRA, "search_space/nonexistent"),
     (BENCH, ["parallel=maybe"], HYDRA, "parallel"),
     (SEARCH, ["search.sampler.seed=x", "search.workers=0"], 2, "search.workers=0"),
+    # the recipe knobs and blocks: each class checks its own arguments, validate asks it before any data is read
+    (TRAIN, ["optimizer.nesterov=true", "optimizer.momentum=0"], 2, "optimizer: Nesterov momentum requires"),
+    (TRAIN, ["augment.p=1.5"], 2, "augment.p=1.5 is not allowed: it must be in [0, 1]"),
+    (TRAIN, ["augment.contrast=-0.1"], 2, "augment.contrast=-0.1 is not allowed"),
+    (TRAIN, ["scheduler=piecewise", "scheduler.points=[[1,0.1],[3,0]]"], 2, "scheduler.points: epochs must rise"),
+    (TRAIN, ["scheduler=piecewise", "scheduler.points=[[0,0],[3,0]]"], 2, "not all 0"),
+    (TRAIN, ["model=family", "model.first_kernel=7"], 2, "model.first_kernel must be one of 3, 5"),
+    (TRAIN, ["model=family", "model.separable=[true]"], 2, "model.separable must be three"),
+    # the search, before any trial: the objective, the space, the storage, the budget
+    (SEARCH, ["search.monitor=val/accc"], 2, "search.monitor=val/accc: 'val/accc' is not a metric"),
+    (SEARCH, ["search.monitor=test/acc"], 2, "validation metrics only"),
+    (SEARCH, ["+search.space.foo=[1,2]"], 2, "search.space: foo is not a config key"),
+    (SEARCH, ["search.storage=foo://nowhere"], 2, "search.storage=foo://nowhere: cannot open it"),
+    (SEARCH, ["search.storage=journal:missing/j.log"], 2, "the folder missing does not exist"),
+    (SEARCH, ["search.storage=sqlite:///afile/o.db"], 2, "the folder afile does not exist"),
+    (SEARCH, ["budget=10"], 2, "no design in the space fits budget=10; the smallest is"),
 ]
 
 

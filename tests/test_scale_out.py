@@ -17,11 +17,14 @@ def trial_args(mnist_dir: Path) -> list[str]:
 
 
 def study(tmp_path: Path, name: str) -> "optuna.Study":
-    return optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path}/outputs/searches/{name}/optuna.db")
+    """The study as the search left it: Optuna's journal file under results/studies/<name>/ (the default storage)."""
+    journal = optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "studies" / name / "journal.log"))
+    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(journal))
 
 
 def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_dir: Path, tmp_path: Path) -> None:
-    args = [*trial_args(mnist_dir), "search.study_name=tiny", "search.sampler.seed=0", "trainer.max_epochs=4"]
+    args = [*trial_args(mnist_dir), "search.study_name=tiny", "search.sampler.seed=0", "trainer.max_epochs=4",
+            "search.selection.top=2", "search.selection.seeds=[0,1]"]
     first = run_cli(*args, "search.n_trials=6", "search.workers=2", cwd=tmp_path, module="mnist_design.search")
     assert first.returncode == 0, first.stderr[-3000:]
     trials = study(tmp_path, "tiny").trials
@@ -29,7 +32,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert base.user_attrs["base"] and base.params["model.stage1.0"] == 8 and base.user_attrs["params"] == 7496
     assert base.state.name == "COMPLETE"  # the seed's design runs the whole schedule: the others must beat it
     trained = [t for t in trials if "refused" not in t.user_attrs]
-    assert len(trained) >= 6
+    assert len(trained) == 6  # exactly what was asked: running trials are counted until they finish
     assert any(t.state.name == "PRUNED" and t.intermediate_values for t in trained)  # stopped by the pruner
     assert len({t.user_attrs["worker"] for t in trained}) == 2  # two processes, one study
     assert "[search] trial" in first.stdout and "best: trial" in first.stdout
@@ -43,12 +46,21 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     again = run_cli(*args, "search.n_trials=8", cwd=tmp_path, module="mnist_design.search")
     assert again.returncode == 0, again.stderr[-3000:]
     continued = study(tmp_path, "tiny").trials
-    assert continued[: len(trials)][0].number == 0 and len([t for t in continued if "refused" not in t.user_attrs]) >= 8
+    assert continued[: len(trials)][0].number == 0 and len([t for t in continued if "refused" not in t.user_attrs]) == 8
     assert sum(t.user_attrs.get("base", False) for t in continued) == 1  # enqueued once, not again
+    summary = OmegaConf.load(tmp_path / "results" / "studies" / "tiny" / "summary.yaml")
+    picked = summary.selection  # the top 2 retrained on seeds 0 and 1, on validation; the finalist has the best mean
+    assert picked.finished and len(picked.candidates) == 2
+    assert all(set(c.per_seed) == {0, 1} and None not in c.per_seed.values() for c in picked.candidates)
+    best = max(picked.candidates, key=lambda c: c.mean)
+    assert picked.finalist == best.trial
+    for seed_run in (tmp_path / "outputs" / "searches" / "tiny" / "select").glob("*/metrics.json"):
+        assert "test_acc" not in json.loads(seed_run.read_text())  # the selection never looks at the test set
 
 
 def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("budget=3000", "search_space=small", "search.study_name=small", "search.n_trials=1", "search.sampler.seed=0",
+    result = run_cli("budget=3000", "search_space=small", "search.study_name=small", "search.n_trials=1",
+                     "search.sampler.seed=0", "search.selection.top=0", "search.enqueue_published=false",
                      *trial_args(mnist_dir), cwd=tmp_path, module="mnist_design.search")
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study(tmp_path, "small").trials

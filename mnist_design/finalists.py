@@ -1,0 +1,124 @@
+"""Choosing a study's finalist without luck: the top trials retrained on several seeds, on validation only.
+
+    picked = select(study, cfg, typed, study_dir)     # every search process helps; each (trial, seed) runs once
+
+The pruner leaves only a few complete trials, and the best of one noisy draw is biased upward. So when a study has
+trained its trials, the ``search.selection.top`` trials ranked by the last epoch they reached and their value there
+(complete, or pruned at the last rung) are each trained to the full schedule on ``search.selection.seeds``, with
+``test=false``; a complete trial already trained on one of those seeds is reused. The finalist has the best mean.
+Every run lives in <study dir>/select/trial_NNNN_seedS; a process claims a run by creating its ``.claim`` file, so
+several workers share the work, and a claim whose process is gone is taken over (safe to kill and continue).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from mnist_design import factory, runs
+from mnist_design.metrics import record_key
+from mnist_design.studies import alive, in_flight, reached, this_worker, was_trained
+from mnist_design.training import train
+
+SELECT_DIR = "select"
+OVERRIDES_ATTR = "overrides"  # the trial's own overrides (its point in the space), recorded when it starts
+
+
+def candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
+    """The ``top`` trained trials by (last epoch reached, value there), best first in the study's direction."""
+    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    ranked = [t for t in study.get_trials(deepcopy=False) if was_trained(t) and reached(t)]
+    return sorted(ranked, key=lambda t: (reached(t)[0], sign * reached(t)[1]), reverse=True)[:top]
+
+
+def run_dir(study_dir: Path, trial: FrozenTrial, seed: int) -> Path:
+    return study_dir / SELECT_DIR / f"trial_{trial.number:04d}_seed{seed}"
+
+
+def reusable(trial: FrozenTrial, seed: int, trial_seed: int) -> Path | None:
+    """The trial's own run when it trained the whole schedule on this seed."""
+    return Path(trial.user_attrs["run_dir"]) if trial.state == TrialState.COMPLETE and seed == trial_seed else None
+
+
+def claim(path: Path) -> bool:
+    """Take the run at ``path`` for this process: True if it is ours to train now."""
+    marker = path.with_name(path.name + ".claim")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if alive(marker.read_text().strip()) is not False or (path / runs.METRICS_FILE).is_file():
+                return False
+            shutil.rmtree(path, ignore_errors=True)  # its process died mid-run: start that run afresh
+            marker.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(this_worker())
+        return True
+    return False
+
+
+def value_of(path: Path, monitor: str) -> float | None:
+    try:
+        return float(runs.read_metrics(path)[record_key(monitor)])
+    except (runs.RunUnreadable, KeyError, TypeError, ValueError):
+        return None
+
+
+def wait_for_trials(study: optuna.Study, poll_s: float = 10.0) -> None:
+    """Every worker ranks the same trials: wait until no trial is still being trained."""
+    while in_flight(study):
+        time.sleep(poll_s)
+
+
+def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Path) -> None:
+    """Train every (candidate, seed) run that no process has claimed yet."""
+    for trial in candidates(study, cfg.search.selection.top):
+        for seed in cfg.search.selection.seeds:
+            path = run_dir(study_dir, trial, seed)
+            if reusable(trial, seed, cfg.seed) or (path / runs.METRICS_FILE).is_file() or not claim(path):
+                continue
+            overrides = [*typed, *trial.user_attrs.get(OVERRIDES_ATTR, []), f"seed={seed}", "test=false",
+                         f"+tags.candidate=trial_{trial.number:04d}"]
+            print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
+            run_cfg = factory.compose_run("search", overrides, path)
+            (path / ".hydra").mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(run_cfg, path / ".hydra" / "config.yaml", resolve=False)
+            OmegaConf.save(OmegaConf.create(overrides), path / ".hydra" / "overrides.yaml")
+            train(run_cfg)
+
+
+def select(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Path) -> dict[str, Any] | None:
+    """Train what is left of the selection, then (if every run is there) the candidates and the finalist."""
+    if not cfg.search.selection.top:
+        return None
+    wait_for_trials(study)
+    train_pending(study, cfg, typed, study_dir)
+    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    rows = []
+    for trial in candidates(study, cfg.search.selection.top):
+        per_seed = {}
+        for seed in cfg.search.selection.seeds:
+            path = reusable(trial, seed, cfg.seed) or run_dir(study_dir, trial, seed)
+            per_seed[seed] = value_of(path, cfg.search.monitor)
+        epoch, value = reached(trial)
+        done = [v for v in per_seed.values() if v is not None]
+        rows.append({"trial": trial.number, "params": trial.user_attrs.get("params"), "reached_epoch": epoch,
+                     "value_there": value, "per_seed": per_seed,
+                     "mean": statistics.fmean(done) if len(done) == len(per_seed) else None,
+                     **{key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs},
+                     "overrides": list(trial.user_attrs.get(OVERRIDES_ATTR, []))})
+    complete = [row for row in rows if row["mean"] is not None]
+    finalist = max(complete, key=lambda row: sign * row["mean"]) if len(complete) == len(rows) and rows else None
+    return {"seeds": list(cfg.search.selection.seeds), "monitor": cfg.search.monitor, "candidates": rows,
+            "finalist": finalist["trial"] if finalist else None,
+            "finished": finalist is not None}

@@ -1,0 +1,132 @@
+"""A search space (conf/search_space/) as Optuna suggestions and as plain points, with its checks.
+
+    choices = sample(trial, cfg, typed, run_dir)        # ["model.stage1.0=8", "optimizer=adamw", ...]
+    point = point_of(composed_cfg, space)               # the same keys read off a config (the base, a preset)
+
+A key is a train override: ``model.stage1.0`` (a value) or a config group such as ``optimizer`` (an option). Group
+keys are chosen first; a value key that the chosen options do not have (``optimizer.momentum`` under AdamW,
+``augment.p`` with ``augment=off``) is not suggested at all, so the space is conditional, as TPE expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_design import factory
+from mnist_design.config import ConfigError, model_parameters
+
+ABSENT = object()
+FIXED_ATTR = "fixed"  # an enqueued trial's own keys: only these are suggested (the enqueued values)
+
+
+@contextmanager
+def own_runtime() -> Iterator[Path]:
+    """Compose other configs inside, then give Hydra back the caller's runtime (its output dir, its choices)."""
+    saved = HydraConfig.get()
+    try:
+        yield Path(saved.runtime.output_dir)
+    finally:
+        HydraConfig.instance().set_config(OmegaConf.create({"hydra": saved}))
+
+
+def override(key: str, value: Any) -> str:
+    """key=value as Hydra's command line reads it back (true/false/null, not Python's spelling)."""
+    shown = {True: "true", False: "false", None: "null"}.get(value, value) if not isinstance(value, (int, float)) \
+        or isinstance(value, bool) else value
+    return f"{key}={shown}"
+
+
+def choices(cfg: DictConfig) -> DictConfig:
+    """The config's group options: its own (composed with Hydra's config) or, inside @hydra.main, the runtime's."""
+    return cfg.hydra.runtime.choices if "hydra" in cfg else HydraConfig.get().runtime.choices
+
+
+def is_group(key: str, cfg: DictConfig) -> bool:
+    return key in choices(cfg)
+
+
+def has_key(cfg: DictConfig, key: str) -> bool:
+    return OmegaConf.select(cfg, key, default=ABSENT) is not ABSENT
+
+
+def suggest(trial: optuna.Trial, key: str, spec: Any) -> Any:
+    """One value: a list = one of its values; {low, high, log} = a number in range."""
+    if isinstance(spec, (list, tuple)):
+        return trial.suggest_categorical(key, list(spec))
+    if isinstance(spec.get("low"), int) and isinstance(spec.get("high"), int):
+        return trial.suggest_int(key, spec["low"], spec["high"], log=spec.get("log", False))
+    return trial.suggest_float(key, float(spec["low"]), float(spec["high"]), log=spec.get("log", False))
+
+
+def space_of(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg.search.space)
+
+
+def sample(trial: optuna.Trial, cfg: DictConfig, typed: Sequence[str], run_dir: Path) -> list[str]:
+    """The trial's overrides: group options first, then the value keys those options have. An enqueued starting
+    point (user attr ``fixed``) suggests only its own keys; the rest stay as its preset has them."""
+    fixed = trial.user_attrs.get(FIXED_ATTR)
+    space = {k: v for k, v in space_of(cfg).items() if fixed is None or k in fixed}
+    chosen = [override(k, suggest(trial, k, v)) for k, v in space.items() if is_group(k, cfg)]
+    probe = factory.compose_run("search", [*typed, *chosen], run_dir) if chosen else cfg
+    chosen += [override(k, suggest(trial, k, v)) for k, v in space.items()
+               if not is_group(k, cfg) and has_key(probe, k)]
+    return chosen
+
+
+def point_of(cfg: DictConfig, space: Mapping[str, Any]) -> dict[str, Any]:
+    """The config's own value of every searched key it has (a group's key: the option it chose)."""
+    options = choices(cfg)
+    point = {}
+    for key in space:
+        if key in options:
+            point[key] = options[key]
+        elif has_key(cfg, key):
+            point[key] = OmegaConf.select(cfg, key)
+    return point
+
+
+def inside(key: str, value: Any, spec: Any) -> bool:
+    """Whether the space can propose this value for this key."""
+    if isinstance(spec, (list, tuple)):
+        return value in spec
+    return isinstance(value, (int, float)) and spec["low"] <= value <= spec["high"]
+
+
+def check_keys(cfg: DictConfig, typed: Sequence[str]) -> None:
+    """Every key of the space is a config key, or a key of some option of a searched group; else one line."""
+    space = space_of(cfg)
+    searched = [k for k in space if is_group(k, cfg)]
+    options: list[DictConfig] = [cfg]
+    with own_runtime() as run_dir:
+        for group in searched:
+            options += [factory.compose_run("search", [*typed, override(group, option)], run_dir)
+                        for option in space[group]]
+    unknown = [k for k in space if k not in searched and not any(has_key(c, k) for c in options)]
+    if unknown:
+        raise ConfigError(f"search.space: {', '.join(unknown)} is not a config key (nor a key of any option of the "
+                          f"searched groups); search keys are train overrides such as model.stage1.0 or optimizer")
+
+
+def smallest(cfg: DictConfig, typed: Sequence[str]) -> int | None:
+    """Parameters of the space's smallest numeric point (every width at its least); None if that cannot be built."""
+    lows = []
+    for key, spec in space_of(cfg).items():
+        numbers = [v for v in spec if isinstance(v, (int, float)) and not isinstance(v, bool)] \
+            if isinstance(spec, (list, tuple)) else [spec.get("low")]
+        if key.startswith("model.") and numbers and not is_group(key, cfg):
+            lows.append(override(key, min(numbers)))
+        elif key == "model.separable" or key.startswith("model.separable."):
+            lows.append(override(key, True) if True in spec else override(key, spec[0]))
+    try:
+        with own_runtime() as run_dir:
+            return model_parameters(factory.compose_run("search", [*typed, *lows], run_dir))
+    except Exception:  # noqa: BLE001 - a point that cannot even be composed or built proves nothing
+        return None

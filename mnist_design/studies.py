@@ -1,0 +1,229 @@
+"""An Optuna study that is safe to kill, share and continue: its storage, what it was started with, and its workers.
+
+    study = open_study(cfg, identity(cfg, typed))   # one line naming the storage or what differs, else the study
+    recover_dead(study)                            # trials of killed workers: failed, and their designs re-enqueued
+    trained(study), in_flight(study)               # what counts toward search.n_trials
+
+The default storage is Optuna's JournalStorage: one append-only text file per study under
+``results/studies/<study>/``, so the study is committed with the evidence and continues on any machine (Optuna's
+FAQ recommends it over SQLite for several processes on one machine). ``sqlite:///FILE`` and any RDB URL work too
+(clusters). Every trial records the worker that runs it (host, pid and the process's start time); a RUNNING trial
+whose worker is gone is failed and its design enqueued again when the study next opens, on any storage.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from mnist_design.errors import UserError
+from mnist_design.metrics import metric
+
+JOURNAL_FILE = "journal.log"
+SUMMARY_FILE = "summary.yaml"
+WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
+REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
+# Keys a continuation may change freely: how the work is done, not what the study is.
+FREE_KEYS = ("search.n_trials", "search.workers", "search.timeout_min", "search.storage", "search.enqueue_base",
+             "search.enqueue_published", "search.sampler.seed", "search.results_dir", "search.is_worker", "search.selection", "threads", "hydra.")
+
+
+class StudyError(UserError):
+    """A storage that cannot be opened, or a continuation that does not match the study it continues."""
+
+
+def journal_path(cfg: DictConfig) -> Path:
+    return Path(cfg.search.results_dir) / JOURNAL_FILE
+
+
+def storage_url(cfg: DictConfig) -> str:
+    """search.storage, or (null) the study's journal file under search.results_dir."""
+    return str(cfg.search.storage) if cfg.search.storage else f"journal:{journal_path(cfg).resolve()}"
+
+
+def check_writable_folder(folder: Path, url: str, create: bool) -> None:
+    """The folder the storage file lives in exists (or is created) and takes a new file; else one line."""
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise StudyError(f"search.storage={url}: the folder {folder} does not exist; create it or choose another")
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise StudyError(f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
+                         f"choose a writable folder with search.storage=journal:FILE") from None
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on path (a sibling .lock file): two commands creating one SQLite study take turns."""
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
+    """``journal:FILE`` = a journal file; ``sqlite:///FILE`` or any other URL = an RDB (with a heartbeat)."""
+    url = storage_url(cfg)
+    if url.startswith("journal:"):
+        path = Path(url.removeprefix("journal:"))
+        check_writable_folder(path.parent, url, create=not cfg.search.storage)
+        try:
+            return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        except OSError as error:
+            raise StudyError(f"search.storage={url}: {error.strerror or error}") from None
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        check_writable_folder(path.parent, url, create=False)
+        with file_lock(path):
+            return rdb_storage(url)
+    return rdb_storage(url)
+
+
+def rdb_storage(url: str) -> optuna.storages.BaseStorage:
+    try:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
+        reason = str(error).splitlines()[0]
+        raise StudyError(f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
+                         f"journal:FILE, sqlite:///FILE or a reachable database URL") from None
+
+
+def direction(cfg: DictConfig) -> str:
+    """search.direction, or what the monitored metric's registry entry says is better."""
+    monitor = cfg.search.monitor
+    try:
+        spec = metric(monitor)
+    except KeyError as error:
+        raise StudyError(f"search.monitor={monitor}: {error.args[0]}") from None
+    if not str(monitor).startswith("val/"):
+        raise StudyError(f"search.monitor={monitor} is not allowed: a search watches validation metrics only "
+                         f"(val/...), never train or test")
+    chosen = cfg.search.get("direction") or spec.direction
+    if chosen not in ("maximize", "minimize"):
+        raise StudyError(f"search.direction={chosen} is not allowed: it must be maximize, minimize or null")
+    return chosen
+
+
+def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
+    """What the study is: its budget, search space, base config (what was typed) and objective."""
+    base = sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
+    return {"budget": str(cfg.budget), "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
+            "base": json.dumps(base), "monitor": f"{cfg.search.monitor} ({direction(cfg)})"}
+
+
+def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
+    """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
+    try:
+        study = optuna.create_study(study_name=cfg.search.study_name, storage=storage(cfg),
+                                    sampler=instantiate(cfg.search.sampler), pruner=instantiate(cfg.search.pruner),
+                                    direction=direction(cfg), load_if_exists=True)
+    except OSError as error:
+        raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
+    recorded = {key: study.user_attrs.get(key) for key in wanted}
+    if all(value is None for value in recorded.values()) and not study.trials:
+        for key, value in wanted.items():
+            study.set_user_attr(key, value)
+        return study
+    differs = [key for key, value in wanted.items() if recorded.get(key) != value]
+    if differs:
+        shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted[key]}" for key in differs)
+        raise StudyError(f"study {study.study_name} ({storage_url(cfg)}) was started with another {', '.join(differs)} "
+                         f"({shown}); continue it with the same settings or choose a new search.study_name")
+    return study
+
+
+# --- workers and their trials ---------------------------------------------------------------------------------
+
+
+def start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken for the old one."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
+
+
+def alive(worker: str) -> bool | None:
+    """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell)."""
+    host, _, rest = worker.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started
+
+
+def recover_dead(study: optuna.Study) -> list[int]:
+    """Fail every RUNNING trial whose worker is gone and enqueue its design again; the numbers of those trials."""
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(WORKER_ATTR)
+        if owner is None or alive(str(owner)) is not False:
+            continue
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another process recovered it first
+        kept = {key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs}
+        study.enqueue_trial(dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number})
+        recovered.append(trial.number)
+    return recovered
+
+
+def was_trained(trial: FrozenTrial) -> bool:
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and REFUSED_ATTR not in trial.user_attrs
+
+
+def trained(study: optuna.Study) -> int:
+    """Trials that trained to the end or until the pruner stopped them; refusals and RUNNING trials do not count."""
+    return sum(was_trained(t) for t in study.get_trials(deepcopy=False))
+
+
+def in_flight(study: optuna.Study) -> int:
+    """RUNNING trials whose worker may still finish them."""
+    return sum(alive(str(t.user_attrs.get(WORKER_ATTR, ""))) is not False
+               for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def reached(trial: FrozenTrial) -> tuple[int, float] | None:
+    """(last epoch reported, value there): how far a trial got and how good it was at that point."""
+    if not trial.intermediate_values:
+        return None
+    step = max(trial.intermediate_values)
+    return step + 1, trial.intermediate_values[step]
+
+
+def summary_path(cfg: DictConfig) -> Path:
+    return Path(cfg.search.results_dir) / SUMMARY_FILE
+
+
+def describe(study: optuna.Study) -> dict[str, Any]:
+    """The study's counts, as summary.yaml and the last line of every search print them."""
+    trials = study.get_trials(deepcopy=False)
+    ran = [t for t in trials if REFUSED_ATTR not in t.user_attrs]
+    stopped_at = sorted(reached(t)[0] for t in ran if t.state == TrialState.PRUNED and reached(t))
+    return {"study": study.study_name, "trials": len(trials), "refused_before_training": len(trials) - len(ran),
+            "trained": sum(was_trained(t) for t in trials),
+            **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
+            "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
+            "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1)}

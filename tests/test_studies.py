@@ -1,0 +1,105 @@
+"""A study that is safe to kill, share and continue (mnist_design/studies.py), checked without training."""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from omegaconf import open_dict
+
+optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
+
+from mnist_design import studies  # noqa: E402
+
+
+@pytest.fixture
+def search_cfg(compose_cfg, tmp_path: Path):
+    def make(*overrides: str):
+        cfg = compose_cfg("search_space=tiny", "budget=2000", f"search.results_dir={tmp_path / 'res'}", *overrides,
+                          config_name="search")
+        return cfg
+
+    return make
+
+
+def test_the_default_storage_is_a_journal_file_in_the_results_folder(search_cfg, tmp_path: Path) -> None:
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    assert isinstance(study._storage, optuna.storages.JournalStorage)
+    assert (tmp_path / "res" / studies.JOURNAL_FILE).is_file()
+
+
+def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial(search_cfg) -> None:
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    study.enqueue_trial({"model.stage1.0": 4})
+    other = search_cfg("budget=5000", "search.study_name=design_2000")
+    with pytest.raises(studies.StudyError, match="was started with another budget"):
+        studies.open_study(other, studies.identity(other, []))
+    spaced = search_cfg("search_space=small", "search.study_name=design_2000")
+    with pytest.raises(studies.StudyError, match="another space"):
+        studies.open_study(spaced, studies.identity(spaced, []))
+    again = search_cfg("search.n_trials=5", "search.workers=2")  # how the work is done may change
+    assert studies.open_study(again, studies.identity(again, ["search.n_trials=5"])).study_name == "design_2000"
+
+
+@pytest.mark.parametrize("storage, names", [
+    ("foo://nowhere", "cannot open it"),
+    ("journal:{tmp}/missing/j.log", "does not exist"),
+    ("sqlite:///{tmp}/missing/o.db", "does not exist"),
+])
+def test_a_storage_that_cannot_be_opened_is_one_line(search_cfg, tmp_path: Path, storage: str, names: str) -> None:
+    cfg = search_cfg(f"search.storage={storage.format(tmp=tmp_path)}")
+    with pytest.raises(studies.StudyError, match=names):
+        studies.open_study(cfg, studies.identity(cfg, []))
+
+
+def test_two_commands_creating_one_sqlite_study_at_once_both_open_it(search_cfg, tmp_path: Path) -> None:
+    cfg = search_cfg(f"search.storage=sqlite:///{tmp_path}/o.db")
+    pid = os.fork()
+    if pid == 0:  # the second terminal
+        try:
+            studies.open_study(cfg, studies.identity(cfg, []))
+        finally:
+            os._exit(0)
+    studies.open_study(cfg, studies.identity(cfg, []))
+    _, status = os.waitpid(pid, 0)
+    assert status == 0
+    assert len(optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/o.db")) == 1
+
+
+@pytest.mark.parametrize("monitor, direction, names", [
+    ("val/accc", None, "'val/accc' is not a metric"), ("test/acc", None, "validation metrics only"),
+    ("val/acc", "up", "search.direction=up"),
+])
+def test_a_bad_monitor_or_direction_is_refused_up_front(search_cfg, monitor: str, direction, names: str) -> None:
+    cfg = search_cfg(f"search.monitor={monitor}", *([f"search.direction={direction}"] if direction else []))
+    with pytest.raises(studies.StudyError, match=names):
+        studies.direction(cfg)
+
+
+def test_a_loss_is_minimised(search_cfg) -> None:
+    assert studies.direction(search_cfg("search.monitor=val/loss")) == "minimize"
+
+
+def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search_cfg) -> None:
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    dead = study.ask()
+    dead.suggest_categorical("model.stage1.0", [4, 6])
+    dead.set_user_attr(studies.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
+    dead.set_user_attr("base", True)
+    live = study.ask()
+    live.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
+    assert studies.trained(study) == 0 and studies.in_flight(study) == 1
+    assert studies.recover_dead(study) == [dead.number]
+    states = {t.number: t.state.name for t in study.trials}
+    assert states[dead.number] == "FAIL" and states[live.number] == "RUNNING"
+    [retry] = [t for t in study.trials if t.state.name == "WAITING"]
+    assert retry.user_attrs["base"] and retry.user_attrs["retry_of"] == dead.number
+    assert studies.recover_dead(study) == []  # once only
+
+
+def test_a_worker_on_another_host_is_not_judged(search_cfg) -> None:
+    assert studies.alive("another-host:1:0") is None
+    assert studies.alive(studies.this_worker()) is True
