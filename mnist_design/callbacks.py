@@ -13,7 +13,8 @@ from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_design.data.loader import epoch_seed
 from mnist_design.errors import UserError
-from mnist_design.metrics import METRICS, logged_name, record_key
+from mnist_design import metrics as registry
+from mnist_design.metrics import logged_name, record_key
 from mnist_design.runs import append_history
 
 
@@ -35,7 +36,7 @@ class EpochSummary(L.Callback):
         record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
         shown = [f"{val_name if stage == 'val' else stage}"
-                 + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in METRICS if spec.curve)
+                 + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in registry.METRICS if spec.curve)
                  for stage in ("train", "val")]
         line = (f"epoch {record['epoch']:>2}/{trainer.max_epochs}  " + "  ".join(shown)
                 + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s")
@@ -48,7 +49,7 @@ class EpochSummary(L.Callback):
         metrics = trainer.callback_metrics  # this epoch's validation has run already; train metrics computed now
         record = {"epoch": trainer.current_epoch + 1}
         for stage in ("train", "val"):
-            for spec in METRICS:
+            for spec in registry.METRICS:
                 if spec.curve:
                     logged = logged_name(stage, spec)
                     record[record_key(logged)] = float(metrics.get(logged, float("nan")))

@@ -20,10 +20,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from mnist_design.metrics import METRICS  # noqa: E402
+from mnist_design import metrics as registry  # noqa: E402
 
-# (metric, its train key, its val key) per curve the registry asks for
-CURVES = tuple((spec, f"train_{spec.name}", f"val_{spec.name}") for spec in METRICS if spec.curve)
+
+
+def curves() -> list[tuple[registry.MetricSpec, str, str]]:
+    """(metric, its train key, its val key) for each curve the registry asks for."""
+    return [(spec, f"train_{spec.name}", f"val_{spec.name}") for spec in registry.METRICS if spec.curve]
 
 
 def save(fig: Figure, path: str | Path) -> Path:
@@ -39,15 +42,16 @@ def save(fig: Figure, path: str | Path) -> Path:
 
 def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
     """Train and validation loss and accuracy per epoch, and the learning rate; one colour per named history."""
-    fig, axes = plt.subplots(1, len(CURVES) + 1, figsize=(5 * (len(CURVES) + 1), 4))
+    drawn = curves()
+    fig, axes = plt.subplots(1, len(drawn) + 1, figsize=(5 * (len(drawn) + 1), 4))
     for colour, (name, history) in enumerate(histories.items()):
         epochs = [h["epoch"] for h in history]
-        for ax, (spec, train_key, val_key) in zip(axes, CURVES):
+        for ax, (spec, train_key, val_key) in zip(axes, drawn):
             ax.plot(epochs, [h.get(train_key, np.nan) for h in history], f"C{colour}.--", label=f"{name} train")
             ax.plot(epochs, [h.get(val_key, np.nan) for h in history], f"C{colour}.-", label=f"{name} val")
             ax.set_title(spec.name)
         axes[-1].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
-    for ax, (spec, train_key, val_key) in zip(axes, CURVES):
+    for ax, (spec, train_key, val_key) in zip(axes, drawn):
         final = [h[key] for history in histories.values() for h in history[-1:] for key in (train_key, val_key)
                  if key in h]
         if not spec.percent:

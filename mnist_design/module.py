@@ -21,7 +21,8 @@ from torch import nn
 
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
 from mnist_design.data.augment import rotate
-from mnist_design.metrics import METRICS, STAGES, logged_name
+from mnist_design import metrics as registry
+from mnist_design.metrics import STAGES, logged_name
 
 
 def plain(config: Mapping | None) -> dict | None:
@@ -45,7 +46,7 @@ class MNISTClassifier(L.LightningModule):
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
-            for spec in METRICS:
+            for spec in registry.METRICS:
                 self.metrics[f"{stage}_{spec.name}"] = spec.factory()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,7 +63,7 @@ class MNISTClassifier(L.LightningModule):
         # Smoothing shapes the training loss only, so validation and test losses stay comparable across recipes.
         smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
-        for spec in METRICS:
+        for spec in registry.METRICS:
             measured = self.metrics[f"{stage}_{spec.name}"]
             if spec.update == "loss":
                 measured.update(loss.detach(), weight=len(labels))

@@ -25,7 +25,6 @@ from mnist_design.metrics import epoch_keys, hparam_keys, record_key
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.jsonl"
-EPOCH_KEYS = epoch_keys()  # what each history record holds per epoch (from the metric registry)
 
 
 class RunUnreadable(UserError):
@@ -94,7 +93,7 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 def final_epoch(history: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """The train/val numbers of the last finished epoch (also right for a resumed run that only tested)."""
-    return {key: history[-1][key] for key in EPOCH_KEYS if key in history[-1]} if history else {}
+    return {key: history[-1][key] for key in epoch_keys() if key in history[-1]} if history else {}
 
 
 def read_run(run_dir: Path) -> Run:
@@ -129,7 +128,6 @@ def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -
     return written
 
 
-HPARAM_METRICS = (*hparam_keys(), "params", "seconds")
 
 
 def hparams(cfg: Any) -> dict[str, Any]:
@@ -153,4 +151,4 @@ def hparams(cfg: Any) -> dict[str, Any]:
 
 def hparam_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The final numbers shown beside the hyperparameters (under "final/" so they do not mix with the curves)."""
-    return {f"final/{key}": float(metrics[key]) for key in HPARAM_METRICS if key in metrics}
+    return {f"final/{key}": float(metrics[key]) for key in (*hparam_keys(), "params", "seconds") if key in metrics}

@@ -10,6 +10,7 @@ segment; a list of absolute (epoch, lr) points is what the published recipes pri
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -21,7 +22,7 @@ def check_points(points: Sequence[Sequence[float]]) -> None:
     if not points or any(len(point) != 2 for point in points):
         raise ValueError(f"scheduler.points must be a list of [epoch, lr] pairs; got {list(points)}")
     epochs, rates = zip(*points)
-    if epochs[0] != 0 or any(b <= a for a, b in zip(epochs, epochs[1:])):
+    if epochs[0] != 0 or any(b <= a for a, b in pairwise(epochs)):
         raise ValueError(f"scheduler.points: epochs must rise strictly from 0; got {list(epochs)}")
     if min(rates) < 0 or max(rates) == 0:
         raise ValueError(f"scheduler.points: learning rates must be >= 0 and not all 0; got {list(rates)}")

@@ -189,7 +189,8 @@ def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[su
                f"search.storage={studies.storage_url(cfg)}", f"hydra.run.dir={study_dir.resolve()}",
                f"search.results_dir={Path(cfg.search.results_dir).resolve()}", "search.is_worker=true"]
     env = {**os.environ, factory.JOBS_VARIABLE: str(cfg.search.workers)}
-    return [subprocess.Popen(command, env=env, preexec_fn=die_with_parent) for _ in range(cfg.search.workers - 1)]
+    return [subprocess.Popen(command, env=env, preexec_fn=die_with_parent)  # noqa: PLW1509 - prctl only, no locks
+            for _ in range(cfg.search.workers - 1)]
 
 
 def usage(started: float) -> dict[str, float]:

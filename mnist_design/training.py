@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design import factory, figures, runs, scoring
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
+from mnist_design.metrics import epoch_keys
 from mnist_design.module import MNISTClassifier
 from mnist_design.models.receptive_field import markdown, receptive_fields
 
@@ -71,7 +72,7 @@ def evaluate(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifie
         "params": sum(p.numel() for p in model.parameters()),
         "epochs": int(history[-1]["epoch"]) if history else trainer.current_epoch,
         "seconds": round(seconds, 2),
-        **{key: logged[key] for key in runs.EPOCH_KEYS if key in logged},
+        **{key: logged[key] for key in epoch_keys() if key in logged},
         **runs.final_epoch(history),
     }
     if cfg.test:  # the seed's table reports the final epoch's weights; the val-selected checkpoint goes beside them

@@ -1,6 +1,10 @@
 """The Optuna design search, submitit launchers and DDP on CPU, each for real on a tiny subset."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ def study(tmp_path: Path, name: str) -> "optuna.Study":
     return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(journal))
 
 
+@pytest.mark.slow
 def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_dir: Path, tmp_path: Path) -> None:
     args = [*trial_args(mnist_dir), "search.study_name=tiny", "search.sampler.seed=0", "trainer.max_epochs=4",
             "search.selection.top=2", "search.selection.seeds=[0,1]"]
@@ -58,6 +63,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
         assert "test_acc" not in json.loads(seed_run.read_text())  # the selection never looks at the test set
 
 
+@pytest.mark.slow
 def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("budget=3000", "search_space=small", "search.study_name=small", "search.n_trials=1",
                      "search.sampler.seed=0", "search.selection.top=0", "search.enqueue_published=false",
@@ -71,6 +77,7 @@ def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp
     assert len(trained) == 1 and trained[0].user_attrs["params"] <= 3000
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("-m", "hydra/launcher=submitit_local", "seed=0,1", "hydra.sweep.dir=sweep",
                      *trial_args(mnist_dir), cwd=tmp_path)
@@ -88,6 +95,7 @@ def test_submitit_slurm_fields_are_overridable(tmp_path: Path) -> None:
     assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min, launcher.cpus_per_task) == ("gpu", 4, 30, 8)
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"data.data_dir={mnist_dir}",
                      "data.train_subset=1024", "trainer.max_epochs=1", "trainer.limit_val_batches=1",
@@ -100,3 +108,41 @@ def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path,
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     [single] = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/evaluate/*/metrics.json")]
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
+
+
+def trials_of(tmp_path: Path, name: str, storage: str | None) -> list:
+    try:
+        return (optuna.load_study(study_name=name, storage=storage) if storage else study(tmp_path, name)).trials
+    except Exception:  # noqa: BLE001 - the study may not exist yet while the search starts
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, tmp_path: Path, kind: str) -> None:
+    storage = f"sqlite:///{tmp_path}/study.db" if kind == "sqlite" else None
+    args = [*trial_args(mnist_dir), "data.train_subset=2048", "trainer.max_epochs=3", "search.study_name=killed",
+            "search.sampler.seed=0", "search.n_trials=4", "search.workers=2", "search.selection.top=0",
+            "search.enqueue_published=false", *([f"search.storage={storage}"] if storage else [])]
+    parent = subprocess.Popen([sys.executable, "-m", "mnist_design.search", *args], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # both workers mid-trial, the base trial (the parent's first) among them
+        running = [t for t in trials_of(tmp_path, "killed", storage) if t.state.name == "RUNNING"
+                   and "worker" in t.user_attrs and "run_dir" in t.user_attrs]
+        if len(running) == 2:
+            break
+        time.sleep(0.2)
+    assert len(running) == 2, "the search never had two trials running"
+    parent.send_signal(signal.SIGKILL)  # the other worker gets SIGTERM from the kernel (PR_SET_PDEATHSIG)
+    parent.wait()
+    time.sleep(3)
+    again = run_cli(*args, cwd=tmp_path, module="mnist_design.search")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "its worker is gone" in again.stdout
+    trials = trials_of(tmp_path, "killed", storage)
+    trained = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and "refused" not in t.user_attrs]
+    assert len(trained) == 4  # exactly what was asked, though two trials died midway
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    assert len([t for t in trials if t.state.name == "FAIL"]) == 2
+    assert [t.state.name for t in trials if t.user_attrs.get("base")] .count("COMPLETE") == 1

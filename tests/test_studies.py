@@ -5,11 +5,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from omegaconf import open_dict
 
 optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
 
-from mnist_design import studies  # noqa: E402
+from mnist_design import studies
 
 
 @pytest.fixture

@@ -1,0 +1,38 @@
+"""The metric registry is the one place a metric is named: a throwaway metric reaches every consumer."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from torchmetrics import MaxMetric
+
+from mnist_design import figures, metrics, module, runs
+from mnist_design.callbacks import EpochSummary
+
+
+@pytest.fixture
+def with_max_loss(monkeypatch: pytest.MonkeyPatch) -> metrics.MetricSpec:
+    spec = metrics.MetricSpec("maxloss", MaxMetric, update="loss", percent=False, direction="minimize")
+    monkeypatch.setattr(metrics, "METRICS", (*metrics.METRICS, spec))
+    return spec
+
+
+def test_a_registered_metric_is_logged_recorded_and_drawn(compose_cfg, with_max_loss, tmp_path: Path) -> None:
+    cfg = compose_cfg()
+    classifier = module.MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=None)
+    assert "val_maxloss" in classifier.metrics
+    assert "val_maxloss" in metrics.epoch_keys() and "test_maxloss" in metrics.hparam_keys()
+    assert metrics.metric("val/maxloss").direction == "minimize"
+    history = [{"epoch": 1, "lr": 0.1, **{key: 0.5 for key in metrics.epoch_keys()}}]
+    assert len(figures.learning_curves({"run": history}).axes) == 4  # loss, acc, maxloss, lr
+    assert runs.scalars({"val/maxloss": torch.tensor(0.5)}) == {"val_maxloss": 0.5}
+
+
+def test_an_unknown_metric_names_the_allowed_ones() -> None:
+    with pytest.raises(KeyError, match="allowed: train/loss"):
+        metrics.metric("val/accc")
+
+
+def test_the_epoch_line_and_history_come_from_the_registry() -> None:
+    assert EpochSummary  # the callback reads METRICS for its line and record; this pins the default keys
+    assert metrics.epoch_keys() == ("train_loss", "train_acc", "val_loss", "val_acc")
