@@ -30,6 +30,10 @@ def exit_on_user_error() -> Iterator[None]:
     except UserError as error:
         print(f"error: {error}\n{HINT}", file=sys.stderr)
         sys.exit(error.status)
+    except OSError as error:  # the file system said no (read-only, full, a name too long): name the path, not a trace
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error} (errno {error.errno})\n{HINT}", file=sys.stderr)
+        sys.exit(4)
     except MissingMandatoryValue as error:  # a ??? key of the config that the command line did not give
         print(f"error: {error.full_key} is required: give {error.full_key}=...\n{HINT}", file=sys.stderr)
         sys.exit(UserError.status)

@@ -6,6 +6,7 @@ finished run, a killed run and some bad files; every file there is hashed before
 
 import hashlib
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,13 @@ CASES = [
     (SEARCH, ["search.storage=journal:missing/j.log"], 2, "the folder missing does not exist"),
     (SEARCH, ["search.storage=sqlite:///afile/o.db"], 2, "the folder afile does not exist"),
     (SEARCH, ["budget=10"], 2, "no design in the space fits budget=10; the smallest is"),
+    # run directories, checked before Hydra writes anything into them
+    (TRAIN, ["hydra.run.dir=run"], 2, "hydra.run.dir=run already holds a run (metrics.json"),
+    (TRAIN, ["hydra.run.dir=killed"], 2, "already holds a run (history.jsonl, checkpoints); choose a new directory"),
+    (TRAIN, ["hydra.run.dir=afile"], 2, "afile is a file, not a directory"),
+    (TRAIN, ["hydra.run.dir=" + "x" * 300], 2, "File name too long"),
+    (TRAIN, ["hydra.run.dir=" + "/".join(["y" * 200] * 25)], 2, "File name too long"),
+    (REPORT, ["out_dir=afile"], 2, "afile is a file, not a directory"),
 ]
 
 
@@ -152,6 +160,30 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(run_entry, hostile_dir: P
         assert err.startswith("error: ") and names in err.splitlines()[0]
     after = digests(hostile_dir)
     assert {name: after.get(name) for name in before} == before  # every file that was there is byte-identical
+
+
+def read_only_bind(path: Path) -> None:
+    """Make ``path`` a read-only bind mount of itself (root only); skip the test where mounting is refused."""
+    path.mkdir(exist_ok=True)
+    for command in (["mount", "--bind", str(path), str(path)], ["mount", "-o", "remount,ro,bind", str(path)]):
+        if shutil.which("mount") is None or subprocess.run(command, capture_output=True).returncode != 0:
+            subprocess.run(["umount", str(path)], capture_output=True)
+            pytest.skip("cannot make a read-only bind mount here (needs root and mount)")
+
+
+@pytest.mark.parametrize("module, args", [(TRAIN, ["hydra.run.dir=ro/run"]),
+                                          (EVALUATE, ["ckpt_path=run/checkpoints/last.ckpt",
+                                                      "hydra.run.dir=ro/evaluate"])])
+def test_a_read_only_outputs_folder_is_one_line(run_entry, hostile_dir: Path, mnist_dir: Path, module: str,
+                                                args: list[str]) -> None:
+    read_only_bind(hostile_dir / "ro")
+    try:
+        code, out, err = run_entry(module, *args, f"data.data_dir={mnist_dir}" if module == TRAIN else
+                                   "trainer.accelerator=cpu", cwd=hostile_dir)
+    finally:
+        subprocess.run(["umount", str(hostile_dir / "ro")], capture_output=True)
+    assert code == 2 and "Traceback" not in out + err
+    assert err.startswith("error: cannot create ro/") and "Read-only file system" in err.splitlines()[0]
 
 
 def test_the_suite_covers_every_entry_point_forty_times_over() -> None:

@@ -1,0 +1,67 @@
+"""Checks Hydra runs before it creates a run directory, so a bad directory is one line, not a traceback or a loss.
+
+Hydra makes the run (or sweep) directory and writes ``.hydra/`` into it before any task code runs, so these checks
+are a Hydra callback (``hydra.callbacks`` in each entry point's config): they run first.
+
+    python -m mnist_design.train hydra.run.dir=outputs/runs/<finished run>   ->  error: ... already holds a run
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from mnist_design.errors import HINT, UserError
+
+RUN_MARKERS = ("metrics.json", "history.jsonl", "checkpoints")  # what a started or finished run leaves behind
+
+
+def refuse(message: str) -> None:
+    print(f"error: {message}\n{HINT}", file=sys.stderr)
+    sys.exit(UserError.status)
+
+
+def os_problem(path: Path, error: OSError) -> str:
+    reason = error.strerror or errno.errorcode.get(error.errno or 0, str(error))
+    return f"cannot create {path}: {reason}; choose a writable directory (hydra.run.dir=... or out_dir=...)"
+
+
+def check_creatable(path: Path) -> None:
+    """The directory exists or can be made, and takes files; else one line naming it and the OS error."""
+    try:
+        if path.exists() and not path.is_dir():
+            refuse(f"{path} is a file, not a directory; choose another run directory")
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        refuse(os_problem(path, error))
+
+
+class RunDirCheck(Callback):
+    """Refuse a run directory that already holds a run (``resume=`` continues one) or that cannot be written."""
+
+    def __init__(self, fresh_only: bool = True) -> None:
+        self.fresh_only = fresh_only  # train: a new run never writes into an old one; a resume sets resume= instead
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        path = Path(str(config.hydra.run.dir))
+        if self.fresh_only and not config.get("resume"):
+            try:
+                held = [marker for marker in RUN_MARKERS if (path / marker).exists()]
+            except OSError as error:  # a name too long to even look up
+                refuse(os_problem(path, error))
+            if held:
+                refuse(f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
+                       f"continue a killed run with resume={path}")
+        check_creatable(path)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        check_creatable(Path(str(config.hydra.sweep.dir)))
