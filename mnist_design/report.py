@@ -103,7 +103,10 @@ def epochs(group: Sequence[Run]) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
     """A markdown table; columns in ``right`` are right-aligned (numbers)."""
     rule = ["---:" if i in right else "---" for i in range(len(header))]
-    return "\n".join("|" + "|".join(f" {cell} " if str(cell) else " " for cell in line) + "|"
+    def escaped(cell: object) -> str:  # a tag value may hold "|", which would split the cell
+        return str(cell).replace("|", "\\|")
+
+    return "\n".join("|" + "|".join(f" {escaped(cell)} " if str(cell) else " " for cell in line) + "|"
                      for line in [header, rule, *rows])
 
 

@@ -96,9 +96,25 @@ def final_epoch(history: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {key: history[-1][key] for key in epoch_keys() if key in history[-1]} if history else {}
 
 
+RUN_KEYS = ("seed", "tags")  # what every metrics.json this project writes holds (a foreign one has neither)
+
+
+def check_run_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
+    """A metrics.json written by a run of this project: its own keys, and every metric a number (not null)."""
+    missing = [key for key in RUN_KEYS if key not in metrics]
+    if missing:
+        raise RunUnreadable(f"{path} is not a run of this project (no {', '.join(missing)}); skipped")
+    measured = {*epoch_keys(), *hparam_keys()}
+    bad = [key for key, value in metrics.items() if key in measured and not isinstance(value, (int, float))]
+    if bad or not isinstance(metrics["tags"], dict):
+        raise RunUnreadable(f"{path}: {', '.join(bad) or 'tags'} is not a number (or tags not a mapping); skipped")
+
+
 def read_run(run_dir: Path) -> Run:
     run_dir = Path(run_dir)
-    return Run(run_dir, read_metrics(run_dir), read_history(run_dir / HISTORY_FILE))
+    metrics = read_metrics(run_dir)
+    check_run_metrics(run_dir / METRICS_FILE, metrics)
+    return Run(run_dir, metrics, read_history(run_dir / HISTORY_FILE))
 
 
 def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
@@ -107,9 +123,14 @@ def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
     for root in roots:
         for metrics_file in sorted(Path(root).rglob(METRICS_FILE)):
             try:
-                runs.append(read_run(metrics_file.parent))
+                run = read_run(metrics_file.parent)
             except RunUnreadable as error:
                 problems.append(str(error))
+                continue
+            if run.tag("debug"):  # fast_dev_run, overfit, ...: never a result
+                problems.append(f"{metrics_file}: a debug={run.tag('debug')} run, never reported; skipped")
+                continue
+            runs.append(run)
     return runs, problems
 
 

@@ -134,3 +134,10 @@ def test_the_report_sweeps_each_part_on_its_own_seeds(tmp_path: Path, compose_cf
     assert [command[:2] for command in launched] == [
         ["seed=0,1,2", "experiment=row1,row2,row3,row4"], ["seed=0,1,2,3,4", "experiment=pareto8k"],
         ["seed=0,1", "step=base,padding28"]]
+
+
+def test_a_tag_holding_a_bar_stays_one_cell() -> None:
+    from mnist_design.report import table
+
+    rendered = table(["tag", "acc"], [["a|b", "99.5"]])
+    assert rendered.splitlines()[2] == "| a\\|b | 99.5 |"

@@ -39,8 +39,8 @@ def test_history_keeps_the_last_record_of_each_epoch_and_skips_a_torn_line(tmp_p
 
 
 def test_collect_finds_runs_at_any_depth_and_names_the_ones_it_cannot_read(tmp_path: Path) -> None:
-    runs.write_metrics(tmp_path / "a" / "0_best", {"val_acc": 0.9})
-    runs.write_metrics(tmp_path / "b", {"val_acc": 0.8})
+    runs.write_metrics(tmp_path / "a" / "0_best", {"val_acc": 0.9, "seed": 0, "tags": {}})
+    runs.write_metrics(tmp_path / "b", {"val_acc": 0.8, "seed": 1, "tags": {}})
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / runs.METRICS_FILE).write_text("{")
     found, problems = runs.collect([tmp_path])
@@ -53,3 +53,19 @@ def test_scalars_and_hparam_metrics_flatten_logged_names() -> None:
     assert runs.hparam_metrics({"val_acc": 0.9, "params": 7496, "model": "best"}) == \
         {"final/val_acc": 0.9, "final/params": 7496.0}
     assert json.dumps(runs.hparam_metrics({}))  == "{}"
+
+
+@pytest.mark.parametrize("metrics, names", [
+    ({"seed": 0, "tags": {"row": "row4"}, "test_acc": None, "params": 7496}, "test_acc is not a number"),
+    ({"accuracy": 0.99}, "is not a run of this project"),
+])
+def test_a_null_metric_or_a_foreign_file_is_skipped_with_a_line(tmp_path: Path, metrics: dict, names: str) -> None:
+    runs.write_metrics(tmp_path / "bad", metrics)
+    found, problems = runs.collect([tmp_path])
+    assert found == [] and len(problems) == 1 and names in problems[0] and "bad" in problems[0]
+
+
+def test_a_debug_run_never_enters_a_result(tmp_path: Path) -> None:
+    runs.write_metrics(tmp_path / "fdr", {"seed": 0, "tags": {"row": "row4", "debug": "fdr"}, "test_acc": 0.087})
+    found, problems = runs.collect([tmp_path])
+    assert found == [] and "debug=fdr" in problems[0]
