@@ -30,6 +30,9 @@ class CheckpointError(UserError):
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass a file in it, e.g. "
+                              f"ckpt_path={path / 'checkpoints' / 'last.ckpt'}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt "
                               f"(or best-*.ckpt)")

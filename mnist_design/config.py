@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -101,6 +102,8 @@ def validate(cfg: DictConfig) -> int:
         raise ConfigError(f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
                           f"{train_size:,} training images")
     check_recipe(cfg)
+    if HydraConfig.initialized():
+        check_presets(HydraConfig.get().runtime.choices)
     return model_parameters(cfg)
 
 
@@ -132,6 +135,30 @@ def check_recipe(cfg: DictConfig) -> None:
         except Exception as error:  # noqa: BLE001 - Hydra wraps the class's own ValueError; its message says why
             message = first_line(error)
             raise ConfigError(message if message.startswith(f"{group}.") else f"{group}: {message}") from error
+
+
+PRESET_GROUPS = ("experiment", "step")  # options that choose other groups and tag the run with their own name
+
+
+def preset_choices(group: str, option: str) -> dict[str, str]:
+    """The group choices a preset makes itself (its defaults list's ``override /GROUP: OPTION`` entries)."""
+    entries = OmegaConf.load(Path(config_dir()) / group / f"{option}.yaml").get("defaults") or []
+    spelled = {True: "on", False: "off"}  # YAML 1.1 reads an unquoted on/off as a bool
+    return {key.removeprefix("override /"): str(spelled.get(value, value)) for entry in entries
+            if isinstance(entry, DictConfig) for key, value in entry.items() if key.startswith("override /")}
+
+
+def check_presets(choices: Any) -> None:
+    """A run tagged as an experiment or a step is that experiment or step: a group choice that overrides one the
+    preset makes itself (experiment=pareto8k model=best, or step= with experiment= beside it) is refused."""
+    for group in PRESET_GROUPS:
+        option = choices.get(group)
+        if not option:
+            continue
+        for target, wanted in preset_choices(group, option).items():
+            if str(choices.get(target)) != wanted:
+                raise ConfigError(f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
+                                  f"{target}={wanted} and tags the run as {option}; drop one of the two")
 
 
 def check_options(key: str, group: str, chosen: list[str]) -> None:

@@ -42,13 +42,25 @@ def expand(inputs: list[str]) -> list[Path]:
     files = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files += sorted(p for p in item.iterdir() if p.is_file() and not p.name.startswith("."))
+            entries = sorted(p for p in item.iterdir() if not p.name.startswith("."))
+            for folder in (p for p in entries if p.is_dir()):
+                print(f"{folder}: a sub-folder, skipped (give it as an input of its own to classify its images)",
+                      file=sys.stderr)
+            files += [p for p in entries if not p.is_dir()]
         else:
             files.append(item)
     return files
 
 
 def read_image(path: Path) -> Image.Image:
+    if path.is_symlink() and not path.exists():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            raise UnreadableInput("a symlink loop") from None
+        except OSError as error:
+            raise UnreadableInput("a symlink loop" if error.errno == 40 else "a broken symlink") from None
+        raise UnreadableInput("a broken symlink")
     if not path.exists():
         raise UnreadableInput("no such file")
     if path.stat().st_size == 0:

@@ -55,9 +55,21 @@ def last_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
     return str(last)
 
 
+def refuse_search_trial(run_dir: Path) -> None:
+    """A trial belongs to its study: the search command continues it (and recovers the killed trial)."""
+    try:
+        is_trial = "search" in OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+    except Exception:  # noqa: BLE001 - an unreadable config is reported by the normal path below
+        return
+    if is_trial:
+        raise ConfigError(f"resume={run_dir} is a search trial; continue its study with the search command it came "
+                          f"from (python -m mnist_design.search ...): a killed trial is retried there")
+
+
 def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | None:
     """(the run's config, the checkpoint to continue from), or None after saying the run is already finished."""
     overrides = saved_overrides(run_dir) + extra_overrides(typed)  # errors name the directory as the user typed it
+    refuse_search_trial(run_dir)
     run_dir = run_dir.resolve()
     if (run_dir / runs.METRICS_FILE).is_file():
         print(f"resume: {run_dir} already finished (metrics.json is there); nothing to do")

@@ -38,7 +38,7 @@ from optuna_integration import PyTorchLightningPruningCallback
 from mnist_design import factory, finalists, space, studies
 from mnist_design.atomic import write_atomic
 from mnist_design.callbacks import NonFiniteLoss
-from mnist_design.config import ConfigError, check_budget, config_dir, model_parameters, validate
+from mnist_design.config import PRESET_GROUPS, ConfigError, check_budget, config_dir, model_parameters, validate
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.metrics import metric, record_key
 from mnist_design.training import train
@@ -222,6 +222,10 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     study_dir = Path(HydraConfig.get().runtime.output_dir)
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("search.is_worker=")]
     worker = cfg.search.is_worker
+    presets = [o for o in typed if o.split("=", 1)[0].lstrip("+~") in PRESET_GROUPS]
+    if presets:  # every trial would carry that preset's tag while the search changes what it names
+        raise ConfigError(f"{' '.join(presets)}: a search varies the design and recipe, so its trials cannot be that "
+                          f"preset; search from the base config (published designs are starting points already)")
     validate(cfg)  # the search's own keys and the base config, before any study is opened
     space.check_keys(cfg, typed)
     if cfg.budget is not None:

@@ -66,7 +66,7 @@ CASES = [
     (EVALUATE, ["ckpt_path=trunc.ckpt"], 2, "trunc.ckpt is unreadable, truncated or corrupt"),
     (EVALUATE, ["ckpt_path=foreign.ckpt"], 2, "foreign.ckpt is not an mnist_design checkpoint"),
     (EVALUATE, ["ckpt_path=notes.txt"], 2, "notes.txt is unreadable, truncated or corrupt"),
-    (EVALUATE, ["ckpt_path=run"], 2, "checkpoint run does not exist"),
+    (EVALUATE, ["ckpt_path=run"], 2, "checkpoint run is a directory; pass a file in it"),
     (PREDICT, ["inputs=[a.png]"], 2, "ckpt_path is required"),
     (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt"], 2, "inputs is required"),
     (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=[]"], 2, "no input files"),
@@ -118,6 +118,11 @@ CASES = [
     (TRAIN, ["hydra.run.dir=" + "x" * 300], 2, "File name too long"),
     (TRAIN, ["hydra.run.dir=" + "/".join(["y" * 200] * 25)], 2, "File name too long"),
     (REPORT, ["out_dir=afile"], 2, "afile is a file, not a directory"),
+    # a tag is always true of the run it names
+    (TRAIN, ["experiment=pareto8k", "model=best"], 2, "model=best conflicts with experiment=pareto8k"),
+    (TRAIN, ["step=padding28", "experiment=pareto8k"], 2, "conflicts with experiment=pareto8k"),
+    (SEARCH, ["step=padding28"], 2, "step=padding28: a search varies the design"),
+    (SEARCH, ["experiment=pareto5k"], 2, "experiment=pareto5k: a search varies the design"),
 ]
 
 

@@ -76,3 +76,15 @@ def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(t
     assert bomb.returncode == 1 and "Traceback" not in bomb.stderr
     assert "bomb/huge.png: error: too large to decode safely" in bomb.stderr
     assert bomb.stdout.startswith("bomb/ok.png: ")  # the others are still classified
+
+
+def test_a_sub_folder_and_a_symlink_loop_are_named(run_entry, tiny_run, mnist_dir: Path, tmp_path: Path) -> None:
+    run, _ = tiny_run
+    make_inputs(mnist_dir, tmp_path)
+    (tmp_path / "more" / "nested").mkdir()
+    (tmp_path / "more" / "loop.png").symlink_to(tmp_path / "more" / "loop.png")
+    code, out, err = run_entry("mnist_design.predict", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
+                               "inputs=[more]", cwd=tmp_path)
+    assert code == 1 and "Traceback" not in out + err
+    assert "more/nested: a sub-folder, skipped" in err
+    assert "more/loop.png: error: a symlink loop" in err
