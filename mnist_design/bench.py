@@ -99,8 +99,9 @@ def timed_loop(model: nn.Module, optimizer_config: Any, batches: Any, cfg: DictC
     """Images/s of a plain loop: forward, cross-entropy, backward, step (and a per-step scheduler)."""
     optimizer = optimizer_config["optimizer"] if isinstance(optimizer_config, dict) else optimizer_config
     per_step = isinstance(optimizer_config, dict) and optimizer_config["lr_scheduler"].get("interval") == "step"
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if "bf16" in str(cfg.trainer.precision)
-                else nullcontext())
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if "bf16" in str(cfg.trainer.precision) else nullcontext()
+    )
     model.to(device).train()
     started = time.perf_counter()
     for step, (x, y) in enumerate(batches):
@@ -134,14 +135,20 @@ def raw_loop(cfg: DictConfig) -> float:
             index = order[step * size : (step + 1) * size]
             yield datamodule.prepare_batch((images[index], labels[index]), augment=True)
 
-    return timed_loop(model, model.optimizer_config(total_steps=lambda: cfg.warmup + cfg.batches), batches(), cfg,
-                      device)
+    return timed_loop(
+        model, model.optimizer_config(total_steps=lambda: cfg.warmup + cfg.batches), batches(), cfg, device
+    )
 
 
 def seed_loader(cfg: DictConfig) -> DataLoader:
     """The seed notebook's data: per-sample PIL rotation, ToTensor and Normalize through a DataLoader."""
-    pil_pipeline = transforms.Compose([transforms.RandomRotation((-7.0, 7.0), fill=(1,)), transforms.ToTensor(),
-                                       transforms.Normalize((MEAN,), (STD,))])
+    pil_pipeline = transforms.Compose(
+        [
+            transforms.RandomRotation((-7.0, 7.0), fill=(1,)),
+            transforms.ToTensor(),
+            transforms.Normalize((MEAN,), (STD,)),
+        ]
+    )
     dataset = MNIST(cfg.data.data_dir, train=True, transform=pil_pipeline)
     return DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True)
 
@@ -150,9 +157,15 @@ def seed_pipeline(cfg: DictConfig) -> float:
     """C: per-sample PIL augmentation through a DataLoader, Lightning Trainer with default settings."""
     model = factory.classifier(cfg)
     stopwatch = Stopwatch(cfg.warmup)
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=cfg.warmup + cfg.batches, limit_val_batches=0,
-                        callbacks=[stopwatch], default_root_dir=HydraConfig.get().runtime.output_dir,
-                        accelerator=cfg.trainer.accelerator, enable_checkpointing=False)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=cfg.warmup + cfg.batches,
+        limit_val_batches=0,
+        callbacks=[stopwatch],
+        default_root_dir=HydraConfig.get().runtime.output_dir,
+        accelerator=cfg.trainer.accelerator,
+        enable_checkpointing=False,
+    )
     trainer.fit(model, train_dataloaders=seed_loader(cfg))
     return cfg.batches * cfg.data.batch_size / stopwatch.seconds
 
@@ -227,10 +240,13 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
             line += f"  | 1 job {parallel['1'][-1]:,.0f}, 2 jobs {parallel['2'][-1]:,.0f} img/s together"
         print(f"repeat {repeat + 1}: {line}", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    result = {"images_per_second": rates, "median": medians,
-              "ratio_vs_seed_pipeline": medians["A"] / medians["C"],
-              "ratio_vs_seed_notebook": medians["A"] / medians["D"],
-              "ratio_vs_raw_loop": medians["A"] / medians["B"]}
+    result = {
+        "images_per_second": rates,
+        "median": medians,
+        "ratio_vs_seed_pipeline": medians["A"] / medians["C"],
+        "ratio_vs_seed_notebook": medians["A"] / medians["D"],
+        "ratio_vs_raw_loop": medians["A"] / medians["B"],
+    }
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel
         result["ratio_parallel_2_vs_1"] = statistics.median(parallel["2"]) / statistics.median(parallel["1"])
@@ -246,9 +262,11 @@ def main(cfg: DictConfig) -> None:
         validate(cfg)
         factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings
         flops = flops_per_image(cfg)
-        print(f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
-              f"{cfg.data.batch_size}, {cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} "
-              f"repeats alternating A/B/C/D; precision {cfg.trainer.precision}")
+        print(
+            f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
+            f"{cfg.data.batch_size}, {cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} "
+            f"repeats alternating A/B/C/D; precision {cfg.trainer.precision}"
+        )
         print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
         result = {"flops_per_image": flops, **measure(cfg)}
         for name, (label, _) in PATHS.items():

@@ -11,9 +11,9 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, WeightAveraging
 from lightning.pytorch.utilities import rank_zero_only
 
+from mnist_design import metrics as registry
 from mnist_design.data.loader import epoch_seed
 from mnist_design.errors import UserError
-from mnist_design import metrics as registry
 from mnist_design.metrics import logged_name, record_key
 from mnist_design.runs import append_history
 
@@ -35,11 +35,18 @@ class EpochSummary(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
-        shown = [f"{val_name if stage == 'val' else stage}"
-                 + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in registry.METRICS if spec.curve)
-                 for stage in ("train", "val")]
-        line = (f"epoch {record['epoch']:>2}/{trainer.max_epochs}  " + "  ".join(shown)
-                + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s")
+        shown = [
+            f"{val_name if stage == 'val' else stage}"
+            + "".join(
+                f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in registry.METRICS if spec.curve
+            )
+            for stage in ("train", "val")
+        ]
+        line = (
+            f"epoch {record['epoch']:>2}/{trainer.max_epochs}  "
+            + "  ".join(shown)
+            + f"  lr {record['lr']:.4g}  {record['seconds']:.1f}s"
+        )
         bar = trainer.progress_bar_callback
         (bar.print if bar is not None and hasattr(bar, "print") else print)(line)
         if self.path is not None:
@@ -91,8 +98,9 @@ class StopOnNonFiniteLoss(L.Callback):
         self.check_every = check_every
         self.first_bad: torch.Tensor | None = None
 
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         step = torch.where(torch.isfinite(loss.detach()), self.NEVER, trainer.global_step)
         self.first_bad = step if self.first_bad is None else torch.minimum(self.first_bad, step)
@@ -110,12 +118,17 @@ class StopOnNonFiniteLoss(L.Callback):
         if self.first_bad is None or int(self.first_bad) == self.NEVER:
             return
         # The checkpoint callback without a monitor keeps the newest epoch (last.ckpt in conf/callbacks/default.yaml).
-        newest = [c.best_model_path for c in trainer.checkpoint_callbacks
-                  if isinstance(c, ModelCheckpoint) and c.monitor is None and c.best_model_path]
+        newest = [
+            c.best_model_path
+            for c in trainer.checkpoint_callbacks
+            if isinstance(c, ModelCheckpoint) and c.monitor is None and c.best_model_path
+        ]
         checkpoint = newest[0] if newest else "none written yet"
-        raise NonFiniteLoss(f"the training loss became NaN/inf at step {int(self.first_bad)} (epoch "
-                            f"{trainer.current_epoch + 1}); training stopped. Last good checkpoint: {checkpoint}. "
-                            f"Try a lower optimizer.lr or scheduler.max_lr")
+        raise NonFiniteLoss(
+            f"the training loss became NaN/inf at step {int(self.first_bad)} (epoch "
+            f"{trainer.current_epoch + 1}); training stopped. Last good checkpoint: {checkpoint}. "
+            f"Try a lower optimizer.lr or scheduler.max_lr"
+        )
 
 
 class StochasticWeightAverage(WeightAveraging):

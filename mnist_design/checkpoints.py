@@ -13,7 +13,6 @@ from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
 
 
-
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints written to a temporary file in the same directory, then renamed: a kill mid-save (SIGKILL too)
     leaves the previous checkpoint whole. Lightning's own writer may stage in /tmp and copy across filesystems."""
@@ -31,21 +30,23 @@ class CheckpointError(UserError):
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
-        raise CheckpointError(f"checkpoint {path} is a directory; pass a file in it, e.g. "
-                              f"ckpt_path={path / 'checkpoints' / 'last.ckpt'}")
+        raise CheckpointError(
+            f"checkpoint {path} is a directory; pass a file in it, e.g. ckpt_path={path / 'checkpoints' / 'last.ckpt'}"
+        )
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt "
-                              f"(or best-*.ckpt)")
+        raise CheckpointError(
+            f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt (or best-*.ckpt)"
+        )
     try:
         # Our checkpoints hold plain dicts and tensors, but Lightning's loop state needs the full unpickler:
         # load only checkpoints you trust.
         checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:  # noqa: BLE001 - zip, pickle and EOF errors all mean the same thing here
-        raise CheckpointError(f"checkpoint {path} is unreadable, truncated or corrupt ({type(error).__name__}); "
-                              f"use another checkpoint of the run, e.g. last.ckpt or best-*.ckpt") from error
+    except Exception as error:
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable, truncated or corrupt ({type(error).__name__}); "
+            f"use another checkpoint of the run, e.g. last.ckpt or best-*.ckpt"
+        ) from error
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or not {"net", "optimizer"} <= hparams.keys() or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} is not an mnist_design checkpoint (no model hyperparameters inside)")
     return checkpoint
-
-

@@ -51,8 +51,11 @@ def positive(v: Any) -> bool:
 
 def fraction_or_count(v: Any) -> bool:
     """Lightning's limit_*_batches: null, a fraction in [0, 1] or a whole number of batches >= 0."""
-    return v is None or (isinstance(v, float) and 0 <= v <= 1) or (isinstance(v, int) and not isinstance(v, bool)
-                                                                    and v >= 0)
+    return (
+        v is None
+        or (isinstance(v, float) and 0 <= v <= 1)
+        or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+    )
 
 
 def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool], str]]:
@@ -61,8 +64,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
         ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
         ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
-        ("trainer.max_epochs", cfg.trainer.get("max_epochs"), lambda v: v is None or v == -1 or v > 0,
-         "a positive integer (or -1 for no limit)"),
+        (
+            "trainer.max_epochs",
+            cfg.trainer.get("max_epochs"),
+            lambda v: v is None or v == -1 or v > 0,
+            "a positive integer (or -1 for no limit)",
+        ),
         ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
         ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
         ("data.val_size", cfg.data.val_size, lambda v: 0 < v < 60_000, "between 1 and 59,999"),
@@ -71,19 +78,34 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
         ("scheduler.max_lr", (cfg.get("scheduler") or {}).get("max_lr"), lambda v: v is None or v > 0, "> 0"),
-        ("module.label_smoothing", (cfg.get("module") or {}).get("label_smoothing", 0.0), lambda v: 0 <= v < 1,
-         "in [0, 1)"),
+        (
+            "module.label_smoothing",
+            (cfg.get("module") or {}).get("label_smoothing", 0.0),
+            lambda v: 0 <= v < 1,
+            "in [0, 1)",
+        ),
     ]
     for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
-        checks.append((f"trainer.{key}", cfg.trainer.get(key), fraction_or_count,
-                       "null, a fraction in [0, 1] or a whole number of batches"))
+        checks.append(
+            (
+                f"trainer.{key}",
+                cfg.trainer.get(key),
+                fraction_or_count,
+                "null, a fraction in [0, 1] or a whole number of batches",
+            )
+        )
     if "search" in cfg:  # the search's own keys
-        checks += [("search.workers", cfg.search.workers, positive, ">= 1"),
-                   ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
-                   ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0")]
+        checks += [
+            ("search.workers", cfg.search.workers, positive, ">= 1"),
+            ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
+            ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
+        ]
     if "repeats" in cfg:  # the bench's own keys
-        checks += [("repeats", cfg.repeats, positive, ">= 1"), ("batches", cfg.batches, positive, ">= 1"),
-                   ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0")]
+        checks += [
+            ("repeats", cfg.repeats, positive, ">= 1"),
+            ("batches", cfg.batches, positive, ">= 1"),
+            ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0"),
+        ]
     return checks
 
 
@@ -97,10 +119,12 @@ def validate(cfg: DictConfig) -> int:
             good = False
         if not good:
             raise ConfigError(f"{key}={value} is not allowed: it must be {allowed}")
-    train_size = (cfg.data.train_subset or 60_000 - (0 if cfg.data.val_on_test else cfg.data.val_size))
+    train_size = cfg.data.train_subset or 60_000 - (0 if cfg.data.val_on_test else cfg.data.val_size)
     if cfg.data.batch_size > train_size:
-        raise ConfigError(f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
-                          f"{train_size:,} training images")
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
+            f"{train_size:,} training images"
+        )
     check_recipe(cfg)
     if HydraConfig.initialized():
         check_presets(HydraConfig.get().runtime.choices)
@@ -124,15 +148,18 @@ def check_recipe(cfg: DictConfig) -> None:
 
     parts.append(("optimizer", build_optimizer))
     if cfg.get("scheduler"):
-        settings = {k: v for k, v in OmegaConf.to_container(cfg.scheduler).items()
-                    if k not in ("interval", "frequency", "monitor")}
+        settings = {
+            k: v
+            for k, v in OmegaConf.to_container(cfg.scheduler).items()
+            if k not in ("interval", "frequency", "monitor")
+        }
         if "total_steps" in settings or settings["_target_"].endswith("OneCycleLR"):
             settings["total_steps"] = settings.get("total_steps") or 1
         parts.append(("scheduler", lambda: instantiate(settings)(optimizer)))
     for group, build in parts:
         try:
             build()
-        except Exception as error:  # noqa: BLE001 - Hydra wraps the class's own ValueError; its message says why
+        except Exception as error:
             message = first_line(error)
             raise ConfigError(message if message.startswith(f"{group}.") else f"{group}: {message}") from error
 
@@ -144,8 +171,13 @@ def preset_choices(group: str, option: str) -> dict[str, str]:
     """The group choices a preset makes itself (its defaults list's ``override /GROUP: OPTION`` entries)."""
     entries = OmegaConf.load(Path(config_dir()) / group / f"{option}.yaml").get("defaults") or []
     spelled = {True: "on", False: "off"}  # YAML 1.1 reads an unquoted on/off as a bool
-    return {key.removeprefix("override /"): str(spelled.get(value, value)) for entry in entries
-            if isinstance(entry, DictConfig) for key, value in entry.items() if key.startswith("override /")}
+    return {
+        key.removeprefix("override /"): str(spelled.get(value, value))
+        for entry in entries
+        if isinstance(entry, DictConfig)
+        for key, value in entry.items()
+        if key.startswith("override /")
+    }
 
 
 def check_presets(choices: Any) -> None:
@@ -157,8 +189,10 @@ def check_presets(choices: Any) -> None:
             continue
         for target, wanted in preset_choices(group, option).items():
             if str(choices.get(target)) != wanted:
-                raise ConfigError(f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
-                                  f"{target}={wanted} and tags the run as {option}; drop one of the two")
+                raise ConfigError(
+                    f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
+                    f"{target}={wanted} and tags the run as {option}; drop one of the two"
+                )
 
 
 def check_options(key: str, group: str, chosen: list[str]) -> None:
@@ -166,20 +200,22 @@ def check_options(key: str, group: str, chosen: list[str]) -> None:
     allowed = sorted(path.stem for path in (Path(config_dir()) / group).glob("*.yaml"))
     unknown = [name for name in chosen if name not in allowed]
     if unknown:
-        raise ConfigError(f"{key}: {', '.join(f'{group}/{name}' for name in unknown)} does not exist; "
-                          f"allowed: {', '.join(allowed)}")
+        raise ConfigError(
+            f"{key}: {', '.join(f'{group}/{name}' for name in unknown)} does not exist; allowed: {', '.join(allowed)}"
+        )
 
 
 def model_parameters(cfg: DictConfig) -> int:
     """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
     try:
         return sum(p.numel() for p in instantiate(cfg.model).parameters())
-    except Exception as error:  # noqa: BLE001 - Hydra wraps the net's own ValueError; its message says what is wrong
+    except Exception as error:
         raise ConfigError(f"model: {first_line(error)}") from error
 
 
 def check_budget(cfg: DictConfig, params: int) -> None:
     """Refuse a model of ``params`` parameters (from validate or model_parameters) over ``budget``."""
     if cfg.get("budget") is not None and params > cfg.budget:
-        raise OverBudget(f"the model has {params:,} parameters, over budget={cfg.budget:,}; "
-                         f"use a smaller model or raise the budget")
+        raise OverBudget(
+            f"the model has {params:,} parameters, over budget={cfg.budget:,}; use a smaller model or raise the budget"
+        )

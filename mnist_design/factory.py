@@ -1,8 +1,8 @@
 """Objects from config, built in one place for every entry point (train, search, evaluate, predict, bench, report).
 
-    datamodule, model, trainer = build(cfg)                # data -> model -> callbacks -> logger -> trainer
-    model, data_settings = classifier_from_checkpoint(path)  # a trained model, rebuilt from its checkpoint alone
-    cfg = compose_run("train", ["model=skeleton"], run_dir)   # a config as @hydra.main would give it, for run_dir
+datamodule, model, trainer = build(cfg)                # data -> model -> callbacks -> logger -> trainer
+model, data_settings = classifier_from_checkpoint(path)  # a trained model, rebuilt from its checkpoint alone
+cfg = compose_run("train", ["model=skeleton"], run_dir)   # a config as @hydra.main would give it, for run_dir
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def datamodule(cfg: DictConfig) -> MNISTDataModule:
 
 
 def classifier(cfg: DictConfig) -> MNISTClassifier:
-    return MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"),
-                           **(cfg.get("module") or {}))
+    return MNISTClassifier(
+        net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"), **(cfg.get("module") or {})
+    )
 
 
 def callbacks(cfg: DictConfig) -> list[L.Callback]:
@@ -78,8 +79,9 @@ def share_cores(cfg: DictConfig) -> int:
     return threads
 
 
-def build(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> tuple[MNISTDataModule, MNISTClassifier,
-                                                                                   L.Trainer]:
+def build(
+    cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()
+) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer]:
     """data -> model -> callbacks -> logger -> trainer, each from its config group."""
     return datamodule(cfg), classifier(cfg), trainer(cfg, extra_callbacks)
 
@@ -95,8 +97,9 @@ def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNIST
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(f"{path}: the weights do not fit the model the checkpoint describes "
-                              f"({str(error).splitlines()[0]})") from error
+        raise CheckpointError(
+            f"{path}: the weights do not fit the model the checkpoint describes ({str(error).splitlines()[0]})"
+        ) from error
     return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})
 
 

@@ -1,6 +1,6 @@
 """The figures of a run and of the report, as matplotlib Figures (saved as PNG and sent to TensorBoard).
 
-    fig = learning_curves({"row4": history}); save(fig, "curves.png")
+fig = learning_curves({"row4": history}); save(fig, "curves.png")
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: never needs a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-from PIL import Image  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+from PIL import Image
 
-from mnist_design import metrics as registry  # noqa: E402
-
+from mnist_design import metrics as registry
 
 
 def curves() -> list[tuple[registry.MetricSpec, str, str]]:
@@ -52,8 +51,9 @@ def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> F
             ax.set_title(spec.name)
         axes[-1].plot(epochs, [h["lr"] for h in history], f"C{colour}.-", label=name)
     for ax, (spec, train_key, val_key) in zip(axes, drawn):
-        final = [h[key] for history in histories.values() for h in history[-1:] for key in (train_key, val_key)
-                 if key in h]
+        final = [
+            h[key] for history in histories.values() for h in history[-1:] for key in (train_key, val_key) if key in h
+        ]
         if not spec.percent:
             ax.set_yscale("log")  # early epochs of a slow starter would flatten every other curve
         elif final and min(final) > 0.95:
@@ -72,15 +72,23 @@ def prediction_grid(images: torch.Tensor, labels: torch.Tensor, predicted: torch
     right = (predicted == labels).nonzero().flatten()
     shown = torch.cat([wrong, right])[:count]
     columns = 10
-    fig, axes = plt.subplots((len(shown) + columns - 1) // columns, columns, figsize=(columns * 1.3, 1.5 * len(shown) / columns + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        (len(shown) + columns - 1) // columns,
+        columns,
+        figsize=(columns * 1.3, 1.5 * len(shown) / columns + 0.5),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, index in zip(axes.flat, shown.tolist()):
         miss = bool(predicted[index] != labels[index])
         ax.imshow(images[index].cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{int(predicted[index])} (true {int(labels[index])})", fontsize=8,
-                     color="red" if miss else "black", fontweight="bold" if miss else "normal")
+        ax.set_title(
+            f"{int(predicted[index])} (true {int(labels[index])})",
+            fontsize=8,
+            color="red" if miss else "black",
+            fontweight="bold" if miss else "normal",
+        )
     fig.suptitle(f"{len(wrong)} of {len(labels)} misclassified (red: predicted (true))", fontsize=10)
     return fig
 
@@ -92,8 +100,7 @@ def confusion_matrix(matrix: torch.Tensor) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 5.5))
     ax.imshow(off_diagonal, cmap="Reds")
     for (true, pred), value in np.ndenumerate(counts):
-        ax.text(pred, true, str(value), ha="center", va="center", fontsize=7,
-                color="grey" if true == pred else "black")
+        ax.text(pred, true, str(value), ha="center", va="center", fontsize=7, color="grey" if true == pred else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_xticks(range(len(counts)))

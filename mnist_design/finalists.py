@@ -87,8 +87,13 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_
             path = run_dir(study_dir, trial, seed)
             if reusable(trial, seed, cfg.seed) or (path / runs.METRICS_FILE).is_file() or not claim(path):
                 continue
-            overrides = [*typed, *trial.user_attrs.get(OVERRIDES_ATTR, []), f"seed={seed}", "test=false",
-                         f"+tags.candidate=trial_{trial.number:04d}"]
+            overrides = [
+                *typed,
+                *trial.user_attrs.get(OVERRIDES_ATTR, []),
+                f"seed={seed}",
+                "test=false",
+                f"+tags.candidate=trial_{trial.number:04d}",
+            ]
             print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
             run_cfg = factory.compose_run("search", overrides, path)
             (path / ".hydra").mkdir(parents=True, exist_ok=True)
@@ -112,13 +117,24 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Pa
             per_seed[seed] = value_of(path, cfg.search.monitor)
         epoch, value = reached(trial)
         done = [v for v in per_seed.values() if v is not None]
-        rows.append({"trial": trial.number, "params": trial.user_attrs.get("params"), "reached_epoch": epoch,
-                     "value_there": value, "per_seed": per_seed,
-                     "mean": statistics.fmean(done) if len(done) == len(per_seed) else None,
-                     **{key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs},
-                     "overrides": list(trial.user_attrs.get(OVERRIDES_ATTR, []))})
+        rows.append(
+            {
+                "trial": trial.number,
+                "params": trial.user_attrs.get("params"),
+                "reached_epoch": epoch,
+                "value_there": value,
+                "per_seed": per_seed,
+                "mean": statistics.fmean(done) if len(done) == len(per_seed) else None,
+                **{key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs},
+                "overrides": list(trial.user_attrs.get(OVERRIDES_ATTR, [])),
+            }
+        )
     complete = [row for row in rows if row["mean"] is not None]
     finalist = max(complete, key=lambda row: sign * row["mean"]) if len(complete) == len(rows) and rows else None
-    return {"seeds": list(cfg.search.selection.seeds), "monitor": cfg.search.monitor, "candidates": rows,
-            "finalist": finalist["trial"] if finalist else None,
-            "finished": finalist is not None}
+    return {
+        "seeds": list(cfg.search.selection.seeds),
+        "monitor": cfg.search.monitor,
+        "candidates": rows,
+        "finalist": finalist["trial"] if finalist else None,
+        "finished": finalist is not None,
+    }

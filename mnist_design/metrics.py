@@ -38,8 +38,13 @@ class MetricSpec:
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("loss", MeanMetric, update="loss", percent=False, direction="minimize"),
-    MetricSpec("acc", lambda: MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro"), update="logits",
-               percent=True, direction="maximize"),
+    MetricSpec(
+        "acc",
+        lambda: MulticlassAccuracy(num_classes=NUM_CLASSES, average="micro"),
+        update="logits",
+        percent=True,
+        direction="maximize",
+    ),
 )
 
 

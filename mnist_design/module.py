@@ -19,9 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from mnist_design import metrics as registry
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
 from mnist_design.data.augment import rotate
-from mnist_design import metrics as registry
 from mnist_design.metrics import STAGES, logged_name
 
 
@@ -33,16 +33,30 @@ def plain(config: Mapping | None) -> dict | None:
 
 
 class MNISTClassifier(L.LightningModule):
-    def __init__(self, net: Mapping, optimizer: Mapping, scheduler: Mapping | None = None,
-                 label_smoothing: float = 0.0, tta_degrees: Sequence[float] = ()) -> None:
+    def __init__(
+        self,
+        net: Mapping,
+        optimizer: Mapping,
+        scheduler: Mapping | None = None,
+        label_smoothing: float = 0.0,
+        tta_degrees: Sequence[float] = (),
+    ) -> None:
         super().__init__()
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"module.label_smoothing must be in [0, 1); got {label_smoothing}")
-        self.save_hyperparameters({"net": plain(net), "optimizer": plain(optimizer), "scheduler": plain(scheduler),
-                                   "label_smoothing": float(label_smoothing),
-                                   "tta_degrees": [float(d) for d in tta_degrees]})
+        self.save_hyperparameters(
+            {
+                "net": plain(net),
+                "optimizer": plain(optimizer),
+                "scheduler": plain(scheduler),
+                "label_smoothing": float(label_smoothing),
+                "tta_degrees": [float(d) for d in tta_degrees],
+            }
+        )
         self.net: nn.Module = instantiate(self.hparams.net)
-        self.example_input_array = torch.zeros(1, IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE)  # lets the model summary print output shapes
+        self.example_input_array = torch.zeros(
+            1, IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE
+        )  # lets the model summary print output shapes
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
@@ -70,16 +84,22 @@ class MNISTClassifier(L.LightningModule):
             else:
                 measured.update(logits.detach(), labels)
             # Logging the metric objects: Lightning computes (and syncs across ranks) once per epoch, not per step.
-            self.log(logged_name(stage, spec), measured, on_step=False, on_epoch=True,
-                     prog_bar=stage != "train" or spec.percent)
+            self.log(
+                logged_name(stage, spec),
+                measured,
+                on_step=False,
+                on_epoch=True,
+                prog_bar=stage != "train" or spec.percent,
+            )
         return loss, logits
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, logits = self.shared_step(batch, "train")
         # Live progress-bar values of this batch: device tensors, read only when the bar refreshes.
         batch_acc = (logits.detach().argmax(dim=1) == batch[1]).float().mean()
-        self.log_dict({"loss": loss.detach(), "acc": batch_acc}, on_step=True, on_epoch=False, prog_bar=True,
-                      logger=False)
+        self.log_dict(
+            {"loss": loss.detach(), "acc": batch_acc}, on_step=True, on_epoch=False, prog_bar=True, logger=False
+        )
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -101,6 +121,8 @@ class MNISTClassifier(L.LightningModule):
         lightning_keys = {key: settings.pop(key) for key in ("interval", "frequency", "monitor") if key in settings}
         make = instantiate(settings)
         # Only the trainer knows OneCycleLR's total_steps: every optimizer step of the whole run.
-        wants_total = "total_steps" in inspect.signature(make.func).parameters and make.keywords.get("total_steps") is None
+        wants_total = (
+            "total_steps" in inspect.signature(make.func).parameters and make.keywords.get("total_steps") is None
+        )
         scheduler = make(optimizer, total_steps=total_steps()) if wants_total else make(optimizer)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}

@@ -44,8 +44,10 @@ def expand(inputs: list[str]) -> list[Path]:
         if item.is_dir():
             entries = sorted(p for p in item.iterdir() if not p.name.startswith("."))
             for folder in (p for p in entries if p.is_dir()):
-                print(f"{folder}: a sub-folder, skipped (give it as an input of its own to classify its images)",
-                      file=sys.stderr)
+                print(
+                    f"{folder}: a sub-folder, skipped (give it as an input of its own to classify its images)",
+                    file=sys.stderr,
+                )
             files += [p for p in entries if not p.is_dir()]
         else:
             files.append(item)
@@ -89,8 +91,14 @@ def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_js
     if as_json:
         if error is not None:
             return json.dumps({"file": str(path), "error": error})
-        return json.dumps({"file": str(path), "label": int(probs.argmax()), "probability": float(probs.max()),
-                           "probabilities": [round(float(p), 6) for p in probs]})
+        return json.dumps(
+            {
+                "file": str(path),
+                "label": int(probs.argmax()),
+                "probability": float(probs.max()),
+                "probabilities": [round(float(p), 6) for p in probs],
+            }
+        )
     if error is not None:
         return f"{path}: error: {error}"
     return f"{path}: {int(probs.argmax())} (p={float(probs.max()):.3f})"

@@ -59,8 +59,10 @@ class RunDirCheck(Callback):
             except OSError as error:  # a name too long to even look up
                 refuse(os_problem(path, error))
             if held:
-                refuse(f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
-                       f"continue a killed run with resume={path}")
+                refuse(
+                    f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
+                    f"continue a killed run with resume={path}"
+                )
         check_creatable(path)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

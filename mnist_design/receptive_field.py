@@ -1,7 +1,7 @@
 """Print the seed's receptive-field table for any model config (mnist_design/models/receptive_field.py).
 
-    python -m mnist_design.receptive_field model=best
-    python -m mnist_design.receptive_field model=skeleton 'model.layers=[{conv: 8, kernel: 5}, ...]'
+python -m mnist_design.receptive_field model=best
+python -m mnist_design.receptive_field model=skeleton 'model.layers=[{conv: 8, kernel: 5}, ...]'
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The seed's comparison table and the parameter question, regenerated from real runs: outputs/report/REPORT.md.
 
-    python -m mnist_design.report                                   # train 4 rows x seeds [0,1,2] + schedulers, then report
+    python -m mnist_design.report      # train 4 rows x seeds [0,1,2] + schedulers, then report
     python -m mnist_design.report recipes=[ema,tta] designs=[pareto8k]    # + recipe ablations and searched designs
     python -m mnist_design.report steps=[padding28,gap_late] schedulers=false   # + design steps from the seed's design
     python -m mnist_design.report sweep_dirs=[outputs/multiruns]    # collect finished runs: nothing is retrained
@@ -103,17 +103,22 @@ def epochs(group: Sequence[Run]) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
     """A markdown table; columns in ``right`` are right-aligned (numbers)."""
     rule = ["---:" if i in right else "---" for i in range(len(header))]
+
     def escaped(cell: object) -> str:  # a tag value may hold "|", which would split the cell
         return str(cell).replace("|", "\\|")
 
-    return "\n".join("|" + "|".join(f" {escaped(cell)} " if str(cell) else " " for cell in line) + "|"
-                     for line in [header, rule, *rows])
+    return "\n".join(
+        "|" + "|".join(f" {escaped(cell)} " if str(cell) else " " for cell in line) + "|"
+        for line in [header, rule, *rows]
+    )
 
 
 def published_cell(row: str) -> str:
     p = PUBLISHED[row]
-    return (f"{p['params']}, train {100 * p['train_acc']:.2f} / {p['train_loss']}, "
-            f"test {100 * p['test_acc']:.2f} / {p['test_loss']}")
+    return (
+        f"{p['params']}, train {100 * p['train_acc']:.2f} / {p['train_loss']}, "
+        f"test {100 * p['test_acc']:.2f} / {p['test_loss']}"
+    )
 
 
 def title(group: Sequence[Run], name: str) -> str:
@@ -126,10 +131,32 @@ def comparison_table(rows: dict[str, list[Run]]) -> str:
         if not group:
             lines.append([row, "–", "–", "no runs", "", "", "", "", "", published_cell(row)])
             continue
-        lines.append([title(group, row), f"{group[0].metrics['params']:,}", epochs(group), seeds(group),
-                      *(cell(group, key) for key in METRICS), published_cell(row)])
-    return table(["row", "params", "epochs", "seeds", "train acc %", "train loss", "val acc %", "test acc %",
-                  "test loss", "seed's published (params, train acc / loss, test acc / loss)"], lines, right=(1, 2))
+        lines.append(
+            [
+                title(group, row),
+                f"{group[0].metrics['params']:,}",
+                epochs(group),
+                seeds(group),
+                *(cell(group, key) for key in METRICS),
+                published_cell(row),
+            ]
+        )
+    return table(
+        [
+            "row",
+            "params",
+            "epochs",
+            "seeds",
+            "train acc %",
+            "train loss",
+            "val acc %",
+            "test acc %",
+            "test loss",
+            "seed's published (params, train acc / loss, test acc / loss)",
+        ],
+        lines,
+        right=(1, 2),
+    )
 
 
 def analysis(rows: dict[str, list[Run]]) -> list[str]:
@@ -147,9 +174,11 @@ def analysis(rows: dict[str, list[Run]]) -> list[str]:
         else:
             name, before, before_gap = previous
             verdict = "improves on" if test > before else "does NOT improve on"
-            lines.append(f"- {label} {verdict} {name}: test accuracy {100 * (test - before):+.2f} pp "
-                         f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {100 * (gap - before_gap):+.2f} "
-                         f"pp ({100 * before_gap:+.2f} → {100 * gap:+.2f}).")
+            lines.append(
+                f"- {label} {verdict} {name}: test accuracy {100 * (test - before):+.2f} pp "
+                f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {100 * (gap - before_gap):+.2f} "
+                f"pp ({100 * before_gap:+.2f} → {100 * gap:+.2f})."
+            )
         previous = (row, test, gap)
     return lines
 
@@ -172,8 +201,11 @@ def ablation_table(groups: dict[str, list[Run]], baseline: Sequence[Run], what: 
         delta, spread, pairs = paired_delta(group, baseline, "val_acc")
         shown = "–" if name == "baseline" or not pairs else f"{100 * delta:+.2f} ± {100 * spread:.2f} ({pairs} seeds)"
         lines.append([name, seeds(group), cell(group, "val_acc"), shown, cell(group, "test_acc")])
-    return table([what, "seeds", "val acc %", "Δ val vs baseline, same seeds (pp)", "test acc % (reported, not used)"],
-                 lines, right=(3,))
+    return table(
+        [what, "seeds", "val acc %", "Δ val vs baseline, same seeds (pp)", "test acc % (reported, not used)"],
+        lines,
+        right=(3,),
+    )
 
 
 def target_of(params: int) -> tuple[int, float, float | None] | None:
@@ -198,12 +230,26 @@ def design_table(groups: dict[str, list[Run]]) -> str:
         if target:
             budget, mean_goal, floor = target
             goal = f"< {budget:,} params, mean ≥ {100 * mean_goal:.2f} %" + (
-                f", every seed ≥ {100 * floor:.2f} %" if floor is not None else "")
+                f", every seed ≥ {100 * floor:.2f} %" if floor is not None else ""
+            )
             met = verdict(group, mean_goal, floor)
-        lines.append([name, f"{params:,}", epochs(group), seeds(group), cell(group, "val_acc"),
-                      cell(group, "test_acc"), goal, met])
-    return table(["design", "params", "epochs", "seeds", "val acc %", "test acc %", "target (mean test acc)", "met"],
-                 lines, right=(1, 2))
+        lines.append(
+            [
+                name,
+                f"{params:,}",
+                epochs(group),
+                seeds(group),
+                cell(group, "val_acc"),
+                cell(group, "test_acc"),
+                goal,
+                met,
+            ]
+        )
+    return table(
+        ["design", "params", "epochs", "seeds", "val acc %", "test acc %", "target (mean test acc)", "met"],
+        lines,
+        right=(1, 2),
+    )
 
 
 def all_runs_table(all_runs: Sequence[Run]) -> str:
@@ -214,10 +260,19 @@ def all_runs_table(all_runs: Sequence[Run]) -> str:
         m = run.metrics
         test = f"{100 * m['test_acc']:.2f}" if "test_acc" in m else "–"
         tags = " ".join(f"{k}={v}" for k, v in run.tags.items() if k != "title")
-        lines.append([rank, f"{100 * m.get('val_acc', float('nan')):.2f}", test, f"{m.get('params', 0):,}",
-                      m.get("epochs"), f"{m.get('seconds', 0):.0f}", tags, run.path.name])
-    return table(["#", "val acc %", "test acc %", "params", "epochs", "seconds", "tags", "run"], lines,
-                 right=range(6))
+        lines.append(
+            [
+                rank,
+                f"{100 * m.get('val_acc', float('nan')):.2f}",
+                test,
+                f"{m.get('params', 0):,}",
+                m.get("epochs"),
+                f"{m.get('seconds', 0):.0f}",
+                tags,
+                run.path.name,
+            ]
+        )
+    return table(["#", "val acc %", "test acc %", "params", "epochs", "seconds", "tags", "run"], lines, right=range(6))
 
 
 def mean_history(group: Sequence[Run]) -> list[dict[str, float]]:
@@ -240,8 +295,7 @@ def layer_table(cfg: DictConfig) -> str:
     """The seed-style summary: each leaf layer, its output shape and parameter count."""
     summary = ModelSummary(factory.classifier(cfg), max_depth=-1)
     lines = []
-    for name, kind, out, params in zip(summary.layer_names, summary.layer_types, summary.out_sizes,
-                                       summary.param_nums):
+    for name, kind, out, params in zip(summary.layer_names, summary.layer_types, summary.out_sizes, summary.param_nums):
         if name.startswith("net.layers.") and kind != "Sequential":
             shape = ", ".join(str(v) for v in [-1, *out[1:]])  # the seed's torchsummary style: -1 for the batch
             lines.append([f"{name.removeprefix('net.layers.')} {kind}", f"[{shape}]", f"{params:,}"])
@@ -268,19 +322,29 @@ def design_sections(designs: dict[str, list[Run]]) -> list[str]:
     sections = []
     for name, group in sorted(designs.items(), key=lambda item: item[1][0].metrics["params"]):
         cfg = run_config(group[0])
-        sections += [f"### {name}: layers", layer_table(cfg), f"### {name}: receptive field",
-                     receptive_field_markdown(receptive_fields(factory.classifier(cfg).net))]
+        sections += [
+            f"### {name}: layers",
+            layer_table(cfg),
+            f"### {name}: receptive field",
+            receptive_field_markdown(receptive_fields(factory.classifier(cfg).net)),
+        ]
     return sections
 
 
 def best_model_sections(best: Sequence[Run], out_dir: Path) -> list[str]:
     chosen = max(best, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
     cfg = run_config(chosen)
-    sections = [f"## The best model ({chosen.tag('row') or chosen.tag('design')})", layer_table(cfg),
-                "### Receptive field", receptive_field_markdown(receptive_fields(factory.classifier(cfg).net))]
+    sections = [
+        f"## The best model ({chosen.tag('row') or chosen.tag('design')})",
+        layer_table(cfg),
+        "### Receptive field",
+        receptive_field_markdown(receptive_fields(factory.classifier(cfg).net)),
+    ]
     if prediction_grid(chosen, out_dir / "predictions.png") is not None:
-        sections.append(f"### Predictions of its run with the best validation accuracy (seed {chosen.seed}, test acc "
-                        f"{100 * chosen.metrics['test_acc']:.2f} %)\n\n![predictions](predictions.png)")
+        sections.append(
+            f"### Predictions of its run with the best validation accuracy (seed {chosen.seed}, test acc "
+            f"{100 * chosen.metrics['test_acc']:.2f} %)\n\n![predictions](predictions.png)"
+        )
     return sections
 
 
@@ -292,19 +356,26 @@ def hardware(all_runs: Sequence[Run]) -> str:
     return "; ".join(machines)
 
 
-def front_points(all_runs: Sequence[Run], rows: dict[str, list[Run]], designs: dict[str, list[Run]],
-                 steps: dict[str, list[Run]]) -> dict:
+def front_points(
+    all_runs: Sequence[Run], rows: dict[str, list[Run]], designs: dict[str, list[Run]], steps: dict[str, list[Run]]
+) -> dict:
     """What the accuracy-vs-parameters figure draws, each as (params, mean, std, label)."""
+
     def summarise(groups: dict[str, list[Run]]) -> list[tuple[int, float, float, str]]:
         return [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in groups.items() if g]
 
-    trials = [(r.metrics["params"], r.metrics["val_acc"], 0.0, "") for r in all_runs
-              if r.tag("search") and "val_acc" in r.metrics]
-    return {"seed rows (test, mean ± std)": summarise(rows),
-            "the seed's design as step=base (test, mean ± std)": summarise({"": steps.get("base", [])}),
-            "our designs (test, mean ± std)": summarise(designs),
-            "search trials (validation)": trials,
-            "published, one run (test)": [(p, a, 0.0, "") for p, a in PUBLISHED_ELSEWHERE]}
+    trials = [
+        (r.metrics["params"], r.metrics["val_acc"], 0.0, "")
+        for r in all_runs
+        if r.tag("search") and "val_acc" in r.metrics
+    ]
+    return {
+        "seed rows (test, mean ± std)": summarise(rows),
+        "the seed's design as step=base (test, mean ± std)": summarise({"": steps.get("base", [])}),
+        "our designs (test, mean ± std)": summarise(designs),
+        "search trials (validation)": trials,
+        "published, one run (test)": [(p, a, 0.0, "") for p, a in PUBLISHED_ELSEWHERE],
+    }
 
 
 def write_report(all_runs: Sequence[Run], out_dir: Path, command: str) -> Path:
@@ -317,7 +388,9 @@ def write_report(all_runs: Sequence[Run], out_dir: Path, command: str) -> Path:
         "min. Test metrics are those of the final epoch's weights, as in the seed's table; validation is a "
         "5,000-image split of the training set and nothing was chosen on the test set. Values are mean ± sample std "
         "over seeds, with the minimum in brackets.",
-        comparison_table(rows), "## What each step did (computed from the table)", "\n".join(analysis(rows)),
+        comparison_table(rows),
+        "## What each step did (computed from the table)",
+        "\n".join(analysis(rows)),
     ]
     curves = {row: mean_history(group) for row, group in rows.items() if any(r.history for r in group)}
     if curves:
@@ -327,22 +400,34 @@ def write_report(all_runs: Sequence[Run], out_dir: Path, command: str) -> Path:
     for key in ("scheduler", "recipe"):
         groups = by_tag(all_runs, key)
         if groups and baseline:
-            sections += [f"## Ablations: {key} (ranked on validation accuracy)",
-                         "Each variant changes one thing of its baseline; the test column is shown for the record, "
-                         "nothing was chosen with it.", ablation_table(groups, baseline, key)]
+            sections += [
+                f"## Ablations: {key} (ranked on validation accuracy)",
+                "Each variant changes one thing of its baseline; the test column is shown for the record, "
+                "nothing was chosen with it.",
+                ablation_table(groups, baseline, key),
+            ]
     steps = by_tag(all_runs, "step")
     if steps.get("base"):
-        sections += ["## Design step by step (ranked on validation accuracy)",
-                     "Each step is the seed's design and recipe (`step=base`) with exactly one change (conf/step/); "
-                     "the Δ pairs runs of the same seed. The test column is shown for the record, nothing was chosen "
-                     "with it.", ablation_table({k: g for k, g in steps.items() if k != "base"}, steps["base"], "step")]
+        sections += [
+            "## Design step by step (ranked on validation accuracy)",
+            "Each step is the seed's design and recipe (`step=base`) with exactly one change (conf/step/); "
+            "the Δ pairs runs of the same seed. The test column is shown for the record, nothing was chosen "
+            "with it.",
+            ablation_table({k: g for k, g in steps.items() if k != "base"}, steps["base"], "step"),
+        ]
     if designs:
-        sections += ["## Designs found by the search, retrained on several seeds",
-                     "Chosen on validation accuracy; retrained for the full schedule and tested once.",
-                     design_table(designs), *design_sections(designs)]
+        sections += [
+            "## Designs found by the search, retrained on several seeds",
+            "Chosen on validation accuracy; retrained for the full schedule and tested once.",
+            design_table(designs),
+            *design_sections(designs),
+        ]
     points = front_points(all_runs, rows, designs, steps)
-    if points["seed rows (test, mean ± std)"] or points["our designs (test, mean ± std)"] or \
-            points["search trials (validation)"]:
+    if (
+        points["seed rows (test, mean ± std)"]
+        or points["our designs (test, mean ± std)"]
+        or points["search trials (validation)"]
+    ):
         figures.save(figures.accuracy_vs_parameters(points), out_dir / "accuracy_vs_parameters.png")
         sections.append("## Accuracy against parameters\n\n![accuracy vs parameters](accuracy_vs_parameters.png)")
     best = rows["row4"] or [r for group in designs.values() for r in group]
@@ -367,8 +452,11 @@ def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
         check_options(key, group, list(cfg[key]))  # a typo fails here, not after hours of other sweeps
     sweeps = {"table": [f"seed={joined(cfg.seeds)}", "experiment=row1,row2,row3,row4"]}
     if cfg.schedulers:  # onecycle on the best model is row 4 itself
-        sweeps["schedulers"] = [f"seed={joined(cfg.seeds)}", "scheduler=none,step,plateau",
-                                "+tags.scheduler=${hydra:runtime.choices.scheduler}"]
+        sweeps["schedulers"] = [
+            f"seed={joined(cfg.seeds)}",
+            "scheduler=none,step,plateau",
+            "+tags.scheduler=${hydra:runtime.choices.scheduler}",
+        ]
     if cfg.recipes:
         sweeps["recipes"] = [f"seed={joined(cfg.recipe_seeds)}", f"recipe={joined(cfg.recipes)}"]
     if cfg.designs:
@@ -376,8 +464,16 @@ def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
     if cfg.steps:  # every step is compared with the base step on the same seeds
         sweeps["steps"] = [f"seed={joined(cfg.step_seeds)}", f"step={joined(['base', *cfg.steps])}"]
     for name, overrides in sweeps.items():
-        command = [sys.executable, "-m", "mnist_design.train", "-m", *overrides, "callbacks.model_summary=null",
-                   f"hydra.sweep.dir={runs_dir / name}", *cfg.train_overrides]
+        command = [
+            sys.executable,
+            "-m",
+            "mnist_design.train",
+            "-m",
+            *overrides,
+            "callbacks.model_summary=null",
+            f"hydra.sweep.dir={runs_dir / name}",
+            *cfg.train_overrides,
+        ]
         print("running:", " ".join(command[1:]), flush=True)
         subprocess.run(command, check=True)
 

@@ -24,8 +24,10 @@ ALLOWED = ("data.data_dir", "trainer.accelerator", "trainer.devices", "trainer.e
 def saved_overrides(run_dir: Path) -> list[str]:
     saved = run_dir / ".hydra" / "overrides.yaml"
     if not saved.is_file():
-        raise CheckpointError(f"resume={run_dir} is not a run directory (no .hydra/overrides.yaml); give the "
-                              f"directory printed at the end of a run, e.g. outputs/runs/<date>_<time>_<model>_<id>")
+        raise CheckpointError(
+            f"resume={run_dir} is not a run directory (no .hydra/overrides.yaml); give the "
+            f"directory printed at the end of a run, e.g. outputs/runs/<date>_<time>_<model>_<id>"
+        )
     try:
         return [str(o) for o in OmegaConf.load(saved) if not str(o).startswith("resume=")]
     except Exception as error:  # noqa: BLE001 - any YAML or type error means the same: a damaged run directory
@@ -37,8 +39,10 @@ def extra_overrides(typed: list[str]) -> list[str]:
     extras = [o for o in typed if not o.startswith("resume=")]
     refused = [o for o in extras if o.split("=", 1)[0].lstrip("+~") not in ALLOWED]
     if refused:
-        raise ConfigError(f"resume= takes the run's own config; {' '.join(refused)} would change what the checkpoint "
-                          f"holds. Allowed beside resume=: {', '.join(ALLOWED)}")
+        raise ConfigError(
+            f"resume= takes the run's own config; {' '.join(refused)} would change what the checkpoint "
+            f"holds. Allowed beside resume=: {', '.join(ALLOWED)}"
+        )
     return extras
 
 
@@ -62,8 +66,10 @@ def refuse_search_trial(run_dir: Path) -> None:
     except Exception:  # noqa: BLE001 - an unreadable config is reported by the normal path below
         return
     if is_trial:
-        raise ConfigError(f"resume={run_dir} is a search trial; continue its study with the search command it came "
-                          f"from (python -m mnist_design.search ...): a killed trial is retried there")
+        raise ConfigError(
+            f"resume={run_dir} is a search trial; continue its study with the search command it came "
+            f"from (python -m mnist_design.search ...): a killed trial is retried there"
+        )
 
 
 def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | None:
@@ -81,6 +87,9 @@ def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | Non
     ckpt_path = last_checkpoint(cfg, run_dir)
     for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a kill during a checkpoint write
         stale.unlink()
-    print(f"resume: continuing from {ckpt_path}" if ckpt_path else
-          f"resume: no checkpoint yet in {run_dir / 'checkpoints'}, starting the run from epoch 1")
+    print(
+        f"resume: continuing from {ckpt_path}"
+        if ckpt_path
+        else f"resume: no checkpoint yet in {run_dir / 'checkpoints'}, starting the run from epoch 1"
+    )
     return cfg, ckpt_path

@@ -64,7 +64,9 @@ def read_metrics(run_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunUnreadable(f"{path} does not exist: the run has not finished") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise RunUnreadable(f"{path} is unreadable or truncated ({type(error).__name__}); rerun or remove that run")
+        raise RunUnreadable(
+            f"{path} is unreadable or truncated ({type(error).__name__}); rerun or remove that run"
+        ) from None
     if not isinstance(metrics, dict):
         raise RunUnreadable(f"{path} is not a JSON object; rerun or remove that run")
     return metrics
@@ -149,24 +151,31 @@ def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -
     return written
 
 
-
-
 def hparams(cfg: Any) -> dict[str, Any]:
     """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values."""
-    choices = HydraConfig.get().runtime.choices
-    # "choice/": the module's own hyperparameters (logged by Lightning at fit start) use the bare group names.
-    flat: dict[str, Any] = {f"choice/{group}": str(choices.get(group)) for group in
-                            ("model", "augment", "optimizer", "scheduler", "experiment", "recipe") if group in choices}
+    runtime = HydraConfig.get()
+    # "choice/": every config group's option (Hydra's own groups aside); the module's own hyperparameters (logged by
+    # Lightning at fit start) use the bare group names. "override/": what was typed or searched, key by key.
+    flat: dict[str, Any] = {
+        f"choice/{group}": str(option)
+        for group, option in runtime.runtime.choices.items()
+        if not group.startswith("hydra")
+    }
     flat.update({f"tag/{key}": str(value) for key, value in (cfg.get("tags") or {}).items()})
-    flat.update({
-        "seed": cfg.seed,
-        "batch_size": cfg.data.batch_size,
-        "max_epochs": cfg.trainer.max_epochs,
-        "dropout": float(cfg.model.get("dropout", 0.0)),
-        "lr": float(cfg.optimizer.get("lr", float("nan"))),
-        "max_lr": float((cfg.get("scheduler") or {}).get("max_lr", float("nan"))),
-        "augment_degrees": float((cfg.get("augment") or {}).get("degrees", 0.0)),
-    })
+    for typed in runtime.overrides.task:
+        key, _, value = str(typed).lstrip("+~").partition("=")
+        flat[f"override/{key}"] = value
+    flat.update(
+        {
+            "seed": cfg.seed,
+            "batch_size": cfg.data.batch_size,
+            "max_epochs": cfg.trainer.max_epochs,
+            "dropout": float(cfg.model.get("dropout", 0.0)),
+            "lr": float(cfg.optimizer.get("lr", float("nan"))),
+            "max_lr": float((cfg.get("scheduler") or {}).get("max_lr", float("nan"))),
+            "augment_degrees": float((cfg.get("augment") or {}).get("degrees", 0.0)),
+        }
+    )
     return flat
 
 

@@ -31,8 +31,13 @@ def check_points(points: Sequence[Sequence[float]]) -> None:
 class PiecewiseLinearLR(LRScheduler):
     """Every parameter group's lr follows the points; ``max_lr`` rescales them so that their peak is max_lr."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, points: Sequence[Sequence[float]],
-                 max_lr: float | None = None, last_epoch: int = -1) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        points: Sequence[Sequence[float]],
+        max_lr: float | None = None,
+        last_epoch: int = -1,
+    ) -> None:
         check_points(points)
         if max_lr is not None and max_lr <= 0:
             raise ValueError(f"scheduler.max_lr must be > 0 or null; got {max_lr}")

@@ -9,7 +9,7 @@ values are set; ranges are checked in mnist_design/config.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, make_dataclass
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -139,33 +139,50 @@ class Plateau(Scheduler):
 
 
 @dataclass
-class Trainer(Target):
-    """lightning.Trainer's arguments that the configs set or that users reach for; the rest keep Lightning's defaults."""
+class TrainerTyped(Target):
+    """The lightning.Trainer arguments the configs set, with their types (so a wrong type is refused by Hydra)."""
 
     accelerator: str = MISSING
     devices: Any = MISSING
-    strategy: Any = "auto"
-    sync_batchnorm: bool = False
     precision: Any = MISSING
     max_epochs: Optional[int] = MISSING
-    max_steps: int = -1
     deterministic: Any = MISSING
     log_every_n_steps: int = MISSING
     num_sanity_val_steps: int = MISSING
     enable_model_summary: bool = MISSING
     enable_progress_bar: bool = MISSING
-    default_root_dir: Optional[str] = None
-    plugins: Any = None
-    limit_train_batches: Any = None
-    limit_val_batches: Any = None
-    limit_test_batches: Any = None
-    overfit_batches: Any = 0.0
-    fast_dev_run: Any = False
     enable_checkpointing: bool = True
-    profiler: Any = None
     check_val_every_n_epoch: Optional[int] = 1
-    gradient_clip_val: Optional[float] = None
-    accumulate_grad_batches: int = 1
+
+
+PASSED_BY_THE_FACTORY = ("self", "callbacks", "logger")  # built from their own config groups
+
+
+def plain_default(value: Any) -> Any:
+    """Lightning's default where OmegaConf can hold it, else None (= let Lightning use its own)."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else None
+
+
+def trainer_schema() -> type:
+    """Every other argument of lightning.Trainer, read from its signature: ``trainer.min_epochs=3`` works without
+    ``+``, and a misspelt one (``trainer.min_epoch=3``) is still refused by name. Their types are Lightning's own
+    business (checked when the Trainer is built), so they are ``Any`` here."""
+    import inspect
+
+    import lightning
+
+    typed = {f.name for f in fields(TrainerTyped)}
+    extra = [
+        (name, Any, field(default=plain_default(parameter.default)))
+        for name, parameter in inspect.signature(lightning.Trainer.__init__).parameters.items()
+        if name not in typed
+        and name not in PASSED_BY_THE_FACTORY
+        and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
+    return make_dataclass("Trainer", extra, bases=(TrainerTyped,))
+
+
+Trainer = trainer_schema()
 
 
 @dataclass
@@ -268,11 +285,25 @@ class Report:
 
 
 SCHEMAS: dict[str, Any] = {
-    "data/mnist": Data, "model/convnet": ConvNetModel, "model/family": FamilyModel, "augment/affine": Augment,
-    "optimizer/sgd": SGD, "optimizer/adam": Adam, "optimizer/adamw": AdamW,
-    "scheduler/onecycle": OneCycle, "scheduler/piecewise": Piecewise, "scheduler/step": StepLR,
-    "scheduler/plateau": Plateau, "trainer/lightning": Trainer, "module/default": Module,
-    "train": Train, "bench": Bench, "search": Search, "evaluate": Evaluate, "predict": Predict, "report": Report,
+    "data/mnist": Data,
+    "model/convnet": ConvNetModel,
+    "model/family": FamilyModel,
+    "augment/affine": Augment,
+    "optimizer/sgd": SGD,
+    "optimizer/adam": Adam,
+    "optimizer/adamw": AdamW,
+    "scheduler/onecycle": OneCycle,
+    "scheduler/piecewise": Piecewise,
+    "scheduler/step": StepLR,
+    "scheduler/plateau": Plateau,
+    "trainer/lightning": Trainer,
+    "module/default": Module,
+    "train": Train,
+    "bench": Bench,
+    "search": Search,
+    "evaluate": Evaluate,
+    "predict": Predict,
+    "report": Report,
 }
 
 

@@ -1,7 +1,7 @@
 """Scoring a model on the test split, shared by train, evaluate and report: metrics, predictions, figures.
 
-    metrics = metrics_on_test(trainer, model, datamodule)          # {"test_loss": ..., "test_acc": ...}
-    named = figures_on_test(model, datamodule)                      # {"predictions": Figure, "confusion_matrix": Figure}
+metrics = metrics_on_test(trainer, model, datamodule)          # {"test_loss": ..., "test_acc": ...}
+named = figures_on_test(model, datamodule)                      # {"predictions": Figure, "confusion_matrix": Figure}
 """
 
 from __future__ import annotations
@@ -26,13 +26,21 @@ def metrics_on_test(trainer: L.Trainer, model: MNISTClassifier, datamodule: MNIS
     return scalars(trainer.test(model, datamodule=datamodule, verbose=False)[0])
 
 
-def selected_checkpoint_metrics(trainer: L.Trainer, datamodule: MNISTDataModule, path: str, val_acc: float,
-                                ) -> dict[str, Any]:
+def selected_checkpoint_metrics(
+    trainer: L.Trainer,
+    datamodule: MNISTDataModule,
+    path: str,
+    val_acc: float,
+) -> dict[str, Any]:
     """Test metrics of a checkpoint that validation selected, on a model of its own (the live one is untouched)."""
     checkpoint = read_checkpoint(path)
     model, _ = classifier_from(checkpoint, path)
-    return {"epoch": int(checkpoint["epoch"]) + 1, "val_acc": val_acc, "checkpoint": path,
-            **metrics_on_test(trainer, model, datamodule)}
+    return {
+        "epoch": int(checkpoint["epoch"]) + 1,
+        "val_acc": val_acc,
+        "checkpoint": path,
+        **metrics_on_test(trainer, model, datamodule),
+    }
 
 
 @torch.no_grad()
@@ -57,5 +65,6 @@ def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule) -> dict
     return {
         "predictions": figures.prediction_grid(images, labels, predicted),
         "confusion_matrix": figures.confusion_matrix(
-            multiclass_confusion_matrix(predicted, labels, num_classes=NUM_CLASSES)),
+            multiclass_confusion_matrix(predicted, labels, num_classes=NUM_CLASSES)
+        ),
     }

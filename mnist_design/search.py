@@ -108,9 +108,12 @@ def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTria
             best = f"best: trial {study.best_trial.number} {spec.show(study.best_value)}"
         except ValueError:
             best = "best: none complete yet"
-        print(f"[search] trial {trial.number} {trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, "
-              f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts['trained']} trained, "
-              f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['trials']} in the study", flush=True)
+        print(
+            f"[search] trial {trial.number} {trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, "
+            f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts['trained']} trained, "
+            f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['trials']} in the study",
+            flush=True,
+        )
 
     return say
 
@@ -138,8 +141,9 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
     published = sorted((Path(config_dir()) / "experiment").glob(f"{PUBLISHED_PREFIX}*.yaml"))
     with space.own_runtime() as run_dir:
         for path in published if cfg.search.enqueue_published else []:
-            found.append(({"published": path.stem}, factory.compose_run("search", [*typed, *preset(path.stem, cfg)],
-                                                                        run_dir)))
+            found.append(
+                ({"published": path.stem}, factory.compose_run("search", [*typed, *preset(path.stem, cfg)], run_dir))
+            )
     points = []
     for attrs, composed in found:
         name = attrs.get("published", "the base config")
@@ -163,7 +167,9 @@ def preset(name: str | None, cfg: DictConfig) -> list[str]:
     if not name:
         return []
     defaults = OmegaConf.load(Path(config_dir()) / "experiment" / f"{name}.yaml").get("defaults", [])
-    models = [entry["override /model"] for entry in defaults if isinstance(entry, Mapping) and "override /model" in entry]
+    models = [
+        entry["override /model"] for entry in defaults if isinstance(entry, Mapping) and "override /model" in entry
+    ]
     return [f"experiment={name}", *(f"model={model}" for model in models), f"budget={cfg.budget}"]
 
 
@@ -185,18 +191,31 @@ def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[su
     """search.workers - 1 more processes running this same search, in the same study directory and storage; this
     process is one worker too."""
     extra = [o for o in typed if not o.startswith(("search.workers=", "search.storage="))]
-    command = [sys.executable, "-m", "mnist_design.search", *extra, "search.workers=1", "search.enqueue_base=false",
-               f"search.storage={studies.storage_url(cfg)}", f"hydra.run.dir={study_dir.resolve()}",
-               f"search.results_dir={Path(cfg.search.results_dir).resolve()}", "search.is_worker=true"]
+    command = [
+        sys.executable,
+        "-m",
+        "mnist_design.search",
+        *extra,
+        "search.workers=1",
+        "search.enqueue_base=false",
+        f"search.storage={studies.storage_url(cfg)}",
+        f"hydra.run.dir={study_dir.resolve()}",
+        f"search.results_dir={Path(cfg.search.results_dir).resolve()}",
+        "search.is_worker=true",
+    ]
     env = {**os.environ, factory.JOBS_VARIABLE: str(cfg.search.workers)}
-    return [subprocess.Popen(command, env=env, preexec_fn=die_with_parent)  # noqa: PLW1509 - prctl only, no locks
-            for _ in range(cfg.search.workers - 1)]
+    return [
+        subprocess.Popen(command, env=env, preexec_fn=die_with_parent)  # prctl only: safe though torch may hold threads
+        for _ in range(cfg.search.workers - 1)
+    ]
 
 
 def usage(started: float) -> dict[str, float]:
     used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return {"wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
-            "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in used), 1)}
+    return {
+        "wall_seconds_this_invocation": round(time.perf_counter() - started, 1),
+        "cpu_seconds_this_invocation": round(sum(u.ru_utime + u.ru_stime for u in used), 1),
+    }
 
 
 def best_of(study: optuna.Study) -> dict[str, Any]:
@@ -204,18 +223,20 @@ def best_of(study: optuna.Study) -> dict[str, Any]:
     if not complete:
         return {}
     best = study.best_trial
-    base = next(({"trial": t.number, "value": t.value, **t.user_attrs} for t in complete if t.user_attrs.get("base")),
-                None)
-    return {"best": {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params},
-            "base": base}
+    base = next(
+        ({"trial": t.number, "value": t.value, **t.user_attrs} for t in complete if t.user_attrs.get("base")), None
+    )
+    return {"best": {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params}, "base": base}
 
 
 def refuse_unfit_space(cfg: DictConfig, typed: list[str]) -> None:
     """Before any trial: the space's smallest design must fit the budget."""
     least = space.smallest(cfg, typed)
     if least is not None and least > cfg.budget:
-        raise ConfigError(f"no design in the space fits budget={cfg.budget:,}; the smallest is {least:,} params "
-                          f"(every width at its least); raise budget or choose a smaller search_space")
+        raise ConfigError(
+            f"no design in the space fits budget={cfg.budget:,}; the smallest is {least:,} params "
+            f"(every width at its least); raise budget or choose a smaller search_space"
+        )
 
 
 def search(cfg: DictConfig) -> dict[str, Any]:
@@ -224,8 +245,10 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     worker = cfg.search.is_worker
     presets = [o for o in typed if o.split("=", 1)[0].lstrip("+~") in PRESET_GROUPS]
     if presets:  # every trial would carry that preset's tag while the search changes what it names
-        raise ConfigError(f"{' '.join(presets)}: a search varies the design and recipe, so its trials cannot be that "
-                          f"preset; search from the base config (published designs are starting points already)")
+        raise ConfigError(
+            f"{' '.join(presets)}: a search varies the design and recipe, so its trials cannot be that "
+            f"preset; search from the base config (published designs are starting points already)"
+        )
     validate(cfg)  # the search's own keys and the base config, before any study is opened
     space.check_keys(cfg, typed)
     if cfg.budget is not None:
@@ -241,11 +264,17 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None
     if studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
-        study.optimize(objective(cfg, typed, study_dir), callbacks=[stop_when_done(cfg), progress(cfg)],
-                       timeout=timeout, gc_after_trial=True)
+        study.optimize(
+            objective(cfg, typed, study_dir),
+            callbacks=[stop_when_done(cfg), progress(cfg)],
+            timeout=timeout,
+            gc_after_trial=True,
+        )
     if studies.trained(study) == 0:
-        raise ConfigError(f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
-                          f"all refused; raise budget or choose a smaller search_space")
+        raise ConfigError(
+            f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
+            f"all refused; raise budget or choose a smaller search_space"
+        )
     finished = studies.trained(study) >= cfg.search.n_trials
     if finished:
         finalists.select(study, cfg, typed, study_dir)  # this process's share of the selection runs
@@ -258,8 +287,10 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
     if failed:
-        raise WorkerDied(f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "
-                         f"run the same command again to recover their trials and continue")
+        raise WorkerDied(
+            f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "
+            f"run the same command again to recover their trials and continue"
+        )
     return result
 
 

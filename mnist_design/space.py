@@ -38,8 +38,11 @@ def own_runtime() -> Iterator[Path]:
 
 def override(key: str, value: Any) -> str:
     """key=value as Hydra's command line reads it back (true/false/null, not Python's spelling)."""
-    shown = {True: "true", False: "false", None: "null"}.get(value, value) if not isinstance(value, (int, float)) \
-        or isinstance(value, bool) else value
+    shown = (
+        {True: "true", False: "false", None: "null"}.get(value, value)
+        if not isinstance(value, (int, float)) or isinstance(value, bool)
+        else value
+    )
     return f"{key}={shown}"
 
 
@@ -76,8 +79,9 @@ def sample(trial: optuna.Trial, cfg: DictConfig, typed: Sequence[str], run_dir: 
     space = {k: v for k, v in space_of(cfg).items() if fixed is None or k in fixed}
     chosen = [override(k, suggest(trial, k, v)) for k, v in space.items() if is_group(k, cfg)]
     probe = factory.compose_run("search", [*typed, *chosen], run_dir) if chosen else cfg
-    chosen += [override(k, suggest(trial, k, v)) for k, v in space.items()
-               if not is_group(k, cfg) and has_key(probe, k)]
+    chosen += [
+        override(k, suggest(trial, k, v)) for k, v in space.items() if not is_group(k, cfg) and has_key(probe, k)
+    ]
     return chosen
 
 
@@ -107,20 +111,26 @@ def check_keys(cfg: DictConfig, typed: Sequence[str]) -> None:
     options: list[DictConfig] = [cfg]
     with own_runtime() as run_dir:
         for group in searched:
-            options += [factory.compose_run("search", [*typed, override(group, option)], run_dir)
-                        for option in space[group]]
+            options += [
+                factory.compose_run("search", [*typed, override(group, option)], run_dir) for option in space[group]
+            ]
     unknown = [k for k in space if k not in searched and not any(has_key(c, k) for c in options)]
     if unknown:
-        raise ConfigError(f"search.space: {', '.join(unknown)} is not a config key (nor a key of any option of the "
-                          f"searched groups); search keys are train overrides such as model.stage1.0 or optimizer")
+        raise ConfigError(
+            f"search.space: {', '.join(unknown)} is not a config key (nor a key of any option of the "
+            f"searched groups); search keys are train overrides such as model.stage1.0 or optimizer"
+        )
 
 
 def smallest(cfg: DictConfig, typed: Sequence[str]) -> int | None:
     """Parameters of the space's smallest numeric point (every width at its least); None if that cannot be built."""
     lows = []
     for key, spec in space_of(cfg).items():
-        numbers = [v for v in spec if isinstance(v, (int, float)) and not isinstance(v, bool)] \
-            if isinstance(spec, (list, tuple)) else [spec.get("low")]
+        numbers = (
+            [v for v in spec if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if isinstance(spec, (list, tuple))
+            else [spec.get("low")]
+        )
         if key.startswith("model.") and numbers and not is_group(key, cfg):
             lows.append(override(key, min(numbers)))
         elif key == "model.separable" or key.startswith("model.separable."):

@@ -35,8 +35,20 @@ SUMMARY_FILE = "summary.yaml"
 WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
 REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
 # Keys a continuation may change freely: how the work is done, not what the study is.
-FREE_KEYS = ("search.n_trials", "search.workers", "search.timeout_min", "search.storage", "search.enqueue_base",
-             "search.enqueue_published", "search.sampler.seed", "search.results_dir", "search.is_worker", "search.selection", "threads", "hydra.")
+FREE_KEYS = (
+    "search.n_trials",
+    "search.workers",
+    "search.timeout_min",
+    "search.storage",
+    "search.enqueue_base",
+    "search.enqueue_published",
+    "search.sampler.seed",
+    "search.results_dir",
+    "search.is_worker",
+    "search.selection",
+    "threads",
+    "hydra.",
+)
 
 
 class StudyError(UserError):
@@ -63,8 +75,10 @@ def check_writable_folder(folder: Path, url: str, create: bool) -> None:
         probe.touch()
         probe.unlink()
     except OSError as error:
-        raise StudyError(f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
-                         f"choose a writable folder with search.storage=journal:FILE") from None
+        raise StudyError(
+            f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
+            f"choose a writable folder with search.storage=journal:FILE"
+        ) from None
 
 
 @contextmanager
@@ -101,8 +115,10 @@ def rdb_storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
     except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
         reason = str(error).splitlines()[0]
-        raise StudyError(f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
-                         f"journal:FILE, sqlite:///FILE or a reachable database URL") from None
+        raise StudyError(
+            f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
+            f"journal:FILE, sqlite:///FILE or a reachable database URL"
+        ) from None
 
 
 def direction(cfg: DictConfig) -> str:
@@ -113,8 +129,10 @@ def direction(cfg: DictConfig) -> str:
     except KeyError as error:
         raise StudyError(f"search.monitor={monitor}: {error.args[0]}") from None
     if not str(monitor).startswith("val/"):
-        raise StudyError(f"search.monitor={monitor} is not allowed: a search watches validation metrics only "
-                         f"(val/...), never train or test")
+        raise StudyError(
+            f"search.monitor={monitor} is not allowed: a search watches validation metrics only "
+            f"(val/...), never train or test"
+        )
     chosen = cfg.search.get("direction") or spec.direction
     if chosen not in ("maximize", "minimize"):
         raise StudyError(f"search.direction={chosen} is not allowed: it must be maximize, minimize or null")
@@ -124,16 +142,25 @@ def direction(cfg: DictConfig) -> str:
 def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     """What the study is: its budget, search space, base config (what was typed) and objective."""
     base = sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
-    return {"budget": str(cfg.budget), "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
-            "base": json.dumps(base), "monitor": f"{cfg.search.monitor} ({direction(cfg)})"}
+    return {
+        "budget": str(cfg.budget),
+        "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
+        "base": json.dumps(base),
+        "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
+    }
 
 
 def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
     """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
     try:
-        study = optuna.create_study(study_name=cfg.search.study_name, storage=storage(cfg),
-                                    sampler=instantiate(cfg.search.sampler), pruner=instantiate(cfg.search.pruner),
-                                    direction=direction(cfg), load_if_exists=True)
+        study = optuna.create_study(
+            study_name=cfg.search.study_name,
+            storage=storage(cfg),
+            sampler=instantiate(cfg.search.sampler),
+            pruner=instantiate(cfg.search.pruner),
+            direction=direction(cfg),
+            load_if_exists=True,
+        )
     except OSError as error:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
     recorded = {key: study.user_attrs.get(key) for key in wanted}
@@ -144,8 +171,10 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
     differs = [key for key, value in wanted.items() if recorded.get(key) != value]
     if differs:
         shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted[key]}" for key in differs)
-        raise StudyError(f"study {study.study_name} ({storage_url(cfg)}) was started with another {', '.join(differs)} "
-                         f"({shown}); continue it with the same settings or choose a new search.study_name")
+        raise StudyError(
+            f"study {study.study_name} ({storage_url(cfg)}) was started with another {', '.join(differs)} "
+            f"({shown}); continue it with the same settings or choose a new search.study_name"
+        )
     return study
 
 
@@ -185,7 +214,9 @@ def recover_dead(study: optuna.Study) -> list[int]:
         except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process recovered it first
         kept = {key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs}
-        study.enqueue_trial(dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number})
+        study.enqueue_trial(
+            dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number}
+        )
         recovered.append(trial.number)
     return recovered
 
@@ -201,8 +232,10 @@ def trained(study: optuna.Study) -> int:
 
 def in_flight(study: optuna.Study) -> int:
     """RUNNING trials whose worker may still finish them."""
-    return sum(alive(str(t.user_attrs.get(WORKER_ATTR, ""))) is not False
-               for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+    return sum(
+        alive(str(t.user_attrs.get(WORKER_ATTR, ""))) is not False
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    )
 
 
 def reached(trial: FrozenTrial) -> tuple[int, float] | None:
@@ -222,8 +255,12 @@ def describe(study: optuna.Study) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     ran = [t for t in trials if REFUSED_ATTR not in t.user_attrs]
     stopped_at = sorted(reached(t)[0] for t in ran if t.state == TrialState.PRUNED and reached(t))
-    return {"study": study.study_name, "trials": len(trials), "refused_before_training": len(trials) - len(ran),
-            "trained": sum(was_trained(t) for t in trials),
-            **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
-            "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
-            "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1)}
+    return {
+        "study": study.study_name,
+        "trials": len(trials),
+        "refused_before_training": len(trials) - len(ran),
+        "trained": sum(was_trained(t) for t in trials),
+        **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
+        "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
+        "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1),
+    }

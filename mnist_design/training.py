@@ -28,12 +28,15 @@ from mnist_design import factory, figures, runs, scoring
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.metrics import epoch_keys
-from mnist_design.module import MNISTClassifier
 from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.module import MNISTClassifier
 
 
-def fit(cfg: DictConfig, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = (),
-        ) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer, float]:
+def fit(
+    cfg: DictConfig,
+    ckpt_path: str | None = None,
+    extra_callbacks: Sequence[L.Callback] = (),
+) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer, float]:
     """Build everything from config and train; returns the trained objects and the seconds fit took."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     factory.share_cores(cfg)
@@ -58,12 +61,15 @@ def hardware(trainer: L.Trainer) -> str:
     device = trainer.strategy.root_device
     if device.type == "cuda":
         return f"GPU {torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return (f"CPU {platform.machine()} {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} threads, torch {torch.__version__}")
+    return (
+        f"CPU {platform.machine()} {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
 
 
-def evaluate(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer,
-             seconds: float) -> dict[str, Any]:
+def evaluate(
+    cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, seconds: float
+) -> dict[str, Any]:
     """Everything metrics.json records: the final epoch's train/val numbers, test numbers, and what the run was."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     history = runs.read_history(run_dir / runs.HISTORY_FILE)
@@ -78,21 +84,24 @@ def evaluate(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifie
     if cfg.test:  # the seed's table reports the final epoch's weights; the val-selected checkpoint goes beside them
         metrics.update(scoring.metrics_on_test(trainer, model, datamodule))
         metrics["selected"] = selected_metrics(trainer, datamodule)
-    metrics.update({
-        "seed": cfg.seed,
-        "model": HydraConfig.get().runtime.choices.get("model"),
-        "tags": OmegaConf.to_container(cfg.tags, resolve=True),
-        "protocol": datamodule.protocol,
-        "data_source": datamodule.source,
-        "device": str(trainer.strategy.root_device),
-        "hardware": hardware(trainer),
-        "run_dir": str(run_dir),
-    })
+    metrics.update(
+        {
+            "seed": cfg.seed,
+            "model": HydraConfig.get().runtime.choices.get("model"),
+            "tags": OmegaConf.to_container(cfg.tags, resolve=True),
+            "protocol": datamodule.protocol,
+            "data_source": datamodule.source,
+            "device": str(trainer.strategy.root_device),
+            "hardware": hardware(trainer),
+            "run_dir": str(run_dir),
+        }
+    )
     return metrics
 
 
-def write(cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer,
-          metrics: dict[str, Any]) -> None:
+def write(
+    cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, metrics: dict[str, Any]
+) -> None:
     """Figures, HParams and metrics.json (rank 0 only); metrics.json last, so its presence means 'finished'."""
     if not trainer.is_global_zero:
         return
@@ -127,8 +136,13 @@ def say(metrics: dict[str, Any]) -> None:
         print(f"{SEED_PROTOCOL}: val_* and the 'selected' checkpoint were measured and chosen on the test set")
     if "test_acc" in metrics:
         selected = metrics.get("selected") or {}
-        chosen = (f"  |  val-selected epoch {selected['epoch']}: test acc {100 * selected['test_acc']:.2f}%"
-                  if selected else "")
-        print(f"TEST (final epoch {metrics['epochs']}): loss {metrics['test_loss']:.4f} "
-              f"acc {100 * metrics['test_acc']:.2f}%{chosen}")
+        chosen = (
+            f"  |  val-selected epoch {selected['epoch']}: test acc {100 * selected['test_acc']:.2f}%"
+            if selected
+            else ""
+        )
+        print(
+            f"TEST (final epoch {metrics['epochs']}): loss {metrics['test_loss']:.4f} "
+            f"acc {100 * metrics['test_acc']:.2f}%{chosen}"
+        )
     print(f"{metrics['params']:,} params, {metrics['seconds']:.1f}s of training. Run directory: {metrics['run_dir']}")

@@ -14,8 +14,8 @@ import pytest
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from mnist_design.factory import compose_run
 from mnist_design.data import sources
+from mnist_design.factory import compose_run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,19 +55,28 @@ def compose_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     GlobalHydra.instance().clear()
 
 
-def run_cli(*args: str, cwd: Path, module: str = "mnist_design.train", env: dict | None = None,
-            timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path, module: str = "mnist_design.train", env: dict | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
     """Run ``python -m module args`` like a user would, capturing output."""
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=environment, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def tiny(mnist_dir: Path) -> list[str]:
     """Overrides for a training run of a few seconds on CPU."""
-    return [f"data.data_dir={mnist_dir}", "data.train_subset=1024", "trainer.max_epochs=1",
-            "trainer.accelerator=cpu", "trainer.limit_val_batches=2", "trainer.limit_test_batches=2",
-            "trainer.log_every_n_steps=2", "callbacks.model_summary=null"]
+    return [
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=1024",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        "trainer.log_every_n_steps=2",
+        "callbacks.model_summary=null",
+    ]
 
 
 @pytest.fixture

@@ -15,8 +15,12 @@ import torch
 from PIL import Image
 
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
-REPORT, BENCH, RF, SEARCH = "mnist_design.report", "mnist_design.bench", "mnist_design.receptive_field", \
-    "mnist_design.search"
+REPORT, BENCH, RF, SEARCH = (
+    "mnist_design.report",
+    "mnist_design.bench",
+    "mnist_design.receptive_field",
+    "mnist_design.search",
+)
 HYDRA = 1  # Hydra's own exit status for a config it cannot compose (its message names the key)
 
 # (module, arguments, exit status, what the error must name). {data} = MNIST, {run}/{killed} = run directories.
@@ -127,8 +131,9 @@ CASES = [
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*")
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -149,14 +154,20 @@ def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
     return tmp_path
 
 
-@pytest.mark.parametrize("module, args, status, names", CASES,
-                         ids=[f"{m.split('.')[-1]}:{' '.join(a) or '(nothing)'}" for m, a, _, _ in CASES])
-def test_bad_input_is_one_clear_line_and_loses_nothing(run_entry, hostile_dir: Path, mnist_dir: Path, module: str,
-                                                        args: list[str], status: int, names: str) -> None:
+@pytest.mark.parametrize(
+    "module, args, status, names",
+    CASES,
+    ids=[f"{m.split('.')[-1]}:{' '.join(a) or '(nothing)'}" for m, a, _, _ in CASES],
+)
+def test_bad_input_is_one_clear_line_and_loses_nothing(
+    run_entry, hostile_dir: Path, mnist_dir: Path, module: str, args: list[str], status: int, names: str
+) -> None:
     before = digests(hostile_dir)
-    data = [] if any(a.startswith(("data.data_dir", "resume=")) for a in args) or module in (EVALUATE, PREDICT,
-                                                                                              REPORT, RF) \
+    data = (
+        []
+        if any(a.startswith(("data.data_dir", "resume=")) for a in args) or module in (EVALUATE, PREDICT, REPORT, RF)
         else [f"data.data_dir={mnist_dir}"]
+    )
     code, out, err = run_entry(module, *args, *data, cwd=hostile_dir)
     assert code == status, (out[-2000:], err[-2000:])
     assert "Traceback" not in out + err
@@ -176,15 +187,24 @@ def read_only_bind(path: Path) -> None:
             pytest.skip("cannot make a read-only bind mount here (needs root and mount)")
 
 
-@pytest.mark.parametrize("module, args", [(TRAIN, ["hydra.run.dir=ro/run"]),
-                                          (EVALUATE, ["ckpt_path=run/checkpoints/last.ckpt",
-                                                      "hydra.run.dir=ro/evaluate"])])
-def test_a_read_only_outputs_folder_is_one_line(run_entry, hostile_dir: Path, mnist_dir: Path, module: str,
-                                                args: list[str]) -> None:
+@pytest.mark.parametrize(
+    "module, args",
+    [
+        (TRAIN, ["hydra.run.dir=ro/run"]),
+        (EVALUATE, ["ckpt_path=run/checkpoints/last.ckpt", "hydra.run.dir=ro/evaluate"]),
+    ],
+)
+def test_a_read_only_outputs_folder_is_one_line(
+    run_entry, hostile_dir: Path, mnist_dir: Path, module: str, args: list[str]
+) -> None:
     read_only_bind(hostile_dir / "ro")
     try:
-        code, out, err = run_entry(module, *args, f"data.data_dir={mnist_dir}" if module == TRAIN else
-                                   "trainer.accelerator=cpu", cwd=hostile_dir)
+        code, out, err = run_entry(
+            module,
+            *args,
+            f"data.data_dir={mnist_dir}" if module == TRAIN else "trainer.accelerator=cpu",
+            cwd=hostile_dir,
+        )
     finally:
         subprocess.run(["umount", str(hostile_dir / "ro")], capture_output=True)
     assert code == 2 and "Traceback" not in out + err

@@ -5,8 +5,9 @@ from conftest import run_cli
 
 
 def test_quick_bench_prints_both_ratios(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("quick=true", f"data.data_dir={mnist_dir}", "trainer.accelerator=cpu", cwd=tmp_path,
-                     module="mnist_design.bench")
+    result = run_cli(
+        "quick=true", f"data.data_dir={mnist_dir}", "trainer.accelerator=cpu", cwd=tmp_path, module="mnist_design.bench"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-3:]
     for line, name in zip(lines, ("ratio_vs_seed_pipeline", "ratio_vs_seed_notebook", "ratio_vs_raw_loop")):

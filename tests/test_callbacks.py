@@ -10,7 +10,7 @@ def test_swa_follows_the_live_weights_then_averages_the_last_steps() -> None:
     model = torch.nn.Linear(1, 1, bias=False)
     averaged = AveragedModel(model, avg_fn=swa.average)
     seen = []
-    for step, weight in enumerate([1.0, 2.0, 4.0, 8.0]):
+    for weight in [1.0, 2.0, 4.0, 8.0]:
         model.weight.data.fill_(weight)
         averaged.update_parameters(model)
         seen.append(averaged.module.weight.item())

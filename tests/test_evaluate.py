@@ -3,7 +3,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import run_cli
 
 
@@ -23,11 +22,14 @@ def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, tmp_path: Pat
         assert (out / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: None, "does not exist"),
-    (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), "unreadable, truncated or corrupt"),
-    (lambda p: torch.save({"state_dict": {}}, p), "not an mnist_design checkpoint"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), "unreadable, truncated or corrupt"),
+        (lambda p: torch.save({"state_dict": {}}, p), "not an mnist_design checkpoint"),
+    ],
+)
 def test_bad_checkpoints_get_one_line(tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "model.ckpt"
     make(path)

@@ -5,8 +5,17 @@ from PIL import Image
 
 from mnist_design import figures
 
-HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 1 - 0.1 / e, "val_acc": 1 - 0.12 / e,
-            "lr": 0.1 / e} for e in (1, 2, 3)]
+HISTORY = [
+    {
+        "epoch": e,
+        "train_loss": 1 / e,
+        "val_loss": 1.1 / e,
+        "train_acc": 1 - 0.1 / e,
+        "val_acc": 1 - 0.12 / e,
+        "lr": 0.1 / e,
+    }
+    for e in (1, 2, 3)
+]
 
 
 def assert_png(path: Path) -> None:

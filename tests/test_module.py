@@ -34,11 +34,14 @@ class FakeTrainer:
     estimated_stepping_batches = 123
 
 
-@pytest.mark.parametrize("scheduler, kind, interval", [
-    ("onecycle", torch.optim.lr_scheduler.OneCycleLR, "step"),
-    ("step", torch.optim.lr_scheduler.StepLR, "epoch"),
-    ("plateau", torch.optim.lr_scheduler.ReduceLROnPlateau, "epoch"),
-])
+@pytest.mark.parametrize(
+    "scheduler, kind, interval",
+    [
+        ("onecycle", torch.optim.lr_scheduler.OneCycleLR, "step"),
+        ("step", torch.optim.lr_scheduler.StepLR, "epoch"),
+        ("plateau", torch.optim.lr_scheduler.ReduceLROnPlateau, "epoch"),
+    ],
+)
 def test_schedulers_are_completed_in_configure_optimizers(compose_cfg, monkeypatch, scheduler, kind, interval) -> None:
     model = classifier(compose_cfg(f"scheduler={scheduler}"))
     monkeypatch.setattr(MNISTClassifier, "trainer", FakeTrainer(), raising=False)

@@ -3,10 +3,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 from torchvision.datasets import MNIST
-
-from conftest import run_cli
 
 
 def predict(*args: str, cwd: Path):
@@ -40,8 +39,9 @@ def test_classifies_good_files_and_reports_bad_ones(tiny_run, mnist_dir: Path, t
 def test_json_lines_and_exit_zero_when_all_good(tiny_run, mnist_dir: Path, tmp_path: Path) -> None:
     run, _ = tiny_run
     make_inputs(mnist_dir, tmp_path)
-    result = predict(f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "inputs=[a.png,more/b.jpg]", "json=true",
-                     cwd=tmp_path)
+    result = predict(
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "inputs=[a.png,more/b.jpg]", "json=true", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["file"] for r in records] == ["a.png", "more/b.jpg"]
@@ -55,8 +55,9 @@ def test_missing_checkpoint_is_exit_two(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith("error: checkpoint")
 
 
-def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(tiny_run, mnist_dir: Path,
-                                                                             tmp_path: Path) -> None:
+def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(
+    tiny_run, mnist_dir: Path, tmp_path: Path
+) -> None:
     run, _ = tiny_run
     digit = MNIST(str(mnist_dir), train=False).data[0].numpy().astype(np.uint16) * 257  # full 16-bit range
     Image.fromarray(digit).save(tmp_path / "deep.png")  # mode I;16: convert("L") would clip it to white
@@ -83,8 +84,9 @@ def test_a_sub_folder_and_a_symlink_loop_are_named(run_entry, tiny_run, mnist_di
     make_inputs(mnist_dir, tmp_path)
     (tmp_path / "more" / "nested").mkdir()
     (tmp_path / "more" / "loop.png").symlink_to(tmp_path / "more" / "loop.png")
-    code, out, err = run_entry("mnist_design.predict", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}",
-                               "inputs=[more]", cwd=tmp_path)
+    code, out, err = run_entry(
+        "mnist_design.predict", f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "inputs=[more]", cwd=tmp_path
+    )
     assert code == 1 and "Traceback" not in out + err
     assert "more/nested: a sub-folder, skipped" in err
     assert "more/loop.png: error: a symlink loop" in err

@@ -1,6 +1,6 @@
+from conftest import run_cli
 from torch import nn
 
-from conftest import run_cli
 from mnist_design.models.receptive_field import markdown, receptive_fields
 
 
@@ -8,7 +8,10 @@ def test_conv_pool_conv_by_hand() -> None:
     net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 8, 3))
     rows = receptive_fields(net)
     assert [(r.operation, r.n_in, r.n_out, r.ch_in, r.ch_out) for r in rows] == [
-        ("CONVOLUTION", 28, 26, 1, 4), ("MaxPool", 26, 13, 4, 4), ("CONVOLUTION", 13, 11, 4, 8)]
+        ("CONVOLUTION", 28, 26, 1, 4),
+        ("MaxPool", 26, 13, 4, 4),
+        ("CONVOLUTION", 13, 11, 4, 8),
+    ]
     assert [(r.j_in, r.j_out) for r in rows] == [(1, 1), (1, 2), (2, 2)]
     assert [r.r_out for r in rows] == [3, 4, 8]  # 1+2, 3+1*1, 4+2*2
 

@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from conftest import run_cli
 from omegaconf import OmegaConf
 
-from conftest import run_cli
 from mnist_design import report, runs
 from mnist_design.report import by_tag, seed_rows, write_report
 
@@ -11,14 +11,34 @@ def fake_run(root: Path, name: str, cfg, tags: dict, test_acc: float, seed: int,
     run = root / name
     (run / ".hydra").mkdir(parents=True)
     OmegaConf.save(cfg, run / ".hydra" / "config.yaml")
-    metrics = {"params": params, "epochs": 2, "seconds": 3.0, "train_acc": 0.99, "train_loss": 0.03,
-               "val_acc": test_acc - 0.001, "val_loss": 0.03, "test_acc": test_acc, "test_loss": 0.02,
-               "seed": seed, "device": "cpu", "tags": tags}
+    metrics = {
+        "params": params,
+        "epochs": 2,
+        "seconds": 3.0,
+        "train_acc": 0.99,
+        "train_loss": 0.03,
+        "val_acc": test_acc - 0.001,
+        "val_loss": 0.03,
+        "test_acc": test_acc,
+        "test_loss": 0.02,
+        "seed": seed,
+        "device": "cpu",
+        "tags": tags,
+    }
     runs.write_metrics(run, metrics)
     for e in (1, 2):
-        runs.append_history(run / runs.HISTORY_FILE, {"epoch": e, "train_loss": 0.1 / e, "val_loss": 0.1 / e,
-                                                     "train_acc": 0.97 + e / 100, "val_acc": 0.97 + e / 100,
-                                                     "lr": 0.01, "seconds": 1.0})
+        runs.append_history(
+            run / runs.HISTORY_FILE,
+            {
+                "epoch": e,
+                "train_loss": 0.1 / e,
+                "val_loss": 0.1 / e,
+                "train_acc": 0.97 + e / 100,
+                "val_acc": 0.97 + e / 100,
+                "lr": 0.01,
+                "seconds": 1.0,
+            },
+        )
     return run
 
 
@@ -63,25 +83,43 @@ def test_report_command_collects_a_sweep_dir(tmp_path: Path, compose_cfg) -> Non
     two_runs(tmp_path / "sweep", compose_cfg)
     (tmp_path / "sweep" / "c").mkdir()
     (tmp_path / "sweep" / "c" / runs.METRICS_FILE).write_text("{")
-    result = run_cli(f"sweep_dirs=[{tmp_path / 'sweep'}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path,
-                     module="mnist_design.report")
+    result = run_cli(
+        f"sweep_dirs=[{tmp_path / 'sweep'}]",
+        f"out_dir={tmp_path / 'report'}",
+        cwd=tmp_path,
+        module="mnist_design.report",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "report" / "REPORT.md").is_file()
     assert "skipped: " in result.stderr and "c/metrics.json" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_report_with_nothing_to_collect_fails_clearly(tmp_path: Path) -> None:
-    result = run_cli(f"sweep_dirs=[{tmp_path}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path,
-                     module="mnist_design.report")
+    result = run_cli(
+        f"sweep_dirs=[{tmp_path}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path, module="mnist_design.report"
+    )
     assert result.returncode == 2 and result.stderr.startswith("error: no finished runs")
 
 
 def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, tmp_path: Path) -> None:
-    overrides = [f"data.data_dir={mnist_dir}", "data.train_subset=256", "trainer.max_epochs=1",
-                 "trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "trainer.accelerator=cpu"]
+    overrides = [
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "trainer.accelerator=cpu",
+    ]
     quoted = ",".join(f'"{o}"' for o in overrides)
-    result = run_cli("seeds=[0]", "schedulers=false", f"train_overrides=[{quoted}]", "out_dir=report", cwd=tmp_path,
-                     module="mnist_design.report", timeout=600)
+    result = run_cli(
+        "seeds=[0]",
+        "schedulers=false",
+        f"train_overrides=[{quoted}]",
+        "out_dir=report",
+        cwd=tmp_path,
+        module="mnist_design.report",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = (tmp_path / "report" / "REPORT.md").read_text()
     for row in ("row1 basic skeleton | 7,304", "row2 + BatchNorm & dropout | 7,496", "row3", "row4"):
@@ -101,16 +139,24 @@ def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path:
     report = write_report(found, tmp_path / "out", "cmd").read_text()
     assert "| ema | 0,1 | 99.45 ± 0.07 (min 99.40) | +0.10 ± 0.00 (2 seeds) |" in report
     assert "| baseline | 0,1 | 99.35 ± 0.07 (min 99.30) | – |" in report
-    assert "| pareto8k | 7,100 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, " \
-           "mean ≥ 99.55 %, every seed ≥ 99.45 % | yes |" in report
+    assert (
+        "| pareto8k | 7,100 | 2 | 0 | 99.45 ± 0.00 (min 99.45) | 99.55 ± 0.00 (min 99.55) | < 8,000 params, "
+        "mean ≥ 99.55 %, every seed ≥ 99.45 % | yes |" in report
+    )
     assert "### pareto8k: layers" in report and "### pareto8k: receptive field" in report
 
 
 def test_design_steps_are_compared_with_the_base_step_seed_by_seed(tmp_path: Path, compose_cfg) -> None:
     for seed, acc in ((0, 0.9930), (1, 0.9920), (2, 0.9940)):
         fake_run(tmp_path / "s", f"base{seed}", compose_cfg("step=base"), {"step": "base"}, acc, seed)
-        fake_run(tmp_path / "s", f"pad{seed}", compose_cfg("step=padding28"), {"step": "padding28"},
-                 acc + 0.0005 * (seed + 1), seed)
+        fake_run(
+            tmp_path / "s",
+            f"pad{seed}",
+            compose_cfg("step=padding28"),
+            {"step": "padding28"},
+            acc + 0.0005 * (seed + 1),
+            seed,
+        )
     report = write_report(runs.collect([tmp_path / "s"])[0], tmp_path / "out", "cmd").read_text()
     assert "## Design step by step" in report
     assert "| padding28 | 0,1,2 | 99.30 ± 0.13 (min 99.20) | +0.10 ± 0.05 (3 seeds) |" in report
@@ -121,19 +167,24 @@ def test_a_design_misses_its_target_by_a_stated_margin_when_one_seed_is_low(tmp_
     for seed, acc in ((0, 0.9970), (1, 0.9960), (2, 0.9940)):
         fake_run(tmp_path / "s", f"d{seed}", compose_cfg(), {"design": "pareto8k"}, acc, seed, params=7100)
     report = write_report(runs.collect([tmp_path / "s"])[0], tmp_path / "out", "cmd").read_text()
-    assert "| 99.57 ± 0.15 (min 99.40) | < 8,000 params, mean ≥ 99.55 %, every seed ≥ 99.45 % | **no** (min -0.05 pp) |" \
+    assert (
+        "| 99.57 ± 0.15 (min 99.40) | < 8,000 params, mean ≥ 99.55 %, every seed ≥ 99.45 % | **no** (min -0.05 pp) |"
         in report
+    )
 
 
 def test_the_report_sweeps_each_part_on_its_own_seeds(tmp_path: Path, compose_cfg, monkeypatch) -> None:
     launched = []
     monkeypatch.setattr(report.subprocess, "run", lambda command, check: launched.append(command[4:]))
-    cfg = compose_cfg("schedulers=false", "designs=[pareto8k]", "steps=[padding28]", "step_seeds=[0,1]",
-                      config_name="report")
+    cfg = compose_cfg(
+        "schedulers=false", "designs=[pareto8k]", "steps=[padding28]", "step_seeds=[0,1]", config_name="report"
+    )
     report.train_sweeps(cfg, tmp_path / "runs")
     assert [command[:2] for command in launched] == [
-        ["seed=0,1,2", "experiment=row1,row2,row3,row4"], ["seed=0,1,2,3,4", "experiment=pareto8k"],
-        ["seed=0,1", "step=base,padding28"]]
+        ["seed=0,1,2", "experiment=row1,row2,row3,row4"],
+        ["seed=0,1,2,3,4", "experiment=pareto8k"],
+        ["seed=0,1", "step=base,padding28"],
+    ]
 
 
 def test_a_tag_holding_a_bar_stays_one_cell() -> None:

@@ -15,8 +15,10 @@ def test_metrics_round_trip_atomically_with_tags(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary file left behind
 
 
-@pytest.mark.parametrize("content, why", [(None, "does not exist"), ('{"val_acc": 0.9', "unreadable or truncated"),
-                                          ("[1, 2]", "is not a JSON object")])
+@pytest.mark.parametrize(
+    "content, why",
+    [(None, "does not exist"), ('{"val_acc": 0.9', "unreadable or truncated"), ("[1, 2]", "is not a JSON object")],
+)
 def test_an_unusable_metrics_file_is_named(tmp_path: Path, content: str | None, why: str) -> None:
     if content is not None:
         (tmp_path / runs.METRICS_FILE).write_text(content)
@@ -28,8 +30,9 @@ def test_an_unusable_metrics_file_is_named(tmp_path: Path, content: str | None, 
 def test_history_keeps_the_last_record_of_each_epoch_and_skips_a_torn_line(tmp_path: Path) -> None:
     path = tmp_path / runs.HISTORY_FILE
     for epoch, acc in ((1, 0.5), (2, 0.6), (2, 0.7), (3, 0.8)):  # a resume appended epoch 2 again
-        runs.append_history(path, {"epoch": epoch, "train_loss": 1.0, "train_acc": acc, "val_loss": 1.0,
-                                   "val_acc": acc})
+        runs.append_history(
+            path, {"epoch": epoch, "train_loss": 1.0, "train_acc": acc, "val_loss": 1.0, "val_acc": acc}
+        )
     with open(path, "a") as f:
         f.write('{"epoch": 4, "train_lo')  # killed mid-write
     history = runs.read_history(path)
@@ -50,15 +53,20 @@ def test_collect_finds_runs_at_any_depth_and_names_the_ones_it_cannot_read(tmp_p
 
 def test_scalars_and_hparam_metrics_flatten_logged_names() -> None:
     assert runs.scalars({"test/acc": 0.5, "epoch": 3}) == {"test_acc": 0.5}
-    assert runs.hparam_metrics({"val_acc": 0.9, "params": 7496, "model": "best"}) == \
-        {"final/val_acc": 0.9, "final/params": 7496.0}
-    assert json.dumps(runs.hparam_metrics({}))  == "{}"
+    assert runs.hparam_metrics({"val_acc": 0.9, "params": 7496, "model": "best"}) == {
+        "final/val_acc": 0.9,
+        "final/params": 7496.0,
+    }
+    assert json.dumps(runs.hparam_metrics({})) == "{}"
 
 
-@pytest.mark.parametrize("metrics, names", [
-    ({"seed": 0, "tags": {"row": "row4"}, "test_acc": None, "params": 7496}, "test_acc is not a number"),
-    ({"accuracy": 0.99}, "is not a run of this project"),
-])
+@pytest.mark.parametrize(
+    "metrics, names",
+    [
+        ({"seed": 0, "tags": {"row": "row4"}, "test_acc": None, "params": 7496}, "test_acc is not a number"),
+        ({"accuracy": 0.99}, "is not a run of this project"),
+    ],
+)
 def test_a_null_metric_or_a_foreign_file_is_skipped_with_a_line(tmp_path: Path, metrics: dict, names: str) -> None:
     runs.write_metrics(tmp_path / "bad", metrics)
     found, problems = runs.collect([tmp_path])
@@ -69,3 +77,11 @@ def test_a_debug_run_never_enters_a_result(tmp_path: Path) -> None:
     runs.write_metrics(tmp_path / "fdr", {"seed": 0, "tags": {"row": "row4", "debug": "fdr"}, "test_acc": 0.087})
     found, problems = runs.collect([tmp_path])
     assert found == [] and "debug=fdr" in problems[0]
+
+
+def test_hparams_hold_every_group_choice_and_every_override_without_a_hand_kept_list(compose_cfg) -> None:
+    cfg = compose_cfg("step=padding28", "debug=limit", "augment.p=0.5")
+    flat = runs.hparams(cfg)
+    assert flat["choice/step"] == "padding28" and flat["choice/debug"] == "limit" and "choice/search_space" not in flat
+    assert flat["override/augment.p"] == "0.5" and flat["tag/step"] == "padding28"
+    assert not any(key.startswith("choice/hydra") for key in flat)

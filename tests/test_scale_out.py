@@ -8,16 +8,23 @@ import time
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
-
 from conftest import run_cli
+from omegaconf import OmegaConf
 
 optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
 
 
 def trial_args(mnist_dir: Path) -> list[str]:
-    return [f"data.data_dir={mnist_dir}", "data.train_subset=512", "trainer.max_epochs=1", "trainer.accelerator=cpu",
-            "trainer.limit_val_batches=1", "test=false", "callbacks.model_summary=null", "logger=none"]
+    return [
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=512",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "trainer.limit_val_batches=1",
+        "test=false",
+        "callbacks.model_summary=null",
+        "logger=none",
+    ]
 
 
 def study(tmp_path: Path, name: str) -> "optuna.Study":
@@ -28,8 +35,14 @@ def study(tmp_path: Path, name: str) -> "optuna.Study":
 
 @pytest.mark.slow
 def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_dir: Path, tmp_path: Path) -> None:
-    args = [*trial_args(mnist_dir), "search.study_name=tiny", "search.sampler.seed=0", "trainer.max_epochs=4",
-            "search.selection.top=2", "search.selection.seeds=[0,1]"]
+    args = [
+        *trial_args(mnist_dir),
+        "search.study_name=tiny",
+        "search.sampler.seed=0",
+        "trainer.max_epochs=4",
+        "search.selection.top=2",
+        "search.selection.seeds=[0,1]",
+    ]
     first = run_cli(*args, "search.n_trials=6", "search.workers=2", cwd=tmp_path, module="mnist_design.search")
     assert first.returncode == 0, first.stderr[-3000:]
     trials = study(tmp_path, "tiny").trials
@@ -65,9 +78,18 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
 
 @pytest.mark.slow
 def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("budget=3000", "search_space=small", "search.study_name=small", "search.n_trials=1",
-                     "search.sampler.seed=0", "search.selection.top=0", "search.enqueue_published=false",
-                     *trial_args(mnist_dir), cwd=tmp_path, module="mnist_design.search")
+    result = run_cli(
+        "budget=3000",
+        "search_space=small",
+        "search.study_name=small",
+        "search.n_trials=1",
+        "search.sampler.seed=0",
+        "search.selection.top=0",
+        "search.enqueue_published=false",
+        *trial_args(mnist_dir),
+        cwd=tmp_path,
+        module="mnist_design.search",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study(tmp_path, "small").trials
     refused = [t for t in trials if "over budget=3,000" in t.user_attrs.get("refused", "")]
@@ -79,32 +101,60 @@ def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp
 
 @pytest.mark.slow
 def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("-m", "hydra/launcher=submitit_local", "seed=0,1", "hydra.sweep.dir=sweep",
-                     *trial_args(mnist_dir), cwd=tmp_path)
+    result = run_cli(
+        "-m", "hydra/launcher=submitit_local", "seed=0,1", "hydra.sweep.dir=sweep", *trial_args(mnist_dir), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seeds = [json.loads(p.read_text())["seed"] for p in sorted((tmp_path / "sweep").glob("*/metrics.json"))]
     assert seeds == [0, 1]
 
 
 def test_submitit_slurm_fields_are_overridable(tmp_path: Path) -> None:
-    result = run_cli("hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu",
-                     "hydra.launcher.gpus_per_node=4", "hydra.launcher.timeout_min=30", "hydra.launcher.cpus_per_task=8",
-                     "--cfg", "hydra", "--package", "hydra.launcher", cwd=tmp_path)
+    result = run_cli(
+        "hydra/launcher=submitit_slurm",
+        "hydra.launcher.partition=gpu",
+        "hydra.launcher.gpus_per_node=4",
+        "hydra.launcher.timeout_min=30",
+        "hydra.launcher.cpus_per_task=8",
+        "--cfg",
+        "hydra",
+        "--package",
+        "hydra.launcher",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     launcher = OmegaConf.create(result.stdout)  # --package prints the launcher node itself
-    assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min, launcher.cpus_per_task) == ("gpu", 4, 30, 8)
+    assert (launcher.partition, launcher.gpus_per_node, launcher.timeout_min, launcher.cpus_per_task) == (
+        "gpu",
+        4,
+        30,
+        8,
+    )
 
 
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", f"data.data_dir={mnist_dir}",
-                     "data.train_subset=1024", "trainer.max_epochs=1", "trainer.limit_val_batches=1",
-                     "callbacks.model_summary=null", "hydra.run.dir=ddp", cwd=tmp_path)
+    result = run_cli(
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=1024",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=1",
+        "callbacks.model_summary=null",
+        "hydra.run.dir=ddp",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("TEST (final epoch 1)") == 1  # rank 0 reports
     trained = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    evaluated = run_cli(f"ckpt_path={tmp_path / 'ddp' / 'checkpoints' / 'last.ckpt'}", "trainer.accelerator=cpu",
-                        cwd=tmp_path, module="mnist_design.evaluate")
+    evaluated = run_cli(
+        f"ckpt_path={tmp_path / 'ddp' / 'checkpoints' / 'last.ckpt'}",
+        "trainer.accelerator=cpu",
+        cwd=tmp_path,
+        module="mnist_design.evaluate",
+    )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     [single] = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/evaluate/*/metrics.json")]
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
@@ -121,15 +171,31 @@ def trials_of(tmp_path: Path, name: str, storage: str | None) -> list:
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
 def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, tmp_path: Path, kind: str) -> None:
     storage = f"sqlite:///{tmp_path}/study.db" if kind == "sqlite" else None
-    args = [*trial_args(mnist_dir), "data.train_subset=2048", "trainer.max_epochs=3", "search.study_name=killed",
-            "search.sampler.seed=0", "search.n_trials=4", "search.workers=2", "search.selection.top=0",
-            "search.enqueue_published=false", *([f"search.storage={storage}"] if storage else [])]
-    parent = subprocess.Popen([sys.executable, "-m", "mnist_design.search", *args], cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        *trial_args(mnist_dir),
+        "data.train_subset=2048",
+        "trainer.max_epochs=3",
+        "search.study_name=killed",
+        "search.sampler.seed=0",
+        "search.n_trials=4",
+        "search.workers=2",
+        "search.selection.top=0",
+        "search.enqueue_published=false",
+        *([f"search.storage={storage}"] if storage else []),
+    ]
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "mnist_design.search", *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:  # both workers mid-trial, the base trial (the parent's first) among them
-        running = [t for t in trials_of(tmp_path, "killed", storage) if t.state.name == "RUNNING"
-                   and "worker" in t.user_attrs and "run_dir" in t.user_attrs]
+        running = [
+            t
+            for t in trials_of(tmp_path, "killed", storage)
+            if t.state.name == "RUNNING" and "worker" in t.user_attrs and "run_dir" in t.user_attrs
+        ]
         if len(running) == 2:
             break
         time.sleep(0.2)
@@ -145,4 +211,4 @@ def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, 
     assert len(trained) == 4  # exactly what was asked, though two trials died midway
     assert not [t for t in trials if t.state.name == "RUNNING"]
     assert len([t for t in trials if t.state.name == "FAIL"]) == 2
-    assert [t.state.name for t in trials if t.user_attrs.get("base")] .count("COMPLETE") == 1
+    assert [t.state.name for t in trials if t.user_attrs.get("base")].count("COMPLETE") == 1

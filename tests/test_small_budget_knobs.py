@@ -27,12 +27,20 @@ def test_a_separable_block_is_depthwise_then_pointwise_with_bn_relu() -> None:
 
 
 def test_separable_stages_a_5x5_first_conv_and_three_padded_stages() -> None:
-    layers = family_layers([8, 8], 0, [16, 16], padding=[1, 1, 1], stage3=[16], separable=[False, True, True],
-                           first_kernel=5)
+    layers = family_layers(
+        [8, 8], 0, [16, 16], padding=[1, 1, 1], stage3=[16], separable=[False, True, True], first_kernel=5
+    )
     assert layers[0] == {"conv": 8, "kernel": 5, "padding": 2} and layers[1] == {"conv": 8, "padding": 1}
     assert all(layer.get("separable") for layer in layers if layer.get("conv") == 16)
-    net = family_net(stage1=[8, 8], transition=0, stage2=[16, 16], padding=[1, 1, 1], stage3=[16],
-                     separable=[False, True, True], first_kernel=5)
+    net = family_net(
+        stage1=[8, 8],
+        transition=0,
+        stage2=[16, 16],
+        padding=[1, 1, 1],
+        stage3=[16],
+        separable=[False, True, True],
+        first_kernel=5,
+    )
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     operations = [row.operation for row in receptive_fields(net)]
     assert operations.count("DEPTHWISE") == 3 and receptive_fields(net)[0].kernel == 5
@@ -48,8 +56,9 @@ def test_piecewise_lr_follows_its_points_per_epoch_and_rescales_to_max_lr() -> N
         scheduler.step()
     assert seen[0] == pytest.approx(0.05) and seen[1] == pytest.approx(0.075) and seen[2] == pytest.approx(0.1)
     assert seen[5] == pytest.approx(0.055) and seen[15] == 0.0 and seen[16] == 0.0  # flat after the last point
-    doubled = PiecewiseLinearLR(torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), [[0, 0.05], [2, 0.1]],
-                                max_lr=0.2)
+    doubled = PiecewiseLinearLR(
+        torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), [[0, 0.05], [2, 0.1]], max_lr=0.2
+    )
     assert doubled.lr_at(0) == pytest.approx(0.1) and doubled.lr_at(2) == pytest.approx(0.2)
 
 
@@ -92,11 +101,11 @@ def test_adamw_and_momentum_free_nesterov_free_sgd_are_plain_overrides(compose_c
     assert instantiate(sgd)(params=[nn.Parameter(torch.zeros(1))]).defaults["nesterov"] is True
 
 
-@pytest.mark.parametrize("name, budget, expected", [("published_woolly", 5000, 3692),
-                                                    ("published_minimal", 2000, 1990),
-                                                    ("published_warn", 1000, 937)])
-def test_each_published_design_is_a_preset_under_its_budget(compose_cfg, name: str, budget: int,
-                                                             expected: int) -> None:
+@pytest.mark.parametrize(
+    "name, budget, expected",
+    [("published_woolly", 5000, 3692), ("published_minimal", 2000, 1990), ("published_warn", 1000, 937)],
+)
+def test_each_published_design_is_a_preset_under_its_budget(compose_cfg, name: str, budget: int, expected: int) -> None:
     cfg = compose_cfg(f"experiment={name}")
     net = instantiate(cfg.model)
     assert cfg.budget == budget and params(net) == expected < budget and cfg.tags.design == name

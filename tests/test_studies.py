@@ -14,8 +14,13 @@ from mnist_design import studies
 @pytest.fixture
 def search_cfg(compose_cfg, tmp_path: Path):
     def make(*overrides: str):
-        cfg = compose_cfg("search_space=tiny", "budget=2000", f"search.results_dir={tmp_path / 'res'}", *overrides,
-                          config_name="search")
+        cfg = compose_cfg(
+            "search_space=tiny",
+            "budget=2000",
+            f"search.results_dir={tmp_path / 'res'}",
+            *overrides,
+            config_name="search",
+        )
         return cfg
 
     return make
@@ -42,11 +47,14 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
     assert studies.open_study(again, studies.identity(again, ["search.n_trials=5"])).study_name == "design_2000"
 
 
-@pytest.mark.parametrize("storage, names", [
-    ("foo://nowhere", "cannot open it"),
-    ("journal:{tmp}/missing/j.log", "does not exist"),
-    ("sqlite:///{tmp}/missing/o.db", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "storage, names",
+    [
+        ("foo://nowhere", "cannot open it"),
+        ("journal:{tmp}/missing/j.log", "does not exist"),
+        ("sqlite:///{tmp}/missing/o.db", "does not exist"),
+    ],
+)
 def test_a_storage_that_cannot_be_opened_is_one_line(search_cfg, tmp_path: Path, storage: str, names: str) -> None:
     cfg = search_cfg(f"search.storage={storage.format(tmp=tmp_path)}")
     with pytest.raises(studies.StudyError, match=names):
@@ -67,10 +75,14 @@ def test_two_commands_creating_one_sqlite_study_at_once_both_open_it(search_cfg,
     assert len(optuna.get_all_study_summaries(f"sqlite:///{tmp_path}/o.db")) == 1
 
 
-@pytest.mark.parametrize("monitor, direction, names", [
-    ("val/accc", None, "'val/accc' is not a metric"), ("test/acc", None, "validation metrics only"),
-    ("val/acc", "up", "search.direction=up"),
-])
+@pytest.mark.parametrize(
+    "monitor, direction, names",
+    [
+        ("val/accc", None, "'val/accc' is not a metric"),
+        ("test/acc", None, "validation metrics only"),
+        ("val/acc", "up", "search.direction=up"),
+    ],
+)
 def test_a_bad_monitor_or_direction_is_refused_up_front(search_cfg, monitor: str, direction, names: str) -> None:
     cfg = search_cfg(f"search.monitor={monitor}", *([f"search.direction={direction}"] if direction else []))
     with pytest.raises(studies.StudyError, match=names):

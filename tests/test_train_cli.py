@@ -7,12 +7,22 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, run_cli, tiny
+
 from mnist_design.training import train
 
-METRIC_KEYS = {"params", "epochs", "seconds", "train_loss", "train_acc", "val_loss", "val_acc", "test_loss",
-               "test_acc", "selected"}
+METRIC_KEYS = {
+    "params",
+    "epochs",
+    "seconds",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "selected",
+}
 
 
 def run_dirs(root: Path) -> list[Path]:
@@ -79,8 +89,7 @@ def hparams_view(run: Path) -> tuple[dict, dict[str, float]]:
     return params, finals
 
 
-def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(mnist_dir: Path,
-                                                                               tmp_path: Path) -> None:
+def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("-m", "experiment=row2,row4", *tiny(mnist_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     runs = run_dirs(tmp_path)
@@ -124,16 +133,36 @@ def test_bad_value_is_one_line_before_training(tmp_path: Path) -> None:
 
 def test_configs_are_found_from_a_non_editable_install(tmp_path: Path) -> None:
     target = tmp_path / "site"
-    install = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                              "--target", str(target), str(REPO)], capture_output=True, text=True, timeout=300)
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(REPO),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     result = run_cli("experiment=row1", "--cfg", "job", cwd=elsewhere, env={"PYTHONPATH": str(target)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mnist_design.models.net.ConvNet" in result.stdout and "batch_norm: false" in result.stdout
-    where = subprocess.run([sys.executable, "-c", "from mnist_design.config import config_dir; print(config_dir())"],
-                           cwd=elsewhere, env={**os.environ, "PYTHONPATH": str(target)}, capture_output=True, text=True)
+    where = subprocess.run(
+        [sys.executable, "-c", "from mnist_design.config import config_dir; print(config_dir())"],
+        cwd=elsewhere,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        capture_output=True,
+        text=True,
+    )
     assert where.stdout.strip() == str(target / "mnist_design" / "conf")
 
 
@@ -145,13 +174,22 @@ def test_seed_protocol_is_labelled_in_console_and_metrics(mnist_dir: Path, tmp_p
     assert "test-as-val loss" in result.stdout and "SEED PROTOCOL" in result.stdout
 
 
-def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(compose_cfg, mnist_dir: Path,
-                                                                               tmp_path: Path) -> None:
+def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(
+    compose_cfg, mnist_dir: Path, tmp_path: Path
+) -> None:
     mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed: pip install -e '.[mlflow]'")
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    cfg = compose_cfg("logger=mlflow", f"logger.tracking_uri={store}", f"data.data_dir={mnist_dir}",
-                      "data.train_subset=256", "trainer.max_epochs=2", "trainer.limit_val_batches=1",
-                      "trainer.limit_test_batches=1", "trainer.accelerator=cpu", "experiment=row2")
+    cfg = compose_cfg(
+        "logger=mlflow",
+        f"logger.tracking_uri={store}",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.max_epochs=2",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "trainer.accelerator=cpu",
+        "experiment=row2",
+    )
     metrics = train(cfg)
     client = mlflow.tracking.MlflowClient(tracking_uri=store)
     [run] = client.search_runs([client.get_experiment_by_name("mnist_design").experiment_id])
@@ -161,8 +199,15 @@ def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(c
 
 
 def test_debug_profiler_writes_lightnings_report_into_the_run(compose_cfg, mnist_dir: Path) -> None:
-    cfg = compose_cfg("debug=profiler", f"data.data_dir={mnist_dir}", "data.train_subset=256",
-                      "trainer.limit_val_batches=1", "test=false", "trainer.accelerator=cpu", "logger=none")
+    cfg = compose_cfg(
+        "debug=profiler",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.limit_val_batches=1",
+        "test=false",
+        "trainer.accelerator=cpu",
+        "logger=none",
+    )
     train(cfg)
     report = Path(cfg.hydra.runtime.output_dir) / "fit-profile.txt"
     assert "run_training_epoch" in report.read_text() or "Action" in report.read_text()

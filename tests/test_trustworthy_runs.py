@@ -10,16 +10,23 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import run_cli
 
 VOLATILE = {"seconds", "run_dir", "checkpoint"}
 
 
 def small(mnist_dir: Path, run_dir: str) -> list[str]:
-    return [f"data.data_dir={mnist_dir}", "data.train_subset=2048", "trainer.max_epochs=3",
-            "trainer.accelerator=cpu", "trainer.deterministic=true", "trainer.limit_val_batches=2",
-            "trainer.limit_test_batches=2", "callbacks.model_summary=null", f"hydra.run.dir={run_dir}"]
+    return [
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=2048",
+        "trainer.max_epochs=3",
+        "trainer.accelerator=cpu",
+        "trainer.deterministic=true",
+        "trainer.limit_val_batches=2",
+        "trainer.limit_test_batches=2",
+        "callbacks.model_summary=null",
+        f"hydra.run.dir={run_dir}",
+    ]
 
 
 def stable(metrics: dict) -> dict:
@@ -46,8 +53,14 @@ def test_same_seed_and_config_give_identical_metrics(uninterrupted: Path, mnist_
 
 def run_until(args: list[str], cwd: Path, trigger: str, delay: float) -> None:
     """Start a training run, SIGKILL it ``delay`` seconds after a line containing ``trigger`` appears."""
-    job = subprocess.Popen([sys.executable, "-m", "mnist_design.train", *args], cwd=cwd, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    job = subprocess.Popen(
+        [sys.executable, "-m", "mnist_design.train", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     for line in job.stdout:
         if trigger in line:
             time.sleep(delay)
@@ -66,8 +79,9 @@ KILL_POINTS = {
 
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
-def test_a_run_killed_anywhere_resumes_to_the_same_metrics(uninterrupted: Path, mnist_dir: Path, tmp_path: Path,
-                                                           point: str) -> None:
+def test_a_run_killed_anywhere_resumes_to_the_same_metrics(
+    uninterrupted: Path, mnist_dir: Path, tmp_path: Path, point: str
+) -> None:
     trigger, delay = KILL_POINTS[point]
     run_until(small(mnist_dir, "killed"), tmp_path, trigger, delay)
     killed = tmp_path / "killed"
@@ -83,22 +97,41 @@ def test_a_run_killed_anywhere_resumes_to_the_same_metrics(uninterrupted: Path, 
     assert sorted(set(epochs)) == [1, 2, 3] and len(epochs) <= 4  # at most the epoch in flight is recomputed
     assert not list((killed / "checkpoints").glob(".*.tmp"))
     # the resume rewrote nothing of .hydra/ (the same overrides as the uninterrupted run, typed once)
-    assert (killed / ".hydra" / "overrides.yaml").read_text() == (uninterrupted / ".hydra" / "overrides.yaml").read_text()
+    assert (killed / ".hydra" / "overrides.yaml").read_text() == (
+        uninterrupted / ".hydra" / "overrides.yaml"
+    ).read_text()
 
 
 def test_last_checkpoint_holds_the_end_of_every_epoch_even_without_improvement(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli(f"data.data_dir={mnist_dir}", "trainer.max_epochs=4", "trainer.limit_train_batches=1",
-                     "trainer.limit_val_batches=1", "test=false", "trainer.accelerator=cpu", "hydra.run.dir=run",
-                     "callbacks.model_summary=null", cwd=tmp_path)
+    result = run_cli(
+        f"data.data_dir={mnist_dir}",
+        "trainer.max_epochs=4",
+        "trainer.limit_train_batches=1",
+        "trainer.limit_val_batches=1",
+        "test=false",
+        "trainer.accelerator=cpu",
+        "hydra.run.dir=run",
+        "callbacks.model_summary=null",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert last["epoch"] == 3  # 0-based: the fourth epoch, whether or not validation improved
 
 
 def test_seeds_past_the_old_overflow_train(run_entry, mnist_dir: Path, tmp_path: Path) -> None:
-    code, out, err = run_entry("mnist_design.train", "seed=4294967295", f"data.data_dir={mnist_dir}",
-                               "data.train_subset=256", "trainer.max_epochs=2", "trainer.limit_val_batches=1",
-                               "test=false", "trainer.accelerator=cpu", "logger=none", cwd=tmp_path)
+    code, _, err = run_entry(
+        "mnist_design.train",
+        "seed=4294967295",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.max_epochs=2",
+        "trainer.limit_val_batches=1",
+        "test=false",
+        "trainer.accelerator=cpu",
+        "logger=none",
+        cwd=tmp_path,
+    )
     assert code == 0, err[-2000:]
     [metrics_file] = tmp_path.glob("outputs/runs/*/metrics.json")
     assert json.loads(metrics_file.read_text())["epochs"] == 2
@@ -110,8 +143,14 @@ def test_resume_of_something_that_is_not_a_run_is_one_line(tmp_path: Path) -> No
 
 
 def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli(*small(mnist_dir, "diverged"), "model=skeleton", "scheduler=step", "scheduler.step_size=1",
-                     "scheduler.gamma=1e12", cwd=tmp_path)
+    result = run_cli(
+        *small(mnist_dir, "diverged"),
+        "model=skeleton",
+        "scheduler=step",
+        "scheduler.step_size=1",
+        "scheduler.gamma=1e12",
+        cwd=tmp_path,
+    )
     assert result.returncode == 3, result.stderr[-3000:]
     [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert "became NaN/inf at step" in line and "(epoch 2)" in line and "last.ckpt" in line

@@ -22,17 +22,30 @@ from torch import nn
 class BatchAffine(nn.Module):
     """Random affine per image. Inputs are in [0, 1] with 0 = background, so zero padding fills with background."""
 
-    def __init__(self, degrees: float = 7.0, translate: float = 0.0, scale: float = 0.0, shear: float = 0.0,
-                 elastic_alpha: float = 0.0, elastic_sigma: float = 4.0, p: float = 1.0, brightness: float = 0.0,
-                 contrast: float = 0.0) -> None:
+    def __init__(
+        self,
+        degrees: float = 7.0,
+        translate: float = 0.0,
+        scale: float = 0.0,
+        shear: float = 0.0,
+        elastic_alpha: float = 0.0,
+        elastic_sigma: float = 4.0,
+        p: float = 1.0,
+        brightness: float = 0.0,
+        contrast: float = 0.0,
+    ) -> None:
         super().__init__()
         for key, value, ok, allowed in [
-            ("degrees", degrees, degrees >= 0, ">= 0"), ("translate", translate, translate >= 0, ">= 0"),
-            ("scale", scale, 0 <= scale < 1, "in [0, 1)"), ("shear", shear, shear >= 0, ">= 0"),
+            ("degrees", degrees, degrees >= 0, ">= 0"),
+            ("translate", translate, translate >= 0, ">= 0"),
+            ("scale", scale, 0 <= scale < 1, "in [0, 1)"),
+            ("shear", shear, shear >= 0, ">= 0"),
             ("elastic_alpha", elastic_alpha, elastic_alpha >= 0, ">= 0"),
-            ("elastic_sigma", elastic_sigma, elastic_sigma > 0, "> 0"), ("p", p, 0 <= p <= 1, "in [0, 1]"),
+            ("elastic_sigma", elastic_sigma, elastic_sigma > 0, "> 0"),
+            ("p", p, 0 <= p <= 1, "in [0, 1]"),
             ("brightness", brightness, 0 <= brightness <= 1, "in [0, 1]"),
-            ("contrast", contrast, 0 <= contrast < 1, "in [0, 1)")]:
+            ("contrast", contrast, 0 <= contrast < 1, "in [0, 1)"),
+        ]:
             if not ok:
                 raise ValueError(f"augment.{key}={value} is not allowed: it must be {allowed}")
         self.degrees = degrees  # max |rotation| in degrees, uniform in [-degrees, degrees]
@@ -46,9 +59,11 @@ class BatchAffine(nn.Module):
         self.contrast = contrast  # contrast factor uniform in [1 - contrast, 1 + contrast]
 
     def extra_repr(self) -> str:
-        return (f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear}, "
-                f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}, p={self.p}, "
-                f"brightness={self.brightness}, contrast={self.contrast}")
+        return (
+            f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear}, "
+            f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}, p={self.p}, "
+            f"brightness={self.brightness}, contrast={self.contrast}"
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         n, device = images.shape[0], images.device
@@ -91,11 +106,15 @@ class BatchAffine(nn.Module):
         shear = uniform(math.radians(self.shear))
         zoom = 1 + uniform(self.scale)
         cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
-        # inverse of rotate . shear . zoom is zoom^-1 . shear^-1 . rotate^-1; translation in normalised [-1, 1] units (side = 2)
-        theta = torch.stack([
-            torch.stack([cos + tan * sin, sin - tan * cos, uniform(2 * self.translate)], dim=1),
-            torch.stack([-sin, cos, uniform(2 * self.translate)], dim=1),
-        ], dim=1)
+        # inverse of rotate . shear . zoom is zoom^-1 . shear^-1 . rotate^-1;
+        # translation in normalised [-1, 1] units (side = 2)
+        theta = torch.stack(
+            [
+                torch.stack([cos + tan * sin, sin - tan * cos, uniform(2 * self.translate)], dim=1),
+                torch.stack([-sin, cos, uniform(2 * self.translate)], dim=1),
+            ],
+            dim=1,
+        )
         theta[:, :, :2] /= zoom[:, None, None]
         return theta
 

@@ -74,8 +74,9 @@ class MNISTDataModule(L.LightningDataModule):
         if self.hparams.train_subset:
             self.splits["train"] = tuple(t[: self.hparams.train_subset] for t in self.splits["train"])
         self.splits["test"] = (test.data, test.targets)
-        rank_zero_info(f"MNIST splits: " + ", ".join(f"{k} {len(v[1]):,}" for k, v in self.splits.items())
-                       + f" ({self.protocol})")
+        rank_zero_info(
+            "MNIST splits: " + ", ".join(f"{k} {len(v[1]):,}" for k, v in self.splits.items()) + f" ({self.protocol})"
+        )
 
     # --- loaders: resident tensors on the training device ----------------------------------------------------
 
@@ -93,8 +94,14 @@ class MNISTDataModule(L.LightningDataModule):
 
     def loader(self, name: str, batch_size: int, shuffle: bool) -> TensorBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
-        return TensorBatches(*self.split_on_device(name), batch_size=batch_size, shuffle=shuffle,
-                             epoch_seed=self.epoch_seed, rank=rank, world_size=world)
+        return TensorBatches(
+            *self.split_on_device(name),
+            batch_size=batch_size,
+            shuffle=shuffle,
+            epoch_seed=self.epoch_seed,
+            rank=rank,
+            world_size=world,
+        )
 
     def train_dataloader(self) -> TensorBatches:
         return self.loader("train", self.hparams.batch_size, shuffle=True)
@@ -113,7 +120,9 @@ class MNISTDataModule(L.LightningDataModule):
         training = self.trainer is not None and self.trainer.training
         return self.prepare_batch(batch, augment=training)
 
-    def prepare_batch(self, batch: tuple[torch.Tensor, torch.Tensor], augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def prepare_batch(
+        self, batch: tuple[torch.Tensor, torch.Tensor], augment: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         x = images.unsqueeze(1).float().div_(255)
         if augment and self.augment is not None:

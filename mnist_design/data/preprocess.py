@@ -57,8 +57,9 @@ def fit_20x20(digit: np.ndarray) -> np.ndarray:
     h, w = digit.shape
     scale = 20 / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    resized = torch.nn.functional.interpolate(torch.from_numpy(digit)[None, None].float(), size=size,
-                                              mode="bilinear", antialias=True, align_corners=False)
+    resized = torch.nn.functional.interpolate(
+        torch.from_numpy(digit)[None, None].float(), size=size, mode="bilinear", antialias=True, align_corners=False
+    )
     return resized[0, 0].clamp(0, 1).numpy()
 
 

