@@ -67,10 +67,15 @@ def jobs_sharing_cores(cfg: DictConfig) -> int:
     return max(1, jobs)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under taskset or a SLURM allocation)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def share_cores(cfg: DictConfig) -> int:
     """torch threads: ``threads``, else this process's share of the cores. Two jobs that each take every core
     slow each other several-fold on a small machine; measured in ``python -m mnist_design.bench parallel=true``."""
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    usable = usable_cores()
     threads = cfg.get("threads") or max(1, usable // jobs_sharing_cores(cfg))
     if threads > usable:  # more threads than cores only wait on each other (measured: 25x slower at threads=1000)
         print(f"warning: threads={threads} is more than the {usable} cores this process may use; using {usable}")

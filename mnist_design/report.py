@@ -27,7 +27,8 @@ import hydra
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import factory, figures, runs, scoring
+from mnist_design import factory, figures, front, runs, scoring
+from mnist_design.atomic import write_atomic
 from mnist_design.config import check_options, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.errors import UserError, exit_on_user_error
@@ -478,7 +479,25 @@ def train_sweeps(cfg: DictConfig, runs_dir: Path) -> None:
         subprocess.run(command, check=True)
 
 
+def write_front(cfg: DictConfig) -> Path:
+    """The front table from results/, printed, and written into README's marked block."""
+    table = front.render(Path(cfg.results_dir))
+    print(table)
+    if not cfg.readme:
+        return Path(cfg.results_dir)
+    readme = Path(cfg.readme)
+    try:
+        text = readme.read_text()
+        updated = front.with_block(text, table)
+    except (OSError, IndexError) as error:
+        raise NoRuns(f"readme={readme}: cannot update its front block ({error}); needs {front.BEGIN} ... {front.END}")
+    write_atomic(readme, updated.encode())
+    return readme
+
+
 def report(cfg: DictConfig) -> Path:
+    if cfg.front:
+        return write_front(cfg)
     out_dir, roots = Path(cfg.out_dir), list(cfg.sweep_dirs)
     if not roots:
         train_sweeps(cfg, out_dir / "runs")

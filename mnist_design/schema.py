@@ -282,6 +282,9 @@ class Report:
     step_seeds: List[int] = MISSING
     train_overrides: List[str] = MISSING
     out_dir: str = MISSING
+    front: bool = False
+    results_dir: str = "results"
+    readme: Optional[str] = "README.md"
 
 
 SCHEMAS: dict[str, Any] = {

@@ -29,10 +29,11 @@ def test_callbacks_the_rest_of_the_config_rules_out_are_left_out(compose_cfg) ->
 def test_cores_are_shared_among_the_jobs_of_one_machine(compose_cfg, monkeypatch: pytest.MonkeyPatch) -> None:
     before = torch.get_num_threads()
     try:
-        monkeypatch.setattr(factory.os, "cpu_count", lambda: 8)
+        monkeypatch.setattr(factory, "usable_cores", lambda: 8)
         monkeypatch.setenv(factory.JOBS_VARIABLE, "2")
         assert factory.share_cores(compose_cfg()) == 4
         assert factory.share_cores(compose_cfg("threads=3")) == 3
+        assert factory.share_cores(compose_cfg("threads=1000")) == 8  # capped at the usable cores, with a warning
         monkeypatch.delenv(factory.JOBS_VARIABLE)
         assert factory.share_cores(compose_cfg("trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=4")) == 2
     finally:

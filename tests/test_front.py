@@ -1,0 +1,32 @@
+"""README's front table is exactly what the project renders from the committed results/, so it cannot drift."""
+
+import shutil
+from pathlib import Path
+
+from conftest import REPO
+
+from mnist_design import front, runs
+
+
+def test_readme_front_table_is_what_results_render() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert front.readme_block(readme) == front.render(REPO / "results")
+
+
+def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(tmp_path: Path) -> None:
+    shutil.copy(REPO / "results" / front.RESEARCH_FILE, tmp_path / front.RESEARCH_FILE)
+    for seed, acc in enumerate([0.9950, 0.9940]):
+        runs.write_metrics(
+            tmp_path / "runs" / f"woolly_{seed}",
+            {"seed": seed, "params": 3692, "test_acc": acc, "tags": {"design": "published_woolly"}},
+        )
+    runs.write_metrics(
+        tmp_path / "runs" / "debug",
+        {"seed": 0, "params": 3692, "test_acc": 0.1, "tags": {"design": "published_woolly", "debug": "fdr"}},
+    )
+    [row] = front.rows(tmp_path)
+    assert row[:4] == ["< 5,000", "published_woolly", "3,692", "0,1"]
+    assert row[4] == "99.45 ± 0.07 (min 99.40)" and row[5] == "99.52 (3,762 params)"
+    assert row[6:] == ["≥ 99.45", "yes"]
+    assert "published_woolly" in front.render(tmp_path)
+    assert front.with_block(f"a {front.BEGIN}\nold\n{front.END} b", "new") == f"a {front.BEGIN}\nnew\n{front.END} b"

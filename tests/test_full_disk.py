@@ -1,0 +1,48 @@
+"""A disk that fills up during training: one line naming the file, exit 4, no temp file, the old checkpoint whole."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 120 KB tmpfs (root only): room for the config and one checkpoint, not for the next write."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    mounted = (
+        shutil.which("mount")
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=120k", "tmpfs", str(disk)], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount)")
+    yield disk
+    subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_torn_file(run_entry, small_disk: Path, mnist_dir: Path) -> None:
+    code, out, err = run_entry(
+        "mnist_design.train",
+        f"hydra.run.dir={small_disk / 'run'}",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=1",
+        "trainer.limit_test_batches=1",
+        "callbacks.model_summary=null",
+        "logger=none",
+        "trainer.enable_progress_bar=false",
+        cwd=small_disk.parent,
+    )
+    assert code == 4 and "Traceback" not in out + err
+    assert err.startswith("error: ") and "No space left on device" in err.splitlines()[0]
+    checkpoints = small_disk / "run" / "checkpoints"
+    assert not list(checkpoints.glob(".*.tmp"))  # the atomic write cleaned up after itself
+    for ckpt in checkpoints.glob("*.ckpt"):
+        assert "state_dict" in torch.load(ckpt, map_location="cpu", weights_only=False)  # whole, readable
