@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -34,6 +35,7 @@ def os_problem(path: Path, error: OSError) -> str:
 
 def check_creatable(path: Path) -> None:
     """The directory exists or can be made, and takes files; else one line naming it and the OS error."""
+    created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
     try:
         if path.exists() and not path.is_dir():
             refuse(f"{path} is a file, not a directory; choose another run directory")
@@ -43,6 +45,12 @@ def check_creatable(path: Path) -> None:
         probe.unlink()
     except OSError as error:
         refuse(os_problem(path, error))
+    finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 class RunDirCheck(Callback):
@@ -52,6 +60,7 @@ class RunDirCheck(Callback):
         self.fresh_only = fresh_only  # train: a new run never writes into an old one; a resume sets resume= instead
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # the run dir interpolates ${hydra:...}; Hydra sets it later itself
         path = Path(str(config.hydra.run.dir))
         if self.fresh_only and not config.get("resume"):
             try:
@@ -66,4 +75,5 @@ class RunDirCheck(Callback):
         check_creatable(path)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)
         check_creatable(Path(str(config.hydra.sweep.dir)))

@@ -490,7 +490,9 @@ def write_front(cfg: DictConfig) -> Path:
         text = readme.read_text()
         updated = front.with_block(text, table)
     except (OSError, IndexError) as error:
-        raise NoRuns(f"readme={readme}: cannot update its front block ({error}); needs {front.BEGIN} ... {front.END}")
+        raise NoRuns(
+            f"readme={readme}: cannot update its front block ({error}); needs {front.BEGIN} ... {front.END}"
+        ) from None
     write_atomic(readme, updated.encode())
     return readme
 

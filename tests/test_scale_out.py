@@ -79,7 +79,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
 @pytest.mark.slow
 def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli(
-        "budget=3000",
+        "budget=2000",
         "search_space=small",
         "search.study_name=small",
         "search.n_trials=1",
@@ -92,11 +92,11 @@ def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp
     )
     assert result.returncode == 0, result.stderr[-3000:]
     trials = study(tmp_path, "small").trials
-    refused = [t for t in trials if "over budget=3,000" in t.user_attrs.get("refused", "")]
-    assert refused and all(t.user_attrs["params"] > 3000 for t in refused)
+    refused = [t for t in trials if "over budget=2,000" in t.user_attrs.get("refused", "")]
+    assert refused and all(t.user_attrs["params"] > 2000 for t in refused)
     assert not any((Path(t.user_attrs["run_dir"]) / "history.jsonl").exists() for t in refused)  # no training
     trained = [t for t in trials if "refused" not in t.user_attrs]
-    assert len(trained) == 1 and trained[0].user_attrs["params"] <= 3000
+    assert len(trained) == 1 and trained[0].user_attrs["params"] <= 2000
 
 
 @pytest.mark.slow
