@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design import schema
 from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
+from mnist_design.module import build_optimizer, build_scheduler
 
 schema.register()  # every entry point imports this module before Hydra composes
 
@@ -139,29 +140,20 @@ def first_line(error: BaseException) -> str:
 def check_recipe(cfg: DictConfig) -> None:
     """Build the augmentation, the optimizer (on one dummy weight) and the scheduler: each checks its own arguments,
     so their ranges are written once, in the classes, and still refused before any data is read."""
-    parts = [("augment", lambda: instantiate(cfg.augment) if cfg.get("augment") else None)]
-    optimizer = None
-
-    def build_optimizer() -> None:
-        nonlocal optimizer
-        optimizer = instantiate(cfg.optimizer)(params=[torch.nn.Parameter(torch.zeros(1))])
-
-    parts.append(("optimizer", build_optimizer))
+    if cfg.get("augment"):
+        built("augment", lambda: instantiate(cfg.augment))
+    optimizer = built("optimizer", lambda: build_optimizer(cfg.optimizer, [torch.nn.Parameter(torch.zeros(1))]))
     if cfg.get("scheduler"):
-        settings = {
-            k: v
-            for k, v in OmegaConf.to_container(cfg.scheduler).items()
-            if k not in ("interval", "frequency", "monitor")
-        }
-        if "total_steps" in settings or settings["_target_"].endswith("OneCycleLR"):
-            settings["total_steps"] = settings.get("total_steps") or 1
-        parts.append(("scheduler", lambda: instantiate(settings)(optimizer)))
-    for group, build in parts:
-        try:
-            build()
-        except Exception as error:
-            message = first_line(error)
-            raise ConfigError(message if message.startswith(f"{group}.") else f"{group}: {message}") from error
+        built("scheduler", lambda: build_scheduler(cfg.scheduler, optimizer, total_steps=lambda: 1))
+
+
+def built(group: str, build: Callable[[], Any]) -> Any:
+    """What ``build`` makes; its error as a ConfigError naming the group (or the key, when the class names it)."""
+    try:
+        return build()
+    except Exception as error:  # Hydra wraps the class's own ValueError; its message says why
+        message = first_line(error)
+        raise ConfigError(message if message.startswith(f"{group}.") else f"{group}: {message}") from error
 
 
 PRESET_GROUPS = ("experiment", "step")  # options that choose other groups and tag the run with their own name

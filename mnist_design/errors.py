@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from omegaconf.errors import MissingMandatoryValue
 
@@ -23,17 +24,20 @@ class UserError(Exception):
     status = 2
 
 
+def fail(message: str, status: int = UserError.status) -> NoReturn:
+    """The one way an entry point stops on a user's mistake: one line, the hint, the exit status."""
+    print(f"error: {message}\n{HINT}", file=sys.stderr)
+    sys.exit(status)
+
+
 @contextmanager
 def exit_on_user_error() -> Iterator[None]:
     try:
         yield
     except UserError as error:
-        print(f"error: {error}\n{HINT}", file=sys.stderr)
-        sys.exit(error.status)
+        fail(str(error), error.status)
     except OSError as error:  # the file system said no (read-only, full, a name too long): name the path, not a trace
         where = f"{error.filename}: " if error.filename else ""
-        print(f"error: {where}{error.strerror or error} (errno {error.errno})\n{HINT}", file=sys.stderr)
-        sys.exit(4)
+        fail(f"{where}{error.strerror or error} (errno {error.errno})", 4)
     except MissingMandatoryValue as error:  # a ??? key of the config that the command line did not give
-        print(f"error: {error.full_key} is required: give {error.full_key}=...\n{HINT}", file=sys.stderr)
-        sys.exit(UserError.status)
+        fail(f"{error.full_key} is required: give {error.full_key}=...")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design import factory, runs
@@ -32,9 +32,14 @@ SELECT_DIR = "select"
 OVERRIDES_ATTR = "overrides"  # the trial's own overrides (its point in the space), recorded when it starts
 
 
+def better_sign(study: optuna.Study) -> int:
+    """+1 when higher values are better (accuracy), -1 when lower are (loss)."""
+    return 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+
+
 def candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
     """The ``top`` trained trials by (last epoch reached, value there), best first in the study's direction."""
-    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    sign = better_sign(study)
     ranked = [t for t in study.get_trials(deepcopy=False) if was_trained(t) and reached(t)]
     return sorted(ranked, key=lambda t: (reached(t)[0], sign * reached(t)[1]), reverse=True)[:top]
 
@@ -96,9 +101,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_
             ]
             print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
             run_cfg = factory.compose_run("search", overrides, path)
-            (path / ".hydra").mkdir(parents=True, exist_ok=True)
-            OmegaConf.save(run_cfg, path / ".hydra" / "config.yaml", resolve=False)
-            OmegaConf.save(OmegaConf.create(overrides), path / ".hydra" / "overrides.yaml")
+            runs.write_config(path, run_cfg, overrides)
             train(run_cfg)
 
 
@@ -108,7 +111,7 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Pa
         return None
     wait_for_trials(study)
     train_pending(study, cfg, typed, study_dir)
-    sign = 1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else -1
+    sign = better_sign(study)
     rows = []
     for trial in candidates(study, cfg.search.selection.top):
         per_seed = {}

@@ -60,8 +60,8 @@ def rows(results: Path) -> list[list[str]]:
     for design, group in groups.items():
         params = int(group[0].metrics["params"])
         budget = budget_of(params, list(targets))
-        accuracies = [float(r.metrics["test_acc"]) for r in sorted(group, key=lambda r: r.seed)]
-        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        group.sort(key=lambda r: r.seed)
+        accuracies = [float(r.metrics["test_acc"]) for r in group]
         theirs = published.get(design)
         target = targets.get(budget) if budget else None
         table.append(
@@ -70,7 +70,7 @@ def rows(results: Path) -> list[list[str]]:
                 design,
                 f"{params:,}",
                 ",".join(str(r.seed) for r in group),
-                f"{percent(statistics.fmean(accuracies))} ± {percent(spread)} (min {percent(min(accuracies))})",
+                runs.cell(group, "test_acc"),
                 f"{percent(theirs['test_acc'])} ({theirs['params']:,} params)" if theirs else "–",
                 f"≥ {percent(target['mean'])}" if target else "–",
                 met(target, accuracies) if target else "–",

@@ -113,16 +113,25 @@ class MNISTClassifier(L.LightningModule):
 
     def optimizer_config(self, total_steps: Callable[[], int]) -> Any:
         """Optimizer (and scheduler) from config, in Lightning's format; ``total_steps`` is asked only if needed."""
-        optimizer = instantiate(self.hparams.optimizer)(params=self.parameters())
+        optimizer = build_optimizer(self.hparams.optimizer, self.parameters())
         if not self.hparams.scheduler:
             return optimizer
-        settings = dict(self.hparams.scheduler)
-        # Lightning's own scheduler keys travel beside the scheduler's arguments in one config file.
-        lightning_keys = {key: settings.pop(key) for key in ("interval", "frequency", "monitor") if key in settings}
-        make = instantiate(settings)
-        # Only the trainer knows OneCycleLR's total_steps: every optimizer step of the whole run.
-        wants_total = (
-            "total_steps" in inspect.signature(make.func).parameters and make.keywords.get("total_steps") is None
-        )
-        scheduler = make(optimizer, total_steps=total_steps()) if wants_total else make(optimizer)
+        scheduler, lightning_keys = build_scheduler(self.hparams.scheduler, optimizer, total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, **lightning_keys}}
+
+
+def build_optimizer(settings: Mapping, params: Any) -> torch.optim.Optimizer:
+    """The optimizer of a config (a partial completed here with the parameters)."""
+    return instantiate(settings)(params=params)
+
+
+def build_scheduler(
+    settings: Mapping, optimizer: torch.optim.Optimizer, total_steps: Callable[[], int]
+) -> tuple[Any, dict[str, Any]]:
+    """The scheduler of a config, and Lightning's own keys that travel beside its arguments in one config file."""
+    settings = dict(settings)
+    lightning_keys = {key: settings.pop(key) for key in ("interval", "frequency", "monitor") if key in settings}
+    make = instantiate(settings)
+    # Only the trainer knows OneCycleLR's total_steps: every optimizer step of the whole run.
+    wants_total = "total_steps" in inspect.signature(make.func).parameters and make.keywords.get("total_steps") is None
+    return (make(optimizer, total_steps=total_steps()) if wants_total else make(optimizer)), lightning_keys

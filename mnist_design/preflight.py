@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mnist_design.errors import HINT, UserError
+from mnist_design.errors import fail
 
 RUN_MARKERS = ("metrics.json", "history.jsonl", "checkpoints")  # what a started or finished run leaves behind
-
-
-def refuse(message: str) -> None:
-    print(f"error: {message}\n{HINT}", file=sys.stderr)
-    sys.exit(UserError.status)
 
 
 def os_problem(path: Path, error: OSError) -> str:
@@ -38,13 +32,13 @@ def check_creatable(path: Path) -> None:
     created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
     try:
         if path.exists() and not path.is_dir():
-            refuse(f"{path} is a file, not a directory; choose another run directory")
+            fail(f"{path} is a file, not a directory; choose another run directory")
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-probe-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as error:
-        refuse(os_problem(path, error))
+        fail(os_problem(path, error))
     finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind
         for folder in created:
             try:
@@ -66,9 +60,9 @@ class RunDirCheck(Callback):
             try:
                 held = [marker for marker in RUN_MARKERS if (path / marker).exists()]
             except OSError as error:  # a name too long to even look up
-                refuse(os_problem(path, error))
+                fail(os_problem(path, error))
             if held:
-                refuse(
+                fail(
                     f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
                     f"continue a killed run with resume={path}"
                 )

@@ -34,7 +34,7 @@ from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
 from mnist_design.models.receptive_field import receptive_fields
-from mnist_design.runs import Run
+from mnist_design.runs import Run, cell, stats
 
 # The seed README's published single-run numbers (final epoch, test set evaluated every epoch), by row tag.
 PUBLISHED = {
@@ -78,19 +78,6 @@ def seed_rows(all_runs: Sequence[Run]) -> dict[str, list[Run]]:
 
 
 # --- numbers and tables -------------------------------------------------------------------------------------------
-
-
-def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
-    """(mean, sample std, min) over runs; std is 0 for a single run."""
-    values = [float(r.metrics[key]) for r in group]
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0), min(values)
-
-
-def cell(group: Sequence[Run], key: str) -> str:
-    mean, std, low = stats(group, key)
-    if key.endswith("acc"):
-        return f"{100 * mean:.2f} ± {100 * std:.2f} (min {100 * low:.2f})"
-    return f"{mean:.4f} ± {std:.4f} (min {low:.4f})"
 
 
 def seeds(group: Sequence[Run]) -> str:

@@ -11,12 +11,14 @@ by what they are, never by file or folder names.
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
 
 from mnist_design import figures
 from mnist_design.atomic import write_atomic
@@ -48,6 +50,14 @@ class Run:
     @property
     def seed(self) -> int:
         return int(self.metrics.get("seed", 0))
+
+
+def write_config(run_dir: Path, cfg: Any, overrides: Sequence[str]) -> None:
+    """.hydra/config.yaml and overrides.yaml, as @hydra.main writes them, for a run composed in process (a search
+    trial, a selection run), so resume= and the report read it like any other run."""
+    (Path(run_dir) / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, Path(run_dir) / ".hydra" / "config.yaml", resolve=False)
+    OmegaConf.save(OmegaConf.create(list(overrides)), Path(run_dir) / ".hydra" / "overrides.yaml")
 
 
 def write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
@@ -139,6 +149,19 @@ def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
 def scalars(logged: Mapping[str, Any]) -> dict[str, float]:
     """Lightning's logged "test/acc" -> "test_acc", as floats."""
     return {record_key(name): float(value) for name, value in logged.items() if "/" in name}
+
+
+def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
+    """(mean, sample std, min) over runs; std is 0 for a single run."""
+    values = [float(r.metrics[key]) for r in group]
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0), min(values)
+
+
+def cell(group: Sequence[Run], key: str) -> str:
+    mean, std, low = stats(group, key)
+    if key.endswith("acc"):
+        return f"{100 * mean:.2f} ± {100 * std:.2f} (min {100 * low:.2f})"
+    return f"{mean:.4f} ± {std:.4f} (min {low:.4f})"
 
 
 def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -> list[Path]:

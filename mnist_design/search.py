@@ -24,7 +24,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +35,18 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from mnist_design import factory, finalists, space, studies
+from mnist_design import factory, finalists, runs, space, studies
 from mnist_design.atomic import write_atomic
 from mnist_design.callbacks import NonFiniteLoss
-from mnist_design.config import PRESET_GROUPS, ConfigError, check_budget, config_dir, model_parameters, validate
+from mnist_design.config import (
+    PRESET_GROUPS,
+    ConfigError,
+    check_budget,
+    config_dir,
+    model_parameters,
+    preset_choices,
+    validate,
+)
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.metrics import metric, record_key
 from mnist_design.training import train
@@ -64,9 +72,7 @@ def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_
     trial.set_user_attr("run_dir", str(run_dir))
     trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
     trial_cfg = factory.compose_run("search", [*typed, *chosen], run_dir)
-    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(trial_cfg, run_dir / ".hydra" / "config.yaml", resolve=False)
-    OmegaConf.save(OmegaConf.create([*typed, *chosen]), run_dir / ".hydra" / "overrides.yaml")
+    runs.write_config(run_dir, trial_cfg, [*typed, *chosen])
     return trial_cfg
 
 
@@ -166,11 +172,8 @@ def preset(name: str | None, cfg: DictConfig) -> list[str]:
     from the experiment's defaults list."""
     if not name:
         return []
-    defaults = OmegaConf.load(Path(config_dir()) / "experiment" / f"{name}.yaml").get("defaults", [])
-    models = [
-        entry["override /model"] for entry in defaults if isinstance(entry, Mapping) and "override /model" in entry
-    ]
-    return [f"experiment={name}", *(f"model={model}" for model in models), f"budget={cfg.budget}"]
+    model = preset_choices("experiment", name).get("model")
+    return [f"experiment={name}", *([f"model={model}"] if model else []), f"budget={cfg.budget}"]
 
 
 def enqueue_starting_points(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
@@ -229,9 +232,9 @@ def best_of(study: optuna.Study) -> dict[str, Any]:
     return {"best": {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params}, "base": base}
 
 
-def refuse_unfit_space(cfg: DictConfig, typed: list[str]) -> None:
+def refuse_unfit_space(cfg: DictConfig) -> None:
     """Before any trial: the space's smallest design must fit the budget."""
-    least = space.smallest(cfg, typed)
+    least = space.smallest(cfg)
     if least is not None and least > cfg.budget:
         raise ConfigError(
             f"no design in the space fits budget={cfg.budget:,}; the smallest is {least:,} params "
@@ -252,7 +255,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     validate(cfg)  # the search's own keys and the base config, before any study is opened
     space.check_keys(cfg, typed)
     if cfg.budget is not None:
-        refuse_unfit_space(cfg, typed)
+        refuse_unfit_space(cfg)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
     study = studies.open_study(cfg, studies.identity(cfg, typed))
     for number in studies.recover_dead(study):

@@ -10,6 +10,7 @@ keys are chosen first; a value key that the chosen options do not have (``optimi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,12 +39,9 @@ def own_runtime() -> Iterator[Path]:
 
 def override(key: str, value: Any) -> str:
     """key=value as Hydra's command line reads it back (true/false/null, not Python's spelling)."""
-    shown = (
-        {True: "true", False: "false", None: "null"}.get(value, value)
-        if not isinstance(value, (int, float)) or isinstance(value, bool)
-        else value
-    )
-    return f"{key}={shown}"
+    if value is None or isinstance(value, bool):
+        value = {True: "true", False: "false", None: "null"}[value]
+    return f"{key}={value}"
 
 
 def choices(cfg: DictConfig) -> DictConfig:
@@ -122,21 +120,30 @@ def check_keys(cfg: DictConfig, typed: Sequence[str]) -> None:
         )
 
 
-def smallest(cfg: DictConfig, typed: Sequence[str]) -> int | None:
-    """Parameters of the space's smallest numeric point (every width at its least); None if that cannot be built."""
-    lows = []
+def smallest(cfg: DictConfig) -> int | None:
+    """Parameters of the space's smallest design, a lower bound: every model width at its least, and each true/false
+    model key (separable convs, BatchNorm) at whichever value costs fewer; None if that point cannot be built. Built
+    straight from the model node: no composition needed."""
+    probe = OmegaConf.create({"model": copy.deepcopy(cfg.model)})
+    flags = []
     for key, spec in space_of(cfg).items():
-        numbers = (
-            [v for v in spec if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            if isinstance(spec, (list, tuple))
-            else [spec.get("low")]
-        )
-        if key.startswith("model.") and numbers and not is_group(key, cfg):
-            lows.append(override(key, min(numbers)))
-        elif key == "model.separable" or key.startswith("model.separable."):
-            lows.append(override(key, True) if True in spec else override(key, spec[0]))
+        if not key.startswith("model."):
+            continue
+        values = spec if isinstance(spec, (list, tuple)) else [spec["low"]]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers:
+            OmegaConf.update(probe, key, min(numbers))
+        elif all(isinstance(v, bool) for v in values):
+            flags.append((key, values))
     try:
-        with own_runtime() as run_dir:
-            return model_parameters(factory.compose_run("search", [*typed, *lows], run_dir))
-    except Exception:  # noqa: BLE001 - a point that cannot even be composed or built proves nothing
+        for key, values in flags:
+            OmegaConf.update(probe, key, min(values, key=lambda v: parameters_with(probe, key, v)))
+        return model_parameters(probe)
+    except ConfigError:  # a point that cannot even be built proves nothing
         return None
+
+
+def parameters_with(probe: DictConfig, key: str, value: Any) -> int:
+    trial = copy.deepcopy(probe)
+    OmegaConf.update(trial, key, value)
+    return model_parameters(trial)
