@@ -100,6 +100,13 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             ("search.workers", cfg.search.workers, positive, ">= 1"),
             ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
             ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
+            ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
+            (
+                "search.selection.seeds",
+                list(cfg.search.selection.seeds),
+                lambda v: bool(v) and all(SEED_RANGE[0] <= s <= SEED_RANGE[1] for s in v),
+                f"a non-empty list of seeds in [0, {SEED_RANGE[1]}]",
+            ),
         ]
     if "repeats" in cfg:  # the bench's own keys
         checks += [

@@ -94,5 +94,8 @@ def readme_block(readme: str) -> str:
 
 
 def with_block(readme: str, block: str) -> str:
+    """The readme with its front block replaced; a ValueError when it has no pair of markers."""
+    if BEGIN not in readme or END not in readme.split(BEGIN, 1)[1]:
+        raise ValueError("no front markers in it")
     before, rest = readme.split(BEGIN, 1)
     return f"{before}{BEGIN}\n{block}\n{END}{rest.split(END, 1)[1]}"

@@ -476,7 +476,7 @@ def write_front(cfg: DictConfig) -> Path:
     try:
         text = readme.read_text()
         updated = front.with_block(text, table)
-    except (OSError, IndexError) as error:
+    except (OSError, ValueError) as error:
         raise NoRuns(
             f"readme={readme}: cannot update its front block ({error}); needs {front.BEGIN} ... {front.END}"
         ) from None

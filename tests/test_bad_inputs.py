@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
 from PIL import Image
 
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
@@ -115,6 +116,32 @@ CASES = [
     (SEARCH, ["search.storage=journal:missing/j.log"], 2, "the folder missing does not exist"),
     (SEARCH, ["search.storage=sqlite:///afile/o.db"], 2, "the folder afile does not exist"),
     (SEARCH, ["budget=10"], 2, "no design in the space fits budget=10; the smallest is"),
+    (SEARCH, ["search.direction=up"], 2, "search.direction=up is not allowed"),
+    (SEARCH, ["search.selection.top=-1"], 2, "search.selection.top=-1 is not allowed: it must be >= 0"),
+    (SEARCH, ["search.selection.seeds=[]"], 2, "search.selection.seeds=[] is not allowed"),
+    (SEARCH, ["search.selection.seeds=[-1]"], 2, "search.selection.seeds=[-1] is not allowed"),
+    (SEARCH, ["search.selection.seeds=abc"], HYDRA, "search.selection.seeds"),
+    (SEARCH, ["search.enqueue_published=maybe"], HYDRA, "search.enqueue_published"),
+    (SEARCH, ["search.storage=journal:afile/j.log"], 2, "the folder afile does not exist"),
+    (TRAIN, ["augment.brightness=abc"], HYDRA, "augment.brightness"),
+    (TRAIN, ["augment.brightness=1.5"], 2, "augment.brightness=1.5 is not allowed: it must be in [0, 1]"),
+    (TRAIN, ["model=family", "model.first_kernel=abc"], HYDRA, "model.first_kernel"),
+    (TRAIN, ["scheduler=piecewise", "scheduler.points=oops"], HYDRA, "scheduler.points"),
+    (
+        TRAIN,
+        ["scheduler=piecewise", "scheduler.points=[[0,0.1,3]]"],
+        2,
+        "scheduler.points must be a list of [epoch, lr]",
+    ),
+    (TRAIN, ["scheduler=piecewise", "scheduler.max_lr=0"], 2, "scheduler.max_lr=0.0 is not allowed"),
+    (REPORT, ["front=maybe"], HYDRA, "front"),
+    (REPORT, ["front=true", "results_dir=nowhere"], 4, "nowhere/research.yaml"),
+    (
+        REPORT,
+        ["front=true", f"results_dir={REPO / 'results'}", "readme=notes.txt"],
+        2,
+        "readme=notes.txt: cannot update its front block",
+    ),
     # run directories, checked before Hydra writes anything into them
     (TRAIN, ["hydra.run.dir=run"], 2, "hydra.run.dir=run already holds a run (metrics.json"),
     (TRAIN, ["hydra.run.dir=killed"], 2, "already holds a run (history.jsonl, checkpoints); choose a new directory"),
