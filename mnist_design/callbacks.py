@@ -19,7 +19,7 @@ from mnist_design.runs import append_history
 
 
 class EpochSummary(L.Callback):
-    """One console line per epoch, like the seed's logs, and the same numbers appended to ``history.jsonl``.
+    """One console line per epoch, like the seed's logs, and the same numbers appended to the run's history file.
 
     The file is appended, never rewritten, so a resumed run adds to it; readers keep the last record per epoch.
     """
@@ -117,7 +117,7 @@ class StopOnNonFiniteLoss(L.Callback):
     def check(self, trainer: L.Trainer) -> None:
         if self.first_bad is None or int(self.first_bad) == self.NEVER:
             return
-        # The checkpoint callback without a monitor keeps the newest epoch (last.ckpt in conf/callbacks/default.yaml).
+        # The checkpoint callback without a monitor keeps the newest epoch (conf/callbacks/default.yaml).
         newest = [
             c.best_model_path
             for c in trainer.checkpoint_callbacks

@@ -11,6 +11,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
+from mnist_design.rundir import RunDir
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -31,11 +32,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(
-            f"checkpoint {path} is a directory; pass a file in it, e.g. ckpt_path={path / 'checkpoints' / 'last.ckpt'}"
+            f"checkpoint {path} is a directory; pass a file in it, e.g. ckpt_path={RunDir(path).last_checkpoint}"
         )
     if not path.is_file():
         raise CheckpointError(
-            f"checkpoint {path} does not exist; pass ckpt_path=<run dir>/checkpoints/last.ckpt (or best-*.ckpt)"
+            f"checkpoint {path} does not exist; pass ckpt_path={RunDir('<run dir>').last_checkpoint} (or best-*.ckpt)"
         )
     try:
         # Our checkpoints hold plain dicts and tensors, but Lightning's loop state needs the full unpickler:
@@ -44,7 +45,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except Exception as error:
         raise CheckpointError(
             f"checkpoint {path} is unreadable, truncated or corrupt ({type(error).__name__}); "
-            f"use another checkpoint of the run, e.g. last.ckpt or best-*.ckpt"
+            f"use another checkpoint of the run, e.g. {RunDir('').last_checkpoint.name} or best-*.ckpt"
         ) from error
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or not {"net", "optimizer"} <= hparams.keys() or "state_dict" not in checkpoint:

@@ -17,7 +17,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import schema
+from mnist_design import rundir, schema
 from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
 from mnist_design.module import build_optimizer, build_scheduler
@@ -29,13 +29,20 @@ RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
 # resume=RUN continues in RUN's own directory and must not rewrite its .hydra/ files (mnist_design/resume.py).
 OmegaConf.register_new_resolver("or_resume", lambda resume, fresh: resume if resume else fresh, replace=True)
-OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else ".hydra", replace=True)
+OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else rundir.HYDRA_DIR, replace=True)
+
+
+def shipped_dir(name: str) -> str:
+    """conf/ and results/ ship inside the package when installed from a wheel, and sit beside it in a checkout."""
+    packaged = Path(__file__).resolve().parent / name
+    return str(packaged if packaged.is_dir() else packaged.parent.parent / name)
 
 
 def config_dir() -> str:
-    """conf/ ships inside the package when installed from a wheel, and sits beside it in a checkout."""
-    packaged = Path(__file__).resolve().parent / "conf"
-    return str(packaged if packaged.is_dir() else packaged.parent.parent / "conf")
+    return shipped_dir("conf")
+
+
+OmegaConf.register_new_resolver("shipped_dir", shipped_dir, replace=True)  # ${shipped_dir:results}
 
 
 class ConfigError(UserError):

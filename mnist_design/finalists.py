@@ -25,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design import factory, runs
 from mnist_design.metrics import record_key
+from mnist_design.rundir import RunDir
 from mnist_design.studies import alive, in_flight, reached, this_worker, was_trained
 from mnist_design.training import train
 
@@ -61,7 +62,7 @@ def claim(path: Path) -> bool:
         try:
             fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            if alive(marker.read_text().strip()) is not False or (path / runs.METRICS_FILE).is_file():
+            if alive(marker.read_text().strip()) is not False or RunDir(path).finished():
                 return False
             shutil.rmtree(path, ignore_errors=True)  # its process died mid-run: start that run afresh
             marker.unlink(missing_ok=True)
@@ -90,7 +91,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_
     for trial in candidates(study, cfg.search.selection.top):
         for seed in cfg.search.selection.seeds:
             path = run_dir(study_dir, trial, seed)
-            if reusable(trial, seed, cfg.seed) or (path / runs.METRICS_FILE).is_file() or not claim(path):
+            if reusable(trial, seed, cfg.seed) or RunDir(path).finished() or not claim(path):
                 continue
             overrides = [
                 *typed,

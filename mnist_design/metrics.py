@@ -1,11 +1,11 @@
 """The one registry of what a run measures: every metric's name, how it is computed, shown, and where it goes.
 
     for metric in METRICS: ...                  # loss and acc, each logged per stage as "<stage>/<name>"
-    record_key("val/acc") == "val_acc"          # the key in history.jsonl and metrics.json
+    record_key("val/acc") == "val_acc"          # the key in the history and metrics files
     metric("val/loss").direction == "minimize"  # what a search does with it
 
 Everything else derives from this list: the LightningModule's metric objects and ``self.log`` calls, the per-epoch
-console line and history.jsonl, the keys of metrics.json, the HParams table's metrics and the learning curves. To
+console line and the history file, the keys of the metrics file, the HParams table's metrics and the learning curves. To
 add a metric, add one entry here (and a test).
 """
 
@@ -29,7 +29,7 @@ class MetricSpec:
     update: str  # "loss": update(loss, weight=batch size); "logits": update(logits, labels)
     percent: bool  # shown as a percentage (accuracies) or as a plain number (losses)
     direction: str  # "maximize" or "minimize": what "better" means, for a search and for ranking
-    curve: bool = True  # drawn in the learning curves and kept per epoch in history.jsonl
+    curve: bool = True  # drawn in the learning curves and kept per epoch in the history file
     hparam: bool = True  # beside the hyperparameters in TensorBoard's HParams table
 
     def show(self, value: float) -> str:
@@ -53,7 +53,7 @@ def logged_name(stage: str, spec: MetricSpec) -> str:
 
 
 def record_key(logged: str) -> str:
-    """Lightning's logged "val/acc" -> "val_acc", the key in history.jsonl, metrics.json and the report."""
+    """Lightning's logged "val/acc" -> "val_acc", the key in the history and metrics files and the report."""
     return logged.replace("/", "_")
 
 
@@ -68,7 +68,7 @@ def metric(logged: str) -> MetricSpec:
 
 
 def epoch_keys() -> tuple[str, ...]:
-    """What each history.jsonl record holds per epoch besides epoch, lr and seconds: train and val curves."""
+    """What each history record holds per epoch besides epoch, lr and seconds: train and val curves."""
     return tuple(record_key(logged_name(stage, spec)) for stage in ("train", "val") for spec in METRICS if spec.curve)
 
 

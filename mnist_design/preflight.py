@@ -18,8 +18,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from mnist_design.errors import fail
-
-RUN_MARKERS = ("metrics.json", "history.jsonl", "checkpoints")  # what a started or finished run leaves behind
+from mnist_design.rundir import RunDir
 
 
 def os_problem(path: Path, error: OSError) -> str:
@@ -58,7 +57,7 @@ class RunDirCheck(Callback):
         path = Path(str(config.hydra.run.dir))
         if self.fresh_only and not config.get("resume"):
             try:
-                held = [marker for marker in RUN_MARKERS if (path / marker).exists()]
+                held = RunDir(path).started()
             except OSError as error:  # a name too long to even look up
                 fail(os_problem(path, error))
             if held:

@@ -13,19 +13,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import factory, runs
+from mnist_design import factory
 from mnist_design.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.config import ConfigError
+from mnist_design.rundir import RunDir
 
 # Overrides a resume may add: where the data is and where the run computes, never what it computes.
 ALLOWED = ("data.data_dir", "trainer.accelerator", "trainer.devices", "trainer.enable_progress_bar", "threads")
 
 
 def saved_overrides(run_dir: Path) -> list[str]:
-    saved = run_dir / ".hydra" / "overrides.yaml"
+    saved = RunDir(run_dir).overrides
     if not saved.is_file():
         raise CheckpointError(
-            f"resume={run_dir} is not a run directory (no .hydra/overrides.yaml); give the "
+            f"resume={run_dir} is not a run directory (no {saved.relative_to(run_dir)}); give the "
             f"directory printed at the end of a run, e.g. outputs/runs/<date>_<time>_<model>_<id>"
         )
     try:
@@ -47,8 +48,9 @@ def extra_overrides(typed: list[str]) -> list[str]:
 
 
 def last_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
-    """last.ckpt, checked to be whole and to fit the run's model; None when the run died before its first epoch."""
-    last = run_dir / "checkpoints" / "last.ckpt"
+    """The last checkpoint, checked to be whole and to fit the run's model; None when the run died before its first
+    epoch."""
+    last = RunDir(run_dir).last_checkpoint
     if not last.is_file():
         return None
     checkpoint = read_checkpoint(last)
@@ -62,7 +64,7 @@ def last_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
 def refuse_search_trial(run_dir: Path) -> None:
     """A trial belongs to its study: the search command continues it (and recovers the killed trial)."""
     try:
-        is_trial = "search" in OmegaConf.load(run_dir / ".hydra" / "config.yaml")
+        is_trial = "search" in OmegaConf.load(RunDir(run_dir).config)
     except Exception:  # noqa: BLE001 - an unreadable config is reported by the normal path below
         return
     if is_trial:
@@ -77,19 +79,19 @@ def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | Non
     overrides = saved_overrides(run_dir) + extra_overrides(typed)  # errors name the directory as the user typed it
     refuse_search_trial(run_dir)
     run_dir = run_dir.resolve()
-    if (run_dir / runs.METRICS_FILE).is_file():
-        print(f"resume: {run_dir} already finished (metrics.json is there); nothing to do")
+    if RunDir(run_dir).finished():
+        print(f"resume: {run_dir} already finished ({RunDir(run_dir).metrics.name} is there); nothing to do")
         return None
     try:
         cfg = factory.compose_run("train", overrides, run_dir)
     except Exception as error:  # noqa: BLE001 - Hydra's composition errors: the saved overrides no longer compose
         raise ConfigError(f"the saved config of {run_dir} no longer composes: {str(error).splitlines()[0]}") from None
     ckpt_path = last_checkpoint(cfg, run_dir)
-    for stale in (run_dir / "checkpoints").glob(".*.tmp"):  # left by a kill during a checkpoint write
+    for stale in RunDir(run_dir).checkpoints.glob(".*.tmp"):  # left by a kill during a checkpoint write
         stale.unlink()
     print(
         f"resume: continuing from {ckpt_path}"
         if ckpt_path
-        else f"resume: no checkpoint yet in {run_dir / 'checkpoints'}, starting the run from epoch 1"
+        else f"resume: no checkpoint yet in {RunDir(run_dir).checkpoints}, starting the run from epoch 1"
     )
     return cfg, ckpt_path

@@ -1,17 +1,16 @@
-"""A run's results on disk: the one place that writes and reads ``metrics.json``, ``history.jsonl``, figures and tags.
+"""A run's results on disk: the one place that writes and reads its metrics, history, figures and tags.
 
     write_metrics(run_dir, {"val_acc": 0.99, "tags": {"row": "row4"}, ...})
     run = read_run(run_dir)                       # Run(path, metrics, history); run.tag("row") == "row4"
     runs, problems = collect(["outputs/multiruns"])   # every finished run below; unreadable ones named in problems
 
 Tags are written at run time from the config's ``tags`` (an experiment or recipe sets them), so readers group runs
-by what they are, never by file or folder names.
+by what they are, never by file or folder names. The files' names are mnist_design/rundir.py's.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +23,11 @@ from mnist_design import figures
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
 from mnist_design.metrics import epoch_keys, hparam_keys, record_key
-
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.jsonl"
+from mnist_design.rundir import RunDir, file_name
 
 
 class RunUnreadable(UserError):
-    """A run directory whose metrics.json is missing, truncated or not a JSON object; the message names the file."""
+    """A run directory whose metrics file is missing, truncated or not a JSON object; the message names the file."""
 
 
 @dataclass
@@ -48,27 +45,32 @@ class Run:
         return self.tags.get(key, "")
 
     @property
+    def dir(self) -> RunDir:
+        return RunDir(self.path)
+
+    @property
     def seed(self) -> int:
         return int(self.metrics.get("seed", 0))
 
 
 def write_config(run_dir: Path, cfg: Any, overrides: Sequence[str]) -> None:
-    """.hydra/config.yaml and overrides.yaml, as @hydra.main writes them, for a run composed in process (a search
-    trial, a selection run), so resume= and the report read it like any other run."""
-    (Path(run_dir) / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, Path(run_dir) / ".hydra" / "config.yaml", resolve=False)
-    OmegaConf.save(OmegaConf.create(list(overrides)), Path(run_dir) / ".hydra" / "overrides.yaml")
+    """The config and overrides files, as @hydra.main writes them, for a run composed in process (a search trial, a
+    selection run), so resume= and the report read it like any other run."""
+    files = RunDir(run_dir)
+    files.config.parent.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, files.config, resolve=False)
+    OmegaConf.save(OmegaConf.create(list(overrides)), files.overrides)
 
 
 def write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> Path:
-    """metrics.json, written atomically: a reader sees the old file or the whole new one."""
-    path = Path(run_dir) / METRICS_FILE
+    """The metrics file, written atomically: a reader sees the old file or the whole new one."""
+    path = RunDir(run_dir).metrics
     write_atomic(path, (json.dumps(metrics, indent=2) + "\n").encode())
     return path
 
 
 def read_metrics(run_dir: Path) -> dict[str, Any]:
-    path = Path(run_dir) / METRICS_FILE
+    path = RunDir(run_dir).metrics
     try:
         metrics = json.loads(path.read_text())
     except FileNotFoundError:
@@ -89,7 +91,7 @@ def append_history(path: Path, record: Mapping[str, float]) -> None:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
-    """history.jsonl, the last record of each epoch in epoch order; a torn last line (a kill mid-write) is skipped."""
+    """The history file's last record of each epoch in epoch order; a torn last line (a kill mid-write) is skipped."""
     if not path.is_file():
         return []
     by_epoch = {}
@@ -108,11 +110,11 @@ def final_epoch(history: Sequence[Mapping[str, float]]) -> dict[str, float]:
     return {key: history[-1][key] for key in epoch_keys() if key in history[-1]} if history else {}
 
 
-RUN_KEYS = ("seed", "tags")  # what every metrics.json this project writes holds (a foreign one has neither)
+RUN_KEYS = ("seed", "tags")  # what every metrics file this project writes holds (a foreign one has neither)
 
 
 def check_run_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
-    """A metrics.json written by a run of this project: its own keys, and every metric a number (not null)."""
+    """A metrics file written by a run of this project: its own keys, and every metric a number (not null)."""
     missing = [key for key in RUN_KEYS if key not in metrics]
     if missing:
         raise RunUnreadable(f"{path} is not a run of this project (no {', '.join(missing)}); skipped")
@@ -123,17 +125,17 @@ def check_run_metrics(path: Path, metrics: Mapping[str, Any]) -> None:
 
 
 def read_run(run_dir: Path) -> Run:
-    run_dir = Path(run_dir)
-    metrics = read_metrics(run_dir)
-    check_run_metrics(run_dir / METRICS_FILE, metrics)
-    return Run(run_dir, metrics, read_history(run_dir / HISTORY_FILE))
+    files = RunDir(run_dir)
+    metrics = read_metrics(files.path)
+    check_run_metrics(files.metrics, metrics)
+    return Run(files.path, metrics, read_history(files.history))
 
 
 def collect(roots: Iterable[str | Path]) -> tuple[list[Run], list[str]]:
-    """Every finished run (a metrics.json) below the roots, and one line per run that could not be read."""
+    """Every finished run (a metrics file) below the roots, and one line per run that could not be read."""
     runs, problems = [], []
     for root in roots:
-        for metrics_file in sorted(Path(root).rglob(METRICS_FILE)):
+        for metrics_file in sorted(Path(root).rglob(file_name("metrics"))):
             try:
                 run = read_run(metrics_file.parent)
             except RunUnreadable as error:
@@ -151,26 +153,13 @@ def scalars(logged: Mapping[str, Any]) -> dict[str, float]:
     return {record_key(name): float(value) for name, value in logged.items() if "/" in name}
 
 
-def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
-    """(mean, sample std, min) over runs; std is 0 for a single run."""
-    values = [float(r.metrics[key]) for r in group]
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0), min(values)
-
-
-def cell(group: Sequence[Run], key: str) -> str:
-    mean, std, low = stats(group, key)
-    if key.endswith("acc"):
-        return f"{100 * mean:.2f} ± {100 * std:.2f} (min {100 * low:.2f})"
-    return f"{mean:.4f} ± {std:.4f} (min {low:.4f})"
-
-
 def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -> list[Path]:
-    """Each figure as out_dir/NAME.png, and as a TensorBoard image when a TensorBoard logger is given."""
+    """Each figure as the run's figure file NAME, and as a TensorBoard image when a TensorBoard logger is given."""
     written = []
     for name, fig in named.items():
         if hasattr(getattr(logger, "experiment", None), "add_figure"):
             logger.experiment.add_figure(f"figures/{name}", fig, close=False)
-        written.append(figures.save(fig, Path(out_dir) / f"{name}.png"))
+        written.append(figures.save(fig, RunDir(out_dir).figure(name)))
     return written
 
 

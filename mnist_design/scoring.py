@@ -12,7 +12,7 @@ import lightning as L
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from mnist_design import figures
+from mnist_design import figures, rundir
 from mnist_design.checkpoints import read_checkpoint
 from mnist_design.data import NUM_CLASSES
 from mnist_design.data.datamodule import MNISTDataModule
@@ -63,8 +63,8 @@ def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule) -> dict
     predicted = predicted_test_labels(model, datamodule)
     images, labels = (t.cpu() for t in datamodule.splits["test"])
     return {
-        "predictions": figures.prediction_grid(images, labels, predicted),
-        "confusion_matrix": figures.confusion_matrix(
+        rundir.PREDICTIONS: figures.prediction_grid(images, labels, predicted),
+        rundir.CONFUSION_MATRIX: figures.confusion_matrix(
             multiclass_confusion_matrix(predicted, labels, num_classes=NUM_CLASSES)
         ),
     }

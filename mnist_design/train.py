@@ -8,7 +8,7 @@
 
 Each run writes into its own directory under outputs/: the composed config (.hydra/), TensorBoard logs (with the
 run's config and final metrics in the HParams tab), checkpoints (best by validation accuracy, and last),
-metrics.json, history.jsonl and figures (learning curves, prediction grid, confusion matrix).
+its metrics and history files and figures (learning curves, prediction grid, confusion matrix).
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
     metrics = train(cfg)                        # cfg as composed by Hydra (inside @hydra.main or factory.compose_run)
     metrics = train(cfg, extra_callbacks=[pruning_callback])
 
-The order is explicit: evaluate reads the final epoch from history.jsonl and tests the final weights (the
+The order is explicit: evaluate reads the final epoch from the history file and tests the final weights (the
 validation-selected checkpoint is tested on a model of its own); write draws the figures, logs HParams and writes
-metrics.json last, so its presence means "finished".
+the metrics file last, so its presence means "finished".
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import factory, figures, runs, scoring
+from mnist_design import factory, figures, rundir, runs, scoring
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.metrics import epoch_keys
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.module import MNISTClassifier
+from mnist_design.rundir import RunDir
 
 
 def fit(
@@ -40,6 +41,8 @@ def fit(
     """Build everything from config and train; returns the trained objects and the seconds fit took."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     factory.share_cores(cfg)
+    # @hydra.main makes the run directory; a run composed in process (the API, a trial) makes it here
+    Path(HydraConfig.get().runtime.output_dir).mkdir(parents=True, exist_ok=True)
     datamodule, model, trainer = factory.build(cfg, extra_callbacks)
     if isinstance(trainer.logger, TensorBoardLogger):
         trainer.logger.experiment.add_text("receptive_field", markdown(receptive_fields(model.net)))
@@ -70,9 +73,9 @@ def hardware(trainer: L.Trainer) -> str:
 def evaluate(
     cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, seconds: float
 ) -> dict[str, Any]:
-    """Everything metrics.json records: the final epoch's train/val numbers, test numbers, and what the run was."""
+    """Everything the metrics file records: the final epoch's train/val numbers, test numbers, and what the run was."""
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    history = runs.read_history(run_dir / runs.HISTORY_FILE)
+    history = runs.read_history(RunDir(run_dir).history)
     logged = runs.scalars(trainer.callback_metrics)
     metrics: dict[str, Any] = {
         "params": sum(p.numel() for p in model.parameters()),
@@ -102,11 +105,11 @@ def evaluate(
 def write(
     cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, metrics: dict[str, Any]
 ) -> None:
-    """Figures, HParams and metrics.json (rank 0 only); metrics.json last, so its presence means 'finished'."""
+    """Figures, HParams and the metrics file (rank 0 only); that file last, so its presence means 'finished'."""
     if not trainer.is_global_zero:
         return
     run_dir = Path(metrics["run_dir"])
-    named = {"learning_curves": figures.learning_curves({"run": runs.read_history(run_dir / runs.HISTORY_FILE)})}
+    named = {rundir.LEARNING_CURVES: figures.learning_curves({"run": runs.read_history(RunDir(run_dir).history)})}
     if cfg.test:
         named.update(scoring.figures_on_test(model, datamodule))
     runs.write_figures(run_dir, named, trainer.logger)
@@ -123,7 +126,7 @@ def write(
 
 
 def train(cfg: DictConfig, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
-    """One whole run: check the config, fit, evaluate, write. Returns what metrics.json holds."""
+    """One whole run: check the config, fit, evaluate, write. Returns what the metrics file holds."""
     check_budget(cfg, validate(cfg))
     datamodule, model, trainer, seconds = fit(cfg, ckpt_path, extra_callbacks)
     metrics = evaluate(cfg, datamodule, model, trainer, seconds)

@@ -92,7 +92,10 @@ def run_entry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) ->
         GlobalHydra.instance().clear()
         status = 0
         try:
-            importlib.import_module(module).main()
+            entry = importlib.import_module(module)
+            if not hasattr(entry, "main"):  # a package entry point (python -m mnist_design.report): its __main__
+                entry = importlib.import_module(f"{module}.__main__")
+            entry.main()
         except SystemExit as exit_:
             status = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
         finally:

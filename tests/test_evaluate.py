@@ -5,6 +5,8 @@ import pytest
 import torch
 from conftest import run_cli
 
+from mnist_design import rundir
+
 
 def evaluate(*args: str, cwd: Path):
     return run_cli(*args, "trainer.accelerator=cpu", cwd=cwd, module="mnist_design.evaluate")
@@ -18,8 +20,8 @@ def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, tmp_path: Pat
     evaluated, trained = (json.loads((d / "metrics.json").read_text()) for d in (out, run))
     assert evaluated["test_acc"] == trained["test_acc"]
     assert evaluated["test_loss"] == pytest.approx(trained["test_loss"], rel=1e-6)
-    for figure in ("predictions", "confusion_matrix"):
-        assert (out / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in (rundir.PREDICTIONS, rundir.CONFUSION_MATRIX):
+        assert rundir.RunDir(out).figure(figure).read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize(

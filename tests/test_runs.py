@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from mnist_design import runs
+from mnist_design.rundir import RunDir
 
 
 def test_metrics_round_trip_atomically_with_tags(tmp_path: Path) -> None:
@@ -21,14 +22,14 @@ def test_metrics_round_trip_atomically_with_tags(tmp_path: Path) -> None:
 )
 def test_an_unusable_metrics_file_is_named(tmp_path: Path, content: str | None, why: str) -> None:
     if content is not None:
-        (tmp_path / runs.METRICS_FILE).write_text(content)
+        RunDir(tmp_path).metrics.write_text(content)
     with pytest.raises(runs.RunUnreadable, match=why) as error:
         runs.read_run(tmp_path)
-    assert str(tmp_path / runs.METRICS_FILE) in str(error.value)
+    assert str(RunDir(tmp_path).metrics) in str(error.value)
 
 
 def test_history_keeps_the_last_record_of_each_epoch_and_skips_a_torn_line(tmp_path: Path) -> None:
-    path = tmp_path / runs.HISTORY_FILE
+    path = RunDir(tmp_path).history
     for epoch, acc in ((1, 0.5), (2, 0.6), (2, 0.7), (3, 0.8)):  # a resume appended epoch 2 again
         runs.append_history(
             path, {"epoch": epoch, "train_loss": 1.0, "train_acc": acc, "val_loss": 1.0, "val_acc": acc}
@@ -45,7 +46,7 @@ def test_collect_finds_runs_at_any_depth_and_names_the_ones_it_cannot_read(tmp_p
     runs.write_metrics(tmp_path / "a" / "0_best", {"val_acc": 0.9, "seed": 0, "tags": {}})
     runs.write_metrics(tmp_path / "b", {"val_acc": 0.8, "seed": 1, "tags": {}})
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / runs.METRICS_FILE).write_text("{")
+    RunDir(tmp_path / "c").metrics.write_text("{")
     found, problems = runs.collect([tmp_path])
     assert sorted(r.metrics["val_acc"] for r in found) == [0.8, 0.9]
     assert len(problems) == 1 and "c/metrics.json" in problems[0]

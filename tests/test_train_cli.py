@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli, tiny
 
+from mnist_design import rundir
 from mnist_design.training import train
 
 METRIC_KEYS = {
@@ -43,8 +44,8 @@ def test_the_card_example_trains_and_writes_everything(tiny_run) -> None:
     assert "epoch  1/1" in result.stdout and "val loss" in result.stdout
     history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
     assert [h["epoch"] for h in history] == [1] and history[0]["val_acc"] == metrics["val_acc"]
-    for figure in ("learning_curves", "predictions", "confusion_matrix"):
-        assert (run / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    for figure in (rundir.LEARNING_CURVES, rundir.PREDICTIONS, rundir.CONFUSION_MATRIX):
+        assert rundir.RunDir(run).figure(figure).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_tensorboard_gets_curves_figures_and_the_receptive_field_table(tiny_run) -> None:

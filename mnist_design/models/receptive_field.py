@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import astuple, dataclass
 
+from tabulate import tabulate
 from torch import nn
 
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
@@ -92,8 +93,6 @@ def receptive_fields(net: nn.Module, image_size: int = IMAGE_SIZE, in_channels: 
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + " :---: |" * len(HEADER)]
-    for row in rows:
-        name, *numbers = astuple(row)
-        lines.append(f"| **{name}** | " + " | ".join(str(v) for v in numbers) + " |")
-    return "\n".join(lines)
+    """The table as GitHub markdown (tabulate), centred like the seed's."""
+    body = [[f"**{name}**", *numbers] for name, *numbers in map(astuple, rows)]
+    return tabulate(body, headers=HEADER, tablefmt="pipe", stralign="center", numalign="center")

@@ -1,0 +1,69 @@
+"""What the report compares against, read from results/research.yaml (the data lives there, not in code).
+
+data = Research.load(Path("results"))
+data.seed_rows["row4"]["test_acc"]      # the seed's published number for its row 4
+data.budget_of(1968)                    # 2000: the smallest budget a design is under
+data.verdict(1968, [0.990, 0.991])      # "yes", or by how much the target was missed
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from mnist_design.errors import UserError
+
+RESEARCH_FILE = "research.yaml"  # beside the evidence in results/
+EXACT = 1e-9  # test accuracies are multiples of 1/10,000: compare their means without float noise
+
+
+class ResearchUnreadable(UserError):
+    """results/research.yaml is missing or not what the report expects."""
+
+
+@dataclass(frozen=True)
+class Research:
+    seed_rows: dict[str, dict[str, Any]]  # row tag -> the seed's published numbers
+    baseline: str  # the seed row every ablation changes one thing of
+    targets: dict[int, dict[str, float]]  # budget -> {mean[, every_seed]}
+    published: dict[str, dict[str, Any]]  # design tag -> {source, params, test_acc, measured}
+
+    @classmethod
+    def load(cls, results: Path) -> Research:
+        path = Path(results) / RESEARCH_FILE
+        try:
+            data = OmegaConf.to_container(OmegaConf.load(path))
+            return cls(
+                seed_rows=dict(data["seed"]["rows"]),
+                baseline=str(data["seed"]["baseline"]),
+                targets={int(budget): dict(goal) for budget, goal in data["targets"].items()},
+                published=dict(data.get("published") or {}),
+            )
+        except FileNotFoundError:
+            raise ResearchUnreadable(f"{path} does not exist; results_dir= names the folder that holds it") from None
+        except Exception as error:  # noqa: BLE001 - YAML, key and type errors all mean: not the expected file
+            raise ResearchUnreadable(f"{path} is not a research file ({type(error).__name__}: {error})") from None
+
+    def budget_of(self, params: int) -> int | None:
+        """The smallest budget the design is under (the targets say "< budget")."""
+        return next((budget for budget in sorted(self.targets) if params < budget), None)
+
+    def goal(self, budget: int) -> str:
+        target = self.targets[budget]
+        floor = f", every seed ≥ {100 * target['every_seed']:.2f}" if "every_seed" in target else ""
+        return f"≥ {100 * target['mean']:.2f}{floor}"
+
+    def verdict(self, params: int, accuracies: list[float]) -> str:
+        """'yes', '**no** (mean -0.12 pp, min -0.30 pp)', or '–' when no budget holds the design."""
+        budget = self.budget_of(params)
+        if budget is None:
+            return "–"
+        target, mean, low = self.targets[budget], statistics.fmean(accuracies), min(accuracies)
+        misses = [f"mean {100 * (mean - target['mean']):+.2f} pp"] if mean < target["mean"] - EXACT else []
+        if "every_seed" in target and low < target["every_seed"] - EXACT:
+            misses.append(f"min {100 * (low - target['every_seed']):+.2f} pp")
+        return f"**no** ({', '.join(misses)})" if misses else "yes"

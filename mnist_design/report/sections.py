@@ -1,0 +1,176 @@
+"""REPORT.md from collected runs: the seed's table, the step analysis, ablations, designs, figures, the best model.
+
+    path = write_report(found, Path("outputs/report"), "python -m mnist_design.report ...", Research.load(results))
+
+Every section is computed from the runs' metrics and history files and their saved configs; a section whose runs are
+missing is left out (the seed's rows always show, saying "no runs").
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_design import factory, figures, rundir, scoring
+from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.models.receptive_field import markdown as receptive_field_markdown
+from mnist_design.models.receptive_field import receptive_fields
+from mnist_design.report.groups import by_tag, seed_rows
+from mnist_design.report.research import Research
+from mnist_design.report.stats import mean_history, stats
+from mnist_design.report.tables import (
+    ablation_table,
+    all_runs_table,
+    analysis,
+    comparison_table,
+    design_table,
+    layer_table,
+)
+from mnist_design.rundir import RunDir
+from mnist_design.runs import Run
+
+ABLATION_TAGS = ("scheduler", "recipe")  # tags of runs that change one thing of the seed's baseline row
+STEP_BASE = "base"  # the step= preset every design step is compared with (conf/step/base.yaml)
+
+
+def run_config(run: Run) -> DictConfig:
+    return OmegaConf.load(run.dir.config)
+
+
+def model_sections(name: str, cfg: DictConfig) -> list[str]:
+    model = factory.classifier(cfg)
+    return [
+        f"### {name}: layers",
+        layer_table(model),
+        f"### {name}: receptive field",
+        receptive_field_markdown(receptive_fields(model.net)),
+    ]
+
+
+def prediction_grid(run: Run, out: Path) -> Path | None:
+    """The run's own prediction grid, or one drawn now from its last checkpoint."""
+    existing = run.dir.figure(rundir.PREDICTIONS)
+    if existing.is_file():
+        return Path(shutil.copyfile(existing, out))
+    if not run.dir.last_checkpoint.is_file():
+        return None
+    model, data_settings = factory.classifier_from_checkpoint(run.dir.last_checkpoint)
+    datamodule = MNISTDataModule(**data_settings)
+    datamodule.prepare_data()
+    return figures.save(scoring.figures_on_test(model, datamodule)[rundir.PREDICTIONS], out)
+
+
+def best_model_sections(candidates: Sequence[Run], out_dir: Path) -> list[str]:
+    chosen = max(candidates, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
+    name = chosen.tag("row") or chosen.tag("design")
+    sections = [f"## The best model ({name})", *model_sections(name, run_config(chosen))]
+    grid = RunDir(out_dir).figure(rundir.PREDICTIONS)
+    if prediction_grid(chosen, grid) is not None:
+        sections.append(
+            f"### Predictions of its run with the best validation accuracy (seed {chosen.seed}, test acc "
+            f"{100 * chosen.metrics['test_acc']:.2f} %)\n\n![predictions]({grid.name})"
+        )
+    return sections
+
+
+def hardware(found: Sequence[Run]) -> str:
+    return "; ".join(sorted({str(r.metrics.get("hardware", r.metrics.get("device", "?"))) for r in found}))
+
+
+def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], research: Research) -> dict:
+    """What the accuracy-vs-parameters figure draws, each as (params, mean, std, label)."""
+
+    def summarise(named: dict[str, list[Run]]) -> list[tuple[int, float, float, str]]:
+        return [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in named.items() if g]
+
+    trials = [
+        (r.metrics["params"], r.metrics["val_acc"], 0.0, "")
+        for r in found
+        if r.tag("search") and "val_acc" in r.metrics
+    ]
+    published = [(p["params"], p["test_acc"], 0.0, name) for name, p in research.published.items()]
+    return {
+        "seed rows (test, mean ± std)": summarise(groups["row"]),
+        f"the seed's design as step={STEP_BASE} (test, mean ± std)": summarise({"": groups["step"].get(STEP_BASE, [])}),
+        "our designs (test, mean ± std)": summarise(groups["design"]),
+        "search trials (validation)": trials,
+        "published, as their sources measured (test)": published,
+    }
+
+
+def learning_curves_section(rows: dict[str, list[Run]], out_dir: Path) -> list[str]:
+    curves = {row: mean_history(group) for row, group in rows.items() if any(r.history for r in group)}
+    if not curves:
+        return []
+    path = figures.save(figures.learning_curves(curves), RunDir(out_dir).figure(rundir.LEARNING_CURVES))
+    return [f"## Learning curves (mean over seeds)\n\n![learning curves]({path.name})"]
+
+
+def ablation_sections(found: Sequence[Run], baseline: list[Run], steps: dict[str, list[Run]]) -> list[str]:
+    sections = []
+    for key in ABLATION_TAGS:
+        groups = by_tag(found, key)
+        if groups and baseline:
+            sections += [
+                f"## Ablations: {key} (ranked on validation accuracy)",
+                "Each variant changes one thing of its baseline; the test column is shown for the record, "
+                "nothing was chosen with it.",
+                ablation_table(groups, baseline, key),
+            ]
+    if steps.get(STEP_BASE):
+        sections += [
+            "## Design step by step (ranked on validation accuracy)",
+            f"Each step is the seed's design and recipe (`step={STEP_BASE}`) with exactly one change (conf/step/); "
+            "the Δ pairs runs of the same seed. The test column is shown for the record, nothing was chosen with it.",
+            ablation_table({k: g for k, g in steps.items() if k != STEP_BASE}, steps[STEP_BASE], "step"),
+        ]
+    return sections
+
+
+def design_sections(designs: dict[str, list[Run]], research: Research) -> list[str]:
+    if not designs:
+        return []
+    sections = [
+        "## Designs found by the search, retrained on several seeds",
+        "Chosen on validation accuracy; retrained for the full schedule and tested once.",
+        design_table(designs, research),
+    ]
+    for name, group in sorted(designs.items(), key=lambda item: item[1][0].metrics["params"]):
+        sections += model_sections(name, run_config(group[0]))
+    return sections
+
+
+def write_report(found: Sequence[Run], out_dir: Path, command: str, research: Research) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = seed_rows(found, research.seed_rows)
+    groups = {"row": rows, "design": by_tag(found, "design"), "step": by_tag(found, "step")}
+    minutes = sum(r.metrics.get("seconds", 0) for r in found) / 60
+    sections = [
+        "# The seed's table, reproduced",
+        f"Generated {datetime.date.today().isoformat()} by `{command}` from {len(found)} runs; hardware: "
+        f"{hardware(found)}; total training time {minutes:.1f} min. Test metrics are those of the final epoch's "
+        "weights, as in the seed's table; validation is a 5,000-image split of the training set and nothing was "
+        "chosen on the test set. Values are mean ± sample std over seeds, with the minimum in brackets.",
+        comparison_table(rows, research),
+        "## What each step did (computed from the table)",
+        "\n".join(analysis(rows)),
+        *learning_curves_section(rows, out_dir),
+        *ablation_sections(found, rows.get(research.baseline, []), groups["step"]),
+        *design_sections(groups["design"], research),
+    ]
+    points = front_points(found, groups, research)
+    if any(points[name] for name in points if "published" not in name):
+        drawn = figures.accuracy_vs_parameters(points)
+        path = figures.save(drawn, RunDir(out_dir).figure(rundir.ACCURACY_VS_PARAMETERS))
+        sections.append(f"## Accuracy against parameters\n\n![accuracy vs parameters]({path.name})")
+    best = rows.get(research.baseline) or [r for group in groups["design"].values() for r in group]
+    if best:
+        sections += best_model_sections(best, out_dir)
+    sections += ["## All runs, best validation accuracy first", all_runs_table(found)]
+    report = out_dir / "REPORT.md"
+    report.write_text("\n\n".join(sections) + "\n")
+    return report

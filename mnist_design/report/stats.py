@@ -1,0 +1,45 @@
+"""Statistics over groups of runs: mean ± sample std (min), paired deltas on shared seeds, mean curves."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+
+from mnist_design.runs import Run
+
+
+def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
+    """(mean, sample std, min) over runs; std is 0 for a single run."""
+    values = [float(r.metrics[key]) for r in group]
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0), min(values)
+
+
+def cell(group: Sequence[Run], key: str) -> str:
+    """'99.45 ± 0.07 (min 99.40)' for an accuracy (in %), the same in plain numbers for anything else."""
+    mean, std, low = stats(group, key)
+    if key.endswith("acc"):
+        return f"{100 * mean:.2f} ± {100 * std:.2f} (min {100 * low:.2f})"
+    return f"{mean:.4f} ± {std:.4f} (min {low:.4f})"
+
+
+def train_test_gap(group: Sequence[Run]) -> float:
+    return statistics.fmean(r.metrics["train_acc"] - r.metrics["test_acc"] for r in group)
+
+
+def paired_delta(group: Sequence[Run], baseline: Sequence[Run], key: str) -> tuple[float, float, int]:
+    """Mean and sample std of the difference to the baseline over the seeds both have (same seed = same data
+    order and augmentation draws), and how many seeds that is."""
+    base = {r.seed: float(r.metrics[key]) for r in baseline}
+    pairs = [float(r.metrics[key]) - base[r.seed] for r in group if r.seed in base]
+    if not pairs:
+        return float("nan"), float("nan"), 0
+    return statistics.fmean(pairs), (statistics.stdev(pairs) if len(pairs) > 1 else 0.0), len(pairs)
+
+
+def mean_history(group: Sequence[Run]) -> list[dict[str, float]]:
+    """Per-epoch mean over the runs that reached that epoch."""
+    merged = []
+    for epoch in sorted({h["epoch"] for r in group for h in r.history}):
+        records = [h for r in group for h in r.history if h["epoch"] == epoch]
+        merged.append({key: statistics.fmean(h[key] for h in records) for key in records[0]})
+    return merged

@@ -1,0 +1,150 @@
+"""The report's markdown tables, rendered by tabulate (pipe tables); each takes groups of runs and returns text.
+
+comparison_table(rows, research)      # the seed's table: ours (mean ± std over seeds) beside the published run
+ablation_table(groups, baseline, "recipe")   # each variant against its baseline on the same seeds
+design_table(designs, research)       # searched or published designs against their budget's target
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from lightning.pytorch.utilities.model_summary import ModelSummary
+from tabulate import tabulate
+from torch import nn
+
+from mnist_design.report.groups import epochs, seeds, title
+from mnist_design.report.research import Research
+from mnist_design.report.stats import cell, paired_delta, stats, train_test_gap
+from mnist_design.runs import Run
+
+METRICS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
+
+
+def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
+    """A markdown (pipe) table; columns in ``right`` are right-aligned (numbers), text is never parsed as numbers."""
+    align = ["right" if i in right else "left" for i in range(len(header))]
+
+    def escaped(value: object) -> str:  # a tag value may hold "|", which would split the cell
+        return str(value).replace("|", "\\|")
+
+    body = [[escaped(value) for value in row] for row in rows]
+    return tabulate(body, headers=list(header), tablefmt="pipe", colalign=align, disable_numparse=True)
+
+
+def published_cell(numbers: dict) -> str:
+    return (
+        f"{numbers['params']}, train {100 * numbers['train_acc']:.2f} / {numbers['train_loss']}, "
+        f"test {100 * numbers['test_acc']:.2f} / {numbers['test_loss']}"
+    )
+
+
+def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
+    lines = []
+    for row, group in rows.items():
+        theirs = published_cell(research.seed_rows[row])
+        if not group:
+            lines.append([row, "–", "–", "no runs", *[""] * len(METRICS), theirs])
+            continue
+        params = f"{group[0].metrics['params']:,}"
+        lines.append(
+            [title(group, row), params, epochs(group), seeds(group), *(cell(group, k) for k in METRICS), theirs]
+        )
+    header = ["row", "params", "epochs", "seeds", "train acc %", "train loss", "val acc %", "test acc %", "test loss"]
+    return markdown([*header, "seed's published (params, train acc / loss, test acc / loss)"], lines, right=(1, 2))
+
+
+def analysis(rows: dict[str, list[Run]]) -> list[str]:
+    """One line per row vs the previous row: change in mean test accuracy and in the train-test gap."""
+    lines, previous = [], None
+    for row, group in rows.items():
+        if not group:
+            lines.append(f"- **{row}**: no runs collected.")
+            continue
+        test, gap = stats(group, "test_acc")[0], train_test_gap(group)
+        label = f"**{row}** ({group[0].tag('title') or row})"
+        if previous is None:
+            lines.append(f"- {label}: test accuracy {100 * test:.2f} %, train−test gap {100 * gap:+.2f} pp.")
+        else:
+            name, before, before_gap = previous
+            verdict = "improves on" if test > before else "does NOT improve on"
+            lines.append(
+                f"- {label} {verdict} {name}: test accuracy {100 * (test - before):+.2f} pp "
+                f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {100 * (gap - before_gap):+.2f} "
+                f"pp ({100 * before_gap:+.2f} → {100 * gap:+.2f})."
+            )
+        previous = (row, test, gap)
+    return lines
+
+
+def ablation_table(groups: dict[str, list[Run]], baseline: Sequence[Run], what: str) -> str:
+    """Each variant against the baseline on the same seeds, ranked on validation accuracy."""
+    ranked = sorted({**groups, "baseline": list(baseline)}.items(), key=lambda item: -stats(item[1], "val_acc")[0])
+    lines = []
+    for name, group in ranked:
+        delta, spread, pairs = paired_delta(group, baseline, "val_acc")
+        shown = "–" if name == "baseline" or not pairs else f"{100 * delta:+.2f} ± {100 * spread:.2f} ({pairs} seeds)"
+        lines.append([name, seeds(group), cell(group, "val_acc"), shown, cell(group, "test_acc")])
+    header = [what, "seeds", "val acc %", "Δ val vs baseline, same seeds (pp)", "test acc % (reported, not used)"]
+    return markdown(header, lines, right=(3,))
+
+
+def design_table(designs: dict[str, list[Run]], research: Research) -> str:
+    lines = []
+    for name, group in sorted(designs.items(), key=lambda item: item[1][0].metrics["params"]):
+        params = int(group[0].metrics["params"])
+        budget = research.budget_of(params)
+        goal = f"< {budget:,} params, mean {research.goal(budget)} %" if budget else "–"
+        met = research.verdict(params, [float(r.metrics["test_acc"]) for r in group])
+        lines.append(
+            [
+                name,
+                f"{params:,}",
+                epochs(group),
+                seeds(group),
+                cell(group, "val_acc"),
+                cell(group, "test_acc"),
+                goal,
+                met,
+            ]
+        )
+    header = ["design", "params", "epochs", "seeds", "val acc %", "test acc %", "target (mean test acc)", "met"]
+    return markdown(header, lines, right=(1, 2))
+
+
+def all_runs_table(found: Sequence[Run]) -> str:
+    """Every run, best validation accuracy first: a sweep (or a search) summarised."""
+    lines = []
+    ranked = sorted(found, key=lambda r: r.metrics.get("val_acc", float("-inf")), reverse=True)
+    for rank, run in enumerate(ranked, 1):
+        m = run.metrics
+        test = f"{100 * m['test_acc']:.2f}" if "test_acc" in m else "–"
+        tags = " ".join(f"{k}={v}" for k, v in run.tags.items() if k != "title")
+        val = f"{100 * m.get('val_acc', float('nan')):.2f}"
+        lines.append(
+            [
+                rank,
+                val,
+                test,
+                f"{m.get('params', 0):,}",
+                m.get("epochs"),
+                f"{m.get('seconds', 0):.0f}",
+                tags,
+                run.path.name,
+            ]
+        )
+    return markdown(
+        ["#", "val acc %", "test acc %", "params", "epochs", "seconds", "tags", "run"], lines, right=range(6)
+    )
+
+
+def layer_table(model: nn.Module, prefix: str = "net.layers.") -> str:
+    """The seed-style summary: each leaf layer under ``prefix``, its output shape and parameter count."""
+    summary = ModelSummary(model, max_depth=-1)
+    lines = []
+    for name, kind, out, params in zip(summary.layer_names, summary.layer_types, summary.out_sizes, summary.param_nums):
+        if name.startswith(prefix) and kind != "Sequential":
+            shape = ", ".join(str(v) for v in [-1, *out[1:]])  # the seed's torchsummary style: -1 for the batch
+            lines.append([f"{name.removeprefix(prefix)} {kind}", f"[{shape}]", f"{params:,}"])
+    lines.append(["**total**", "", f"**{summary.total_parameters:,}**"])
+    return markdown(["layer (type)", "output shape", "params"], lines, right=(2,))
