@@ -108,14 +108,19 @@ def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNIST
     return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})
 
 
-def compose_run(config_name: str, overrides: Sequence[str], run_dir: Path) -> DictConfig:
-    """The config ``python -m mnist_design.<entry> OVERRIDES`` would get, with its output directory set to run_dir.
+def compose_run(config_name: str, overrides: Sequence[str], run_dir: Path | None = None) -> DictConfig:
+    """The config ``python -m mnist_design.<entry> OVERRIDES`` would get, with its output directory set to run_dir
+    (None: the directory the command line would make, e.g. outputs/runs/<date>_<time>_<model>_<id>).
 
     Hydra's compose API, so a search can build each trial's config and a resume can rebuild a run's, in process.
     """
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=config_dir(), version_base="1.3"):
         cfg = compose(config_name=config_name, overrides=list(overrides), return_hydra_config=True)
+    if run_dir is None:  # the default interpolates ${hydra:runtime.choices...}: resolve it on a copy Hydra knows
+        probe = cfg.copy()
+        HydraConfig.instance().set_config(probe)
+        run_dir = Path(str(probe.hydra.run.dir))
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(run_dir)
         cfg.hydra.run.dir = str(run_dir)

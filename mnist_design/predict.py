@@ -12,79 +12,18 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import hydra
 import torch
 from omegaconf import DictConfig
-from PIL import Image, UnidentifiedImageError
 
 from mnist_design.config import config_dir
 from mnist_design.data import MEAN, STD
 from mnist_design.data.preprocess import NotADigit, mnist_like
-from mnist_design.errors import UserError, exit_on_user_error
+from mnist_design.errors import exit_on_user_error
 from mnist_design.factory import classifier_from_checkpoint
-
-
-class UnreadableInput(UserError):
-    """One input file that cannot be classified, or no inputs at all; the message says why."""
-
-
-def input_list(inputs: str | Sequence[str]) -> list[str]:
-    """``inputs=x.png`` (one path, no brackets) and ``inputs=[x.png,dir/]`` both mean a list of paths."""
-    return [inputs] if isinstance(inputs, str) else [str(item) for item in inputs]
-
-
-def expand(inputs: list[str]) -> list[Path]:
-    """Files as given, directories as their files (sorted, hidden ones skipped)."""
-    files = []
-    for item in map(Path, inputs):
-        if item.is_dir():
-            entries = sorted(p for p in item.iterdir() if not p.name.startswith("."))
-            for folder in (p for p in entries if p.is_dir()):
-                print(
-                    f"{folder}: a sub-folder, skipped (give it as an input of its own to classify its images)",
-                    file=sys.stderr,
-                )
-            files += [p for p in entries if not p.is_dir()]
-        else:
-            files.append(item)
-    return files
-
-
-def read_image(path: Path) -> Image.Image:
-    if path.is_symlink() and not path.exists():
-        try:
-            path.resolve(strict=True)
-        except RuntimeError:
-            raise UnreadableInput("a symlink loop") from None
-        except OSError as error:
-            raise UnreadableInput("a symlink loop" if error.errno == 40 else "a broken symlink") from None
-        raise UnreadableInput("a broken symlink")
-    if not path.exists():
-        raise UnreadableInput("no such file")
-    if path.stat().st_size == 0:
-        raise UnreadableInput("empty file")
-    try:
-        with warnings.catch_warnings():
-            # PIL only warns between its limit and twice it; a digit never needs that many pixels
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                return image.copy()
-    except UnidentifiedImageError:
-        raise UnreadableInput("not an image PIL can read (png, jpg, bmp, gif, tiff, webp, ...)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UnreadableInput(f"too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
-    except OSError as error:
-        raise UnreadableInput(f"unreadable ({error.strerror or error})") from None
-
-
-@torch.no_grad()
-def classify(model: torch.nn.Module, pixels: torch.Tensor, mean: float, std: float) -> torch.Tensor:
-    return model(((pixels - mean) / std)[None, None]).softmax(dim=1)[0]
+from mnist_design.inference import UnreadableInput, classify, expand, input_list, read_image
 
 
 def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_json: bool) -> str:

@@ -17,8 +17,12 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mnist_design.errors import fail
+from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.rundir import RunDir
+
+
+class RunDirRefused(UserError):
+    """A run directory that holds a run already, is a file, or cannot be written; the message names it."""
 
 
 def os_problem(path: Path, error: OSError) -> str:
@@ -31,19 +35,34 @@ def check_creatable(path: Path) -> None:
     created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
     try:
         if path.exists() and not path.is_dir():
-            fail(f"{path} is a file, not a directory; choose another run directory")
+            raise RunDirRefused(f"{path} is a file, not a directory; choose another run directory")
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-probe-{os.getpid()}"
         probe.touch()
         probe.unlink()
     except OSError as error:
-        fail(os_problem(path, error))
+        raise RunDirRefused(os_problem(path, error)) from None
     finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind
         for folder in created:
             try:
                 folder.rmdir()
             except OSError:
                 pass
+
+
+def check_run_dir(path: Path, fresh: bool) -> None:
+    """A directory a run may write into: new (when ``fresh``: a resume continues an old one instead) and writable."""
+    if fresh:
+        try:
+            held = RunDir(path).started()
+        except OSError as error:  # a name too long to even look up
+            raise RunDirRefused(os_problem(path, error)) from None
+        if held:
+            raise RunDirRefused(
+                f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
+                f"continue a killed run with resume={path}"
+            )
+    check_creatable(path)
 
 
 class RunDirCheck(Callback):
@@ -54,19 +73,10 @@ class RunDirCheck(Callback):
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the run dir interpolates ${hydra:...}; Hydra sets it later itself
-        path = Path(str(config.hydra.run.dir))
-        if self.fresh_only and not config.get("resume"):
-            try:
-                held = RunDir(path).started()
-            except OSError as error:  # a name too long to even look up
-                fail(os_problem(path, error))
-            if held:
-                fail(
-                    f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
-                    f"continue a killed run with resume={path}"
-                )
-        check_creatable(path)
+        with exit_on_user_error():
+            check_run_dir(Path(str(config.hydra.run.dir)), self.fresh_only and not config.get("resume"))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)
-        check_creatable(Path(str(config.hydra.sweep.dir)))
+        with exit_on_user_error():
+            check_creatable(Path(str(config.hydra.sweep.dir)))

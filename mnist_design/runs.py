@@ -23,7 +23,7 @@ from mnist_design import figures
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
 from mnist_design.metrics import epoch_keys, hparam_keys, record_key
-from mnist_design.rundir import RunDir, file_name
+from mnist_design.rundir import FIGURES, RunDir, file_name
 
 
 class RunUnreadable(UserError):
@@ -47,6 +47,21 @@ class Run:
     @property
     def dir(self) -> RunDir:
         return RunDir(self.path)
+
+    @property
+    def figures(self) -> dict[str, Path]:
+        """The figures the run drew, by name (learning_curves, predictions, confusion_matrix)."""
+        return {name: self.dir.figure(name) for name in FIGURES if self.dir.figure(name).is_file()}
+
+    @property
+    def checkpoint(self) -> Path | None:
+        """The weights of the final epoch (what the test numbers measured), or None without checkpoints."""
+        return self.dir.last_checkpoint if self.dir.last_checkpoint.is_file() else None
+
+    @property
+    def config(self) -> Any:
+        """The config the run was composed with (its saved Hydra config)."""
+        return OmegaConf.load(self.dir.config)
 
     @property
     def seed(self) -> int:

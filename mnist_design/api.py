@@ -1,0 +1,168 @@
+"""The project from Python: the functions the command line runs, for a notebook or a script.
+
+    import mnist_design as md
+    cfg = md.compose("experiment=row2", "seed=1")   # exactly what `python -m mnist_design.train ...` composes
+    run = md.train(cfg)                             # a Run: .metrics, .history (rows), .path, .figures, .checkpoint
+    md.load_runs("outputs/multiruns", by="row")     # {"row1": [Run, ...], ...}: tested runs, grouped as the report does
+    model = md.load_model(run.checkpoint)
+    model.predict(["my_7.png", digits_array])       # [Prediction(source, label, probability, probabilities)]
+    print(md.layer_table(cfg)); print(md.receptive_field_table("model=best"))
+
+Errors are the command line's one-line exceptions (mnist_design.errors.UserError and its kinds), never SystemExit.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+from PIL import Image
+
+from mnist_design import factory, runs, training
+from mnist_design.config import ConfigError
+from mnist_design.data import MEAN, STD
+from mnist_design.data.preprocess import mnist_like
+from mnist_design.inference import UnreadableInput, classify, expand, read_image
+from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.module import MNISTClassifier
+from mnist_design.preflight import check_run_dir
+from mnist_design.report.groups import by_tag
+from mnist_design.report.tables import layer_table as layer_markdown
+from mnist_design.runs import Run
+
+__all__ = [
+    "Model",
+    "Prediction",
+    "Run",
+    "compose",
+    "layer_table",
+    "load_model",
+    "load_runs",
+    "receptive_field_table",
+    "train",
+]
+
+
+def compose(*overrides: str, config: str = "train", run_dir: str | Path | None = None) -> DictConfig:
+    """The config ``python -m mnist_design.<config> OVERRIDES`` gets (run_dir=None: the directory it would make)."""
+    try:
+        return factory.compose_run(config, overrides, Path(run_dir) if run_dir is not None else None)
+    except (HydraException, OmegaConfBaseException) as error:  # an unknown option or key, a bad value
+        raise ConfigError(" ".join(line.strip() for line in str(error).splitlines() if line.strip())) from None
+
+
+def train(cfg: DictConfig | str | None = None, *overrides: str) -> Run:
+    """Train one run, exactly as the train command does, and read back what it wrote.
+
+    ``train(cfg)`` takes a composed config; ``train("experiment=row1", "seed=2")`` composes the overrides first.
+    """
+    if not isinstance(cfg, DictConfig):
+        cfg = compose(*([cfg] if cfg else []), *overrides)
+    elif overrides:
+        raise ConfigError("train(cfg, ...) takes no overrides beside a composed config; give them to compose()")
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    check_run_dir(run_dir, fresh=True)
+    HydraConfig.instance().set_config(cfg)  # another compose() since may have replaced it
+    runs.write_config(run_dir, cfg, list(cfg.hydra.overrides.task))
+    training.train(cfg)
+    return runs.read_run(run_dir)
+
+
+def load_runs(*folders: str | Path, by: str | None = None) -> list[Run] | dict[str, list[Run]]:
+    """Every finished run below the folders (unreadable ones named on stderr), or the tested ones grouped by a tag."""
+    found, problems = runs.collect(folders)
+    for problem in problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return by_tag(found, by) if by else found
+
+
+@dataclass(frozen=True)
+class Prediction:
+    source: str  # the file, or "array[i]" for the i-th image given in memory
+    label: int
+    probability: float
+    probabilities: list[float]
+
+
+Input = str | Path | np.ndarray | torch.Tensor | Image.Image
+
+
+@dataclass
+class Model:
+    """A trained classifier, in eval mode, with the normalisation it was trained with."""
+
+    classifier: MNISTClassifier
+    mean: float = MEAN
+    std: float = STD
+
+    def predict(self, inputs: Input | Sequence[Input]) -> list[Prediction]:
+        """Classify image files, folders of them, PIL images or arrays (HxW, or NxHxW for several); any size and
+        polarity, each made MNIST-like first. A file that cannot be read raises UnreadableInput naming it."""
+        return [self.predict_one(source, image) for source, image in images(inputs)]
+
+    def predict_one(self, source: str, image: Image.Image) -> Prediction:
+        probs = classify(self.classifier, mnist_like(image), self.mean, self.std)
+        return Prediction(source, int(probs.argmax()), float(probs.max()), [float(p) for p in probs])
+
+
+def images(inputs: Input | Sequence[Input]) -> Iterable[tuple[str, Image.Image]]:
+    items = [inputs] if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor, Image.Image)) else list(inputs)
+    for index, item in enumerate(items):
+        if isinstance(item, Image.Image):
+            yield f"image[{index}]", item
+        elif isinstance(item, (np.ndarray, torch.Tensor)):
+            array = np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item)
+            for offset, plane in enumerate(array if array.ndim == 3 else [array]):
+                yield f"array[{index}]" + (f"[{offset}]" if array.ndim == 3 else ""), pil_image(plane)
+        else:
+            for path in expand([str(item)]):
+                try:
+                    yield str(path), read_image(path)
+                except UnreadableInput as error:
+                    raise UnreadableInput(f"{path}: {error}") from None
+
+
+def pil_image(plane: np.ndarray) -> Image.Image:
+    """A grey image from an array of 0-255 values, or of 0-1 values when its maximum is at most 1."""
+    if plane.ndim != 2:
+        raise UnreadableInput(f"an array image must be HxW (or NxHxW for several), not shape {plane.shape}")
+    scaled = plane * 255.0 if plane.dtype.kind == "f" and plane.max() <= 1.0 else plane
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
+
+
+def load_model(checkpoint: str | Path) -> Model:
+    """The model a checkpoint holds, rebuilt from the checkpoint alone (its config is saved in it)."""
+    classifier, data_settings = factory.classifier_from_checkpoint(checkpoint)
+    return Model(classifier, data_settings.get("mean", MEAN), data_settings.get("std", STD))
+
+
+def as_classifier(what: DictConfig | str | Model | MNISTClassifier | Any) -> MNISTClassifier:
+    """A model from a composed config, an override string ("model=best"), a loaded Model or a classifier."""
+    if isinstance(what, Model):
+        return what.classifier
+    if isinstance(what, MNISTClassifier):
+        return what
+    if isinstance(what, str):
+        what = compose(what)
+    if not isinstance(what, DictConfig):
+        raise ConfigError(f"expected a config, an override such as 'model=best', or a model; got {type(what).__name__}")
+    return factory.classifier(what)
+
+
+def layer_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
+    """The seed-style layer table (each layer, its output shape and parameters), as markdown."""
+    return layer_markdown(as_classifier(what))
+
+
+def receptive_field_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
+    """The seed's receptive-field table of the model's layers, as markdown."""
+    return markdown(receptive_fields(as_classifier(what).net))

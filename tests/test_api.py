@@ -1,0 +1,86 @@
+"""The Python API (mnist_design/api.py): the command line's functions, with its one-line errors as exceptions."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny
+from PIL import Image
+
+import mnist_design as md
+from mnist_design import rundir
+from mnist_design.config import ConfigError
+from mnist_design.inference import UnreadableInput
+from mnist_design.preflight import RunDirRefused
+
+
+@pytest.fixture(scope="module")
+def api_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> md.Run:
+    run_dir = tmp_path_factory.mktemp("api") / "row2"
+    return md.train(md.compose("experiment=row2", *tiny(mnist_dir), "logger=none", "seed=3", run_dir=run_dir))
+
+
+def test_compose_gives_what_the_command_line_composes() -> None:
+    cfg = md.compose("experiment=row1", "seed=2")
+    assert cfg.seed == 2 and cfg.tags.row == "row1" and cfg.model.layers  # the row's own model
+    assert "outputs/runs/" in cfg.hydra.runtime.output_dir and "_skeleton_" in cfg.hydra.runtime.output_dir
+    assert md.compose(config="search").search.n_trials > 0
+
+
+@pytest.mark.parametrize(
+    "overrides, named",
+    [(["model=nope"], "model/nope"), (["trainer.max_epoch=3"], "trainer.max_epoch"), (["seed=x"], "seed")],
+)
+def test_compose_mistakes_are_one_line_exceptions(overrides: list[str], named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")) as error:
+        md.compose(*overrides)
+    assert "\n" not in str(error.value)
+
+
+def test_train_returns_the_run_it_wrote(api_run: md.Run) -> None:
+    assert api_run.metrics["seed"] == 3 and api_run.tag("row") == "row2" and 0 <= api_run.metrics["test_acc"] <= 1
+    assert [h["epoch"] for h in api_run.history] == [1]
+    assert set(api_run.figures) == {rundir.LEARNING_CURVES, rundir.PREDICTIONS, rundir.CONFUSION_MATRIX}
+    assert api_run.checkpoint == api_run.dir.last_checkpoint and api_run.checkpoint.is_file()
+    assert api_run.config.seed == 3  # the saved config: resume= and the report read it like a CLI run's
+
+
+def test_train_refuses_a_directory_that_holds_a_run_and_takes_overrides_directly(api_run: md.Run) -> None:
+    with pytest.raises(RunDirRefused, match="already holds a run"):
+        md.train(md.compose("experiment=row2", run_dir=api_run.path))
+    with pytest.raises(ConfigError, match="give them to compose"):
+        md.train(md.compose(), "seed=1")
+
+
+def test_load_runs_groups_by_tag_as_the_report_does(api_run: md.Run) -> None:
+    assert [r.path for r in md.load_runs(api_run.path.parent)] == [api_run.path]
+    assert list(md.load_runs(api_run.path.parent, by="row")) == ["row2"]
+
+
+def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_path: Path) -> None:
+    model = md.load_model(api_run.checkpoint)
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[6:22, 13:15] = 255  # a "1"
+    Image.fromarray(digit).save(tmp_path / "one.png")
+    found = model.predict([digit, np.stack([digit, digit]), Image.fromarray(255 - digit), tmp_path / "one.png"])
+    assert [p.source for p in found] == [
+        "array[0]",
+        "array[1][0]",
+        "array[1][1]",
+        "image[2]",
+        str(tmp_path / "one.png"),
+    ]
+    assert all(0 <= p.label <= 9 and len(p.probabilities) == 10 for p in found)
+    assert len({p.label for p in found}) == 1  # the same digit, however it was given
+    (tmp_path / "bad.png").write_text("not an image")
+    with pytest.raises(UnreadableInput, match=r"bad\.png: not an image"):
+        model.predict(tmp_path / "bad.png")
+
+
+def test_tables_of_a_config_an_override_or_a_model(api_run: md.Run) -> None:
+    assert "**7,496**" in md.layer_table("model=best") and "**7,496**" in md.layer_table(
+        md.load_model(api_run.checkpoint)
+    )
+    assert "**GAP**" in md.receptive_field_table(md.compose("model=best"))
+    with pytest.raises(ConfigError, match="expected a config"):
+        md.layer_table(42)
