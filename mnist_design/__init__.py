@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# The public API, by name: only these load mnist_design.api (any other name is a submodule, imported as usual).
 API = ("Model", "Prediction", "Run", "compose", "layer_table", "load_model", "load_runs", "receptive_field_table")
 API += ("train",)
 __all__ = list(API)

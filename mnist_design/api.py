@@ -39,18 +39,6 @@ from mnist_design.report.groups import by_tag
 from mnist_design.report.tables import layer_table as layer_markdown
 from mnist_design.runs import Run
 
-__all__ = [
-    "Model",
-    "Prediction",
-    "Run",
-    "compose",
-    "layer_table",
-    "load_model",
-    "load_runs",
-    "receptive_field_table",
-    "train",
-]
-
 
 def compose(*overrides: str, config: str = "train", run_dir: str | Path | None = None) -> DictConfig:
     """The config ``python -m mnist_design.<config> OVERRIDES`` gets (run_dir=None: the directory it would make)."""
