@@ -15,9 +15,14 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from mnist_design.data import sources
-from mnist_design.factory import compose_run
+from mnist_design.factory import JOBS_VARIABLE, compose_run
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Under pytest-xdist the workers are that many training processes on this machine: tell share_cores (and every
+# subprocess a test starts), or each worker takes every core and all of them crawl.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    os.environ.setdefault(JOBS_VARIABLE, os.environ["PYTEST_XDIST_WORKER_COUNT"])
 
 
 @pytest.fixture(scope="session")
