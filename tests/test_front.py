@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 from conftest import REPO
+from omegaconf import OmegaConf
 
 from mnist_design import runs
 from mnist_design.report import front
@@ -32,3 +33,19 @@ def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(
     assert row[6:] == ["≥ 99.45", "yes"]
     assert "published_woolly" in front.render(tmp_path)
     assert front.with_block(f"a {front.BEGIN}\nold\n{front.END} b", "new") == f"a {front.BEGIN}\nnew\n{front.END} b"
+
+
+def test_the_selection_table_in_results_readme_is_the_summary() -> None:
+    """results/README.md quotes each study's selection; every quoted number is the one summary.yaml holds."""
+    text = (REPO / "results" / "README.md").read_text()
+    for summary_file in sorted((REPO / "results" / "studies").glob("*/summary.yaml")):
+        selection = OmegaConf.load(summary_file).selection
+        for row in selection.candidates:
+            cells = next(
+                [c.strip() for c in line.strip("|").split("|")]
+                for line in text.splitlines()
+                if line.startswith(f"| {row.trial} |")
+            )
+            seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
+            assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
+        assert f"finalist trial {selection.finalist}" in text
