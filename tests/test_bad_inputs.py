@@ -135,7 +135,7 @@ CASES = [
     ),
     (TRAIN, ["scheduler=piecewise", "scheduler.max_lr=0"], 2, "scheduler.max_lr=0.0 is not allowed"),
     (REPORT, ["front=maybe"], HYDRA, "front"),
-    (REPORT, ["front=true", "results_dir=nowhere"], 4, "nowhere/research.yaml"),
+    (REPORT, ["front=true", "results_dir=nowhere"], 2, "nowhere/research.yaml does not exist"),
     (
         REPORT,
         ["front=true", f"results_dir={REPO / 'results'}", "readme=notes.txt"],
