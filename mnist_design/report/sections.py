@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from mnist_design import factory, figures, rundir, scoring
 from mnist_design.data.datamodule import MNISTDataModule
@@ -35,10 +35,6 @@ from mnist_design.runs import Run
 
 ABLATION_TAGS = ("scheduler", "recipe")  # tags of runs that change one thing of the seed's baseline row
 STEP_BASE = "base"  # the step= preset every design step is compared with (conf/step/base.yaml)
-
-
-def run_config(run: Run) -> DictConfig:
-    return OmegaConf.load(run.dir.config)
 
 
 def model_sections(name: str, cfg: DictConfig) -> list[str]:
@@ -67,7 +63,7 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
 def best_model_sections(candidates: Sequence[Run], out_dir: Path) -> list[str]:
     chosen = max(candidates, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
     name = chosen.tag("row") or chosen.tag("design")
-    sections = [f"## The best model ({name})", *model_sections(name, run_config(chosen))]
+    sections = [f"## The best model ({name})", *model_sections(name, chosen.config)]
     grid = RunDir(out_dir).figure(rundir.PREDICTIONS)
     if prediction_grid(chosen, grid) is not None:
         sections.append(
@@ -140,7 +136,7 @@ def design_sections(designs: dict[str, list[Run]], research: Research) -> list[s
         design_table(designs, research),
     ]
     for name, group in sorted(designs.items(), key=lambda item: item[1][0].metrics["params"]):
-        sections += model_sections(name, run_config(group[0]))
+        sections += model_sections(name, group[0].config)
     return sections
 
 
