@@ -31,7 +31,7 @@ from mnist_design import factory, runs, training
 from mnist_design.config import ConfigError
 from mnist_design.data import MEAN, STD
 from mnist_design.data.preprocess import mnist_like
-from mnist_design.inference import UnreadableInput, classify, expand, read_image
+from mnist_design.inference import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.module import MNISTClassifier
 from mnist_design.preflight import check_run_dir
@@ -130,7 +130,7 @@ def pil_image(plane: np.ndarray) -> Image.Image:
 def load_model(checkpoint: str | Path) -> Model:
     """The model a checkpoint holds, rebuilt from the checkpoint alone (its config is saved in it)."""
     classifier, data_settings = factory.classifier_from_checkpoint(checkpoint)
-    return Model(classifier, data_settings.get("mean", MEAN), data_settings.get("std", STD))
+    return Model(classifier, *normalisation(data_settings))
 
 
 def as_classifier(what: DictConfig | str | Model | MNISTClassifier | Any) -> MNISTClassifier:

@@ -29,6 +29,8 @@ RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
 OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
 # resume=RUN continues in RUN's own directory and must not rewrite its .hydra/ files (mnist_design/resume.py).
 OmegaConf.register_new_resolver("or_resume", lambda resume, fresh: resume if resume else fresh, replace=True)
+# ${when:COND,A,B}: A when COND is true, else B (the report writes into results_dir, not out_dir, when front=true).
+OmegaConf.register_new_resolver("when", lambda cond, then, otherwise: then if cond else otherwise, replace=True)
 OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else rundir.HYDRA_DIR, replace=True)
 
 

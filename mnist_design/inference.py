@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from mnist_design.data import MEAN, STD
 from mnist_design.errors import UserError
 
 
@@ -71,6 +73,11 @@ def read_image(path: Path) -> Image.Image:
         raise UnreadableInput(f"too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except OSError as error:
         raise UnreadableInput(f"unreadable ({error.strerror or error})") from None
+
+
+def normalisation(data_settings: Mapping[str, Any]) -> tuple[float, float]:
+    """The (mean, std) a checkpoint's model was trained with: its saved DataModule settings, MNIST's own if absent."""
+    return data_settings.get("mean", MEAN), data_settings.get("std", STD)
 
 
 @torch.no_grad()

@@ -19,11 +19,10 @@ import torch
 from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
-from mnist_design.data import MEAN, STD
 from mnist_design.data.preprocess import NotADigit, mnist_like
 from mnist_design.errors import exit_on_user_error
 from mnist_design.factory import classifier_from_checkpoint
-from mnist_design.inference import UnreadableInput, classify, expand, input_list, read_image
+from mnist_design.inference import UnreadableInput, classify, expand, input_list, normalisation, read_image
 
 
 def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_json: bool) -> str:
@@ -45,8 +44,8 @@ def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_js
 
 def predict(cfg: DictConfig) -> int:
     """Print one line per file; return how many files failed."""
-    model, data_hparams = classifier_from_checkpoint(cfg.ckpt_path)
-    mean, std = data_hparams.get("mean", MEAN), data_hparams.get("std", STD)
+    model, data_settings = classifier_from_checkpoint(cfg.ckpt_path)
+    mean, std = normalisation(data_settings)
     files = expand(input_list(cfg.inputs))
     if not files:
         raise UnreadableInput(f"no input files in inputs={input_list(cfg.inputs)}; give image files or directories")

@@ -7,6 +7,7 @@ from conftest import REPO
 from omegaconf import OmegaConf
 
 from mnist_design import runs
+from mnist_design.factory import compose_run
 from mnist_design.report import front
 from mnist_design.report.research import RESEARCH_FILE
 
@@ -27,7 +28,7 @@ def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(
         tmp_path / "runs" / "debug",
         {"seed": 0, "params": 3692, "test_acc": 0.1, "tags": {"design": "published_woolly", "debug": "fdr"}},
     )
-    [row] = front.rows(tmp_path)
+    [row] = front.Front.load(tmp_path).rows()
     assert row[:4] == ["< 5,000", "published_woolly", "3,692", "0,1"]
     assert row[4] == "99.45 ± 0.07 (min 99.40)" and row[5] == "99.52 (3,762 params)"
     assert row[6:] == ["≥ 99.45", "yes"]
@@ -49,3 +50,10 @@ def test_the_selection_table_in_results_readme_is_the_summary() -> None:
             seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
             assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
         assert f"finalist trial {selection.finalist}" in text
+
+
+def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_path: Path) -> None:
+    """Hydra makes its run directory before the command runs: with front=true that is results_dir itself."""
+    front_cfg = compose_run("report", ["front=true", f"results_dir={tmp_path}", "out_dir=elsewhere"])
+    assert front_cfg.hydra.run.dir == str(tmp_path)
+    assert compose_run("report", [f"results_dir={tmp_path}", "out_dir=elsewhere"]).hydra.run.dir == "elsewhere"

@@ -38,7 +38,7 @@ class NoRuns(UserError):
 def report(cfg: DictConfig) -> Path:
     research = Research.load(Path(cfg.results_dir))
     if cfg.front:
-        return front.write(Path(cfg.results_dir), Path(cfg.readme) if cfg.readme else None)
+        return front.write(front.Front.load(Path(cfg.results_dir), research), Path(cfg.readme) if cfg.readme else None)
     out_dir, roots = Path(cfg.out_dir), list(cfg.sweep_dirs)
     if not roots:
         train_sweeps(cfg, out_dir / "runs")

@@ -1,6 +1,7 @@
 """The answer's front: test accuracy against parameters, per budget, from the run records committed in results/.
 
-    table = render(Path("results"))      # the markdown table README shows between its front markers
+    front = Front.load(Path("results"))  # research.yaml and the finals, read once
+    front.table()                        # the markdown table README shows between its front markers
     python -m mnist_design.report front=true   # prints it, draws results/front.png, rewrites README's block
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
@@ -10,6 +11,7 @@ published figure beside ours (results/research.yaml says how that figure was mea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_design import figures, rundir, runs
@@ -39,48 +41,61 @@ def finals(results: Path) -> dict[str, list[runs.Run]]:
     return {design: sorted(group, key=lambda r: r.seed) for design, group in groups.items()}
 
 
-def rows(results: Path) -> list[list[str]]:
-    """One row per design with tested runs, by parameters."""
-    research = Research.load(results)
-    table = []
-    for design, group in finals(results).items():
-        params = int(group[0].metrics["params"])
-        budget = research.budget_of(params)
-        theirs = research.published.get(design)
-        table.append(
-            [
-                f"< {budget:,}" if budget else "–",
-                design,
-                f"{params:,}",
-                ",".join(str(r.seed) for r in group),
-                cell(group, "test_acc"),
-                f"{100 * theirs['test_acc']:.2f} ({theirs['params']:,} params)" if theirs else "–",
-                research.goal(budget) if budget else "–",
-                research.verdict(params, [float(r.metrics["test_acc"]) for r in group]),
-            ]
+@dataclass(frozen=True)
+class Front:
+    """results/ read once: what it compares against and its finals by design."""
+
+    results: Path
+    research: Research
+    designs: dict[str, list[runs.Run]]
+
+    @classmethod
+    def load(cls, results: Path, research: Research | None = None) -> Front:
+        return cls(results, research or Research.load(results), finals(results))
+
+    def rows(self) -> list[list[str]]:
+        """One row per design with tested runs, by parameters."""
+        return sorted(
+            (self.row(d, g) for d, g in self.designs.items()), key=lambda row: (int(row[2].replace(",", "")), row[1])
         )
-    return sorted(table, key=lambda row: (int(row[2].replace(",", "")), row[1]))
+
+    def row(self, design: str, group: list[runs.Run]) -> list[str]:
+        params = int(group[0].metrics["params"])
+        budget = self.research.budget_of(params)
+        theirs = self.research.published.get(design)
+        return [
+            f"< {budget:,}" if budget else "–",
+            design,
+            f"{params:,}",
+            ",".join(str(r.seed) for r in group),
+            cell(group, "test_acc"),
+            f"{100 * theirs['test_acc']:.2f} ({theirs['params']:,} params)" if theirs else "–",
+            self.research.goal(budget) if budget else "–",
+            self.research.verdict(params, [float(r.metrics["test_acc"]) for r in group]),
+        ]
+
+    def table(self) -> str:
+        """The markdown table README shows between its front markers."""
+        if not self.designs:
+            name = self.results.name
+            return f"_No final runs under `{name}/{RUNS_DIR}/` yet: see `{name}/README.md` for what is left._"
+        return markdown(HEADER, self.rows(), right=(2,))
+
+    def draw(self) -> Path | None:
+        """results/front.png: our finals (mean ± std over seeds) and the published designs' own figures."""
+        if not self.designs:
+            return None
+        ours = [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in self.designs.items()]
+        series = {
+            "our finals (test, mean ± std over seeds)": ours,
+            "published, as their sources measured": self.research.published_points(),
+        }
+        return figures.save(figures.accuracy_vs_parameters(series), RunDir(self.results).figure(rundir.FRONT))
 
 
 def render(results: Path) -> str:
-    found = rows(results)
-    if not found:
-        return (
-            f"_No final runs under `{results.name}/{RUNS_DIR}/` yet: see `{results.name}/README.md` for what is left._"
-        )
-    return markdown(HEADER, found, right=(2,))
-
-
-def draw(results: Path) -> Path | None:
-    """results/front.png: our finals (mean ± std over seeds) and the published designs' own figures."""
-    groups = finals(results)
-    if not groups:
-        return None
-    research = Research.load(results)
-    ours = [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in groups.items()]
-    theirs = [(p["params"], p["test_acc"], 0.0, name) for name, p in research.published.items()]
-    series = {"our finals (test, mean ± std over seeds)": ours, "published, as their sources measured": theirs}
-    return figures.save(figures.accuracy_vs_parameters(series), RunDir(results).figure(rundir.FRONT))
+    """The front table for a results folder (README's block)."""
+    return Front.load(results).table()
 
 
 def readme_block(readme: str) -> str:
@@ -96,15 +111,15 @@ def with_block(readme: str, block: str) -> str:
     return f"{before}{BEGIN}\n{block}\n{END}{rest.split(END, 1)[1]}"
 
 
-def write(results: Path, readme: Path | None) -> Path:
+def write(front: Front, readme: Path | None) -> Path:
     """Print the front table, draw its figure, and rewrite README's block with it (readme=None: print only)."""
-    table = render(results)
+    table = front.table()
     print(table)
-    drawn = draw(results)
+    drawn = front.draw()
     if drawn:
         print(f"{drawn} drawn")
     if readme is None:
-        return results
+        return front.results
     try:
         updated = with_block(readme.read_text(), table)
     except (OSError, ValueError) as error:

@@ -48,6 +48,10 @@ class Research:
         except Exception as error:  # noqa: BLE001 - YAML, key and type errors all mean: not the expected file
             raise ResearchUnreadable(f"{path} is not a research file ({type(error).__name__}: {error})") from None
 
+    def published_points(self) -> list[tuple[int, float, float, str]]:
+        """Each published design's own figure as a figure point (params, accuracy, no spread, name)."""
+        return [(p["params"], p["test_acc"], 0.0, name) for name, p in self.published.items()]
+
     def budget_of(self, params: int) -> int | None:
         """The smallest budget the design is under (the targets say "< budget")."""
         return next((budget for budget in sorted(self.targets) if params < budget), None)

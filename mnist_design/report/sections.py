@@ -88,13 +88,12 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
         for r in found
         if r.tag("search") and "val_acc" in r.metrics
     ]
-    published = [(p["params"], p["test_acc"], 0.0, name) for name, p in research.published.items()]
     return {
         "seed rows (test, mean ± std)": summarise(groups["row"]),
         f"the seed's design as step={STEP_BASE} (test, mean ± std)": summarise({"": groups["step"].get(STEP_BASE, [])}),
         "our designs (test, mean ± std)": summarise(groups["design"]),
         "search trials (validation)": trials,
-        "published, as their sources measured (test)": published,
+        "published, as their sources measured (test)": research.published_points(),
     }
 
 
