@@ -121,6 +121,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         checks += [
             ("repeats", cfg.repeats, positive, ">= 1"),
             ("batches", cfg.batches, positive, ">= 1"),
+            ("busy_batches", cfg.busy_batches, positive, ">= 1"),
             ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0"),
         ]
     return checks

@@ -24,6 +24,7 @@ from mnist_design.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.config import config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.module import MNISTClassifier
+from mnist_design.threads import ThreadTuner
 
 
 def datamodule(cfg: DictConfig) -> MNISTDataModule:
@@ -53,7 +54,9 @@ def logger(cfg: DictConfig) -> Any:
 
 
 def trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
-    return instantiate(cfg.trainer, callbacks=[*callbacks(cfg), *extra_callbacks], logger=logger(cfg))
+    tuner = thread_tuner(cfg)
+    chosen = [*callbacks(cfg), *([tuner] if tuner else []), *extra_callbacks]
+    return instantiate(cfg.trainer, callbacks=chosen, logger=logger(cfg))
 
 
 JOBS_VARIABLE = "MNIST_DESIGN_JOBS"  # set by whoever starts several training processes on one machine
@@ -72,16 +75,33 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def core_share(cfg: DictConfig) -> int:
+    """This process's share of the cores: two jobs that each take every core slow each other several-fold on a
+    small machine (measured in ``python -m mnist_design.bench parallel=true``)."""
+    return max(1, usable_cores() // jobs_sharing_cores(cfg))
+
+
 def share_cores(cfg: DictConfig) -> int:
-    """torch threads: ``threads``, else this process's share of the cores. Two jobs that each take every core
-    slow each other several-fold on a small machine; measured in ``python -m mnist_design.bench parallel=true``."""
+    """torch threads to start with: ``threads``, else this process's share of the cores."""
     usable = usable_cores()
-    threads = cfg.get("threads") or max(1, usable // jobs_sharing_cores(cfg))
+    threads = cfg.get("threads") or core_share(cfg)
     if threads > usable:  # more threads than cores only wait on each other (measured: 25x slower at threads=1000)
         print(f"warning: threads={threads} is more than the {usable} cores this process may use; using {usable}")
         threads = usable
     torch.set_num_threads(threads)
     return threads
+
+
+def training_device(cfg: DictConfig) -> torch.device:
+    accelerator = cfg.trainer.get("accelerator", "auto")
+    return torch.device("cuda" if accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available() else "cpu")
+
+
+def thread_tuner(cfg: DictConfig) -> ThreadTuner | None:
+    """threads=null on a CPU with cores to share: measured (mnist_design/threads.py). threads=N, a deterministic
+    trainer (bit-identical reruns) or a GPU: fixed."""
+    fixed = cfg.get("threads") or cfg.trainer.get("deterministic") or training_device(cfg).type != "cpu"
+    return None if fixed or core_share(cfg) < 2 else ThreadTuner(core_share(cfg))
 
 
 def build(

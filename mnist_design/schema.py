@@ -223,6 +223,8 @@ class Bench(Train):
     quick_batches: int = MISSING
     quick_warmup: int = MISSING
     parallel: bool = MISSING
+    busy: bool = MISSING
+    busy_batches: int = MISSING
 
 
 @dataclass

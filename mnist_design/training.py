@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import factory, figures, rundir, runs, scoring
+from mnist_design import factory, figures, rundir, runs, scoring, threads
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.metrics import epoch_keys
@@ -96,6 +96,7 @@ def evaluate(
             "data_source": datamodule.source,
             "device": str(trainer.strategy.root_device),
             "hardware": hardware(trainer),
+            "threads": threads.record(trainer.callbacks),
             "run_dir": str(run_dir),
         }
     )

@@ -1,41 +1,23 @@
-"""Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the seed's ways.
+"""What the bench times: the project's own training path (A) and the three it is compared with (B, C, D).
 
-    python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D; medians
-    python -m mnist_design.bench quick=true            # about a minute on a 2-core CPU
-    python -m mnist_design.bench parallel=true         # + 1 job alone vs 2 jobs sharing the machine
-    python -m mnist_design.bench trainer.precision=bf16-mixed data.batch_size=256 model=skeleton
+    rate = lightning_path(cfg)       # images/s of factory.build() -> Lightning fit, after cfg.warmup steps
+    PATHS["C"][1](cfg)               # the seed's PIL pipeline through a DataLoader, for comparison
 
-A  the project's real path: factory.build() -> Lightning fit with the real callbacks and logger, resident tensors,
-   batched augmentation on the device.
-B  a plain PyTorch loop over the same model, optimizer, scheduler and data path (no Lightning).
-C  the seed's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
-   through a DataLoader, trained by a Lightning Trainer with default settings (same model, same fast dropout).
-D  the seed's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
-
-Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with ``ratio_vs_seed_pipeline``
-(A/C), ``ratio_vs_seed_notebook`` (A/D) and ``ratio_vs_raw_loop`` (A/B); with ``parallel=true`` also
-``ratio_parallel_2_vs_1``: images per second of two concurrent jobs together over one job alone. Results also go
-to bench.json in the run dir.
+Each measurement times ``cfg.batches`` training steps after ``cfg.warmup`` steps (mnist_design/bench/__main__.py).
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import os
-import statistics
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
@@ -43,18 +25,13 @@ from torchvision import transforms
 from torchvision.datasets import MNIST
 
 from mnist_design import factory
-from mnist_design.config import config_dir, validate
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, MEAN, STD
-from mnist_design.errors import exit_on_user_error
+from mnist_design.factory import training_device
 
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def training_device(cfg: DictConfig) -> torch.device:
-    return torch.device("cuda" if cfg.trainer.accelerator in ("auto", "gpu") and torch.cuda.is_available() else "cpu")
 
 
 class Stopwatch(L.Callback):
@@ -203,80 +180,3 @@ PATHS: dict[str, tuple[str, Callable[[DictConfig], float]]] = {
     "C": ("seed pipeline (PIL per sample, DataLoader, default Lightning)", seed_pipeline),
     "D": ("seed notebook (PIL per sample, DataLoader, nn.Dropout, plain loop)", seed_notebook),
 }
-
-
-def job(plain_cfg: dict, threads: int, results: Any) -> None:
-    """One concurrent measurement of path A in a child process with ``threads`` torch threads."""
-    torch.set_num_threads(threads)
-    results.put(lightning_path(OmegaConf.create(plain_cfg)))
-
-
-def concurrent_rate(cfg: DictConfig, jobs: int) -> float:
-    """Images/s of ``jobs`` concurrent path-A measurements together, each on its share of the cores."""
-    plain = OmegaConf.to_container(cfg, resolve=True)  # children have no Hydra runtime to resolve against
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    children = [context.Process(target=job, args=(plain, threads, results)) for _ in range(jobs)]
-    for child in children:
-        child.start()
-    rates = [results.get() for _ in children]
-    for child in children:
-        child.join()
-    return sum(rates)
-
-
-def measure(cfg: DictConfig) -> dict[str, Any]:
-    rates: dict[str, list[float]] = {name: [] for name in PATHS}
-    parallel: dict[str, list[float]] = {"1": [], "2": []}
-    for repeat in range(cfg.repeats):
-        for name, (_, rate) in PATHS.items():
-            L.seed_everything(cfg.seed + repeat, verbose=False)
-            rates[name].append(rate(cfg))
-        line = "  ".join(f"{n} {r[-1]:,.0f} img/s" for n, r in rates.items())
-        if cfg.parallel:
-            for jobs in parallel:
-                parallel[jobs].append(concurrent_rate(cfg, int(jobs)))
-            line += f"  | 1 job {parallel['1'][-1]:,.0f}, 2 jobs {parallel['2'][-1]:,.0f} img/s together"
-        print(f"repeat {repeat + 1}: {line}", flush=True)
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    result = {
-        "images_per_second": rates,
-        "median": medians,
-        "ratio_vs_seed_pipeline": medians["A"] / medians["C"],
-        "ratio_vs_seed_notebook": medians["A"] / medians["D"],
-        "ratio_vs_raw_loop": medians["A"] / medians["B"],
-    }
-    if cfg.parallel:
-        result["parallel_images_per_second"] = parallel
-        result["ratio_parallel_2_vs_1"] = statistics.median(parallel["2"]) / statistics.median(parallel["1"])
-    return result
-
-
-@hydra.main(version_base="1.3", config_path=config_dir(), config_name="bench")
-def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
-        if cfg.quick:
-            with open_dict(cfg):
-                cfg.repeats, cfg.batches, cfg.warmup = cfg.quick_repeats, cfg.quick_batches, cfg.quick_warmup
-        validate(cfg)
-        factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings
-        flops = flops_per_image(cfg)
-        print(
-            f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
-            f"{cfg.data.batch_size}, {cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} "
-            f"repeats alternating A/B/C/D; precision {cfg.trainer.precision}"
-        )
-        print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
-        result = {"flops_per_image": flops, **measure(cfg)}
-        for name, (label, _) in PATHS.items():
-            median = result["median"][name]
-            print(f"{name} {label}: median {median:,.0f} img/s, {median * flops / 1e9:.2f} GFLOP/s")
-        (Path(HydraConfig.get().runtime.output_dir) / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
-        for key in ("ratio_parallel_2_vs_1", "ratio_vs_seed_pipeline", "ratio_vs_seed_notebook", "ratio_vs_raw_loop"):
-            if key in result:
-                print(f"{key}={result[key]:.2f}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,1 @@
+"""Training throughput, measured side by side: ``python -m mnist_design.bench`` (its __main__ says how)."""

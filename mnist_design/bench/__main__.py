@@ -1,0 +1,108 @@
+"""Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the seed's ways.
+
+    python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D; medians
+    python -m mnist_design.bench quick=true            # about a minute on a 2-core CPU
+    python -m mnist_design.bench parallel=true         # + 1 job alone vs 2 jobs sharing the machine
+    python -m mnist_design.bench busy=true             # only: threads measured vs fixed, alone and beside a busy core
+    python -m mnist_design.bench trainer.precision=bf16-mixed data.batch_size=256 model=skeleton
+
+A  the project's real path: factory.build() -> Lightning fit with the real callbacks and logger, resident tensors,
+   batched augmentation on the device.
+B  a plain PyTorch loop over the same model, optimizer, scheduler and data path (no Lightning).
+C  the seed's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
+   through a DataLoader, trained by a Lightning Trainer with default settings (same model, same fast dropout).
+D  the seed's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
+
+Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with ``ratio_vs_seed_pipeline``
+(A/C), ``ratio_vs_seed_notebook`` (A/D) and ``ratio_vs_raw_loop`` (A/B); with ``parallel=true`` also
+``ratio_parallel_2_vs_1``: images per second of two concurrent jobs together over one job alone. ``busy=true``
+instead times path A with ``threads=null`` (measured, mnist_design/threads.py), ``threads=1`` and the core share,
+alone and beside one busy process (a Python spin loop), and ends with ``ratio_measured_vs_1_beside_busy`` and
+``ratio_measured_vs_share_alone``. Results also go to bench.json in the run dir.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from mnist_design import factory
+from mnist_design.bench.concurrency import busy_rates, concurrent_rate
+from mnist_design.bench.paths import PATHS, flops_per_image
+from mnist_design.config import config_dir, validate
+from mnist_design.errors import exit_on_user_error
+from mnist_design.factory import training_device
+
+
+def measure(cfg: DictConfig) -> dict[str, Any]:
+    rates: dict[str, list[float]] = {name: [] for name in PATHS}
+    parallel: dict[str, list[float]] = {"1": [], "2": []}
+    for repeat in range(cfg.repeats):
+        for name, (_, rate) in PATHS.items():
+            L.seed_everything(cfg.seed + repeat, verbose=False)
+            rates[name].append(rate(cfg))
+        line = "  ".join(f"{n} {r[-1]:,.0f} img/s" for n, r in rates.items())
+        if cfg.parallel:
+            for jobs in parallel:
+                parallel[jobs].append(concurrent_rate(cfg, int(jobs)))
+            line += f"  | 1 job {parallel['1'][-1]:,.0f}, 2 jobs {parallel['2'][-1]:,.0f} img/s together"
+        print(f"repeat {repeat + 1}: {line}", flush=True)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    result = {
+        "images_per_second": rates,
+        "median": medians,
+        "ratio_vs_seed_pipeline": medians["A"] / medians["C"],
+        "ratio_vs_seed_notebook": medians["A"] / medians["D"],
+        "ratio_vs_raw_loop": medians["A"] / medians["B"],
+    }
+    if cfg.parallel:
+        result["parallel_images_per_second"] = parallel
+        result["ratio_parallel_2_vs_1"] = statistics.median(parallel["2"]) / statistics.median(parallel["1"])
+    return result
+
+
+RATIOS = (  # what the bench ends with, when measured
+    "ratio_parallel_2_vs_1",
+    "ratio_vs_seed_pipeline",
+    "ratio_vs_seed_notebook",
+    "ratio_vs_raw_loop",
+    "ratio_measured_vs_1_beside_busy",
+    "ratio_measured_vs_share_alone",
+)
+
+
+@hydra.main(version_base="1.3", config_path=config_dir(), config_name="bench")
+def main(cfg: DictConfig) -> None:
+    with exit_on_user_error():
+        if cfg.quick:
+            with open_dict(cfg):
+                cfg.repeats, cfg.batches, cfg.warmup = cfg.quick_repeats, cfg.quick_batches, cfg.quick_warmup
+        validate(cfg)
+        factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings
+        flops = flops_per_image(cfg)
+        print(
+            f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
+            f"{cfg.data.batch_size}, {cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} "
+            f"repeats alternating A/B/C/D; precision {cfg.trainer.precision}"
+        )
+        print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
+        result = {"flops_per_image": flops, **(busy_rates(cfg) if cfg.busy else measure(cfg))}
+        for name, (label, _) in PATHS.items() if not cfg.busy else ():
+            median = result["median"][name]
+            print(f"{name} {label}: median {median:,.0f} img/s, {median * flops / 1e9:.2f} GFLOP/s")
+        (Path(HydraConfig.get().runtime.output_dir) / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+        for key in RATIOS:
+            if key in result:
+                print(f"{key}={result[key]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
