@@ -88,6 +88,7 @@ CASES = [
     (BENCH, ["repeats=0"], 2, "repeats=0 is not allowed"),
     (BENCH, ["batches=0", "warmup=0"], 2, "batches=0 is not allowed"),
     (BENCH, ["warmup=-1"], 2, "warmup=-1 is not allowed"),
+    (BENCH, ["busy=true", "busy_batches=0"], 2, "busy_batches=0 is not allowed"),
     (BENCH, ["data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
     (BENCH, ["repeats=1.5"], HYDRA, "repeats"),
     (RF, ["model=nonexistent"], HYDRA, "model/nonexistent"),
