@@ -15,8 +15,11 @@ def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
 
 
 def cell(group: Sequence[Run], key: str) -> str:
-    """'99.45 ± 0.07 (min 99.40)' for an accuracy (in %), the same in plain numbers for anything else."""
+    """'99.45 ± 0.07 (min 99.40)' for an accuracy (in %), the same in plain numbers for anything else; one run has no
+    spread, so it shows as '99.45 (one run)'."""
     mean, std, low = stats(group, key)
+    if len(group) == 1:
+        return f"{100 * mean:.2f} (one run)" if key.endswith("acc") else f"{mean:.4f} (one run)"
     if key.endswith("acc"):
         return f"{100 * mean:.2f} ± {100 * std:.2f} (min {100 * low:.2f})"
     return f"{mean:.4f} ± {std:.4f} (min {low:.4f})"
