@@ -82,10 +82,13 @@ RATIOS = (  # what the bench ends with, when measured
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="bench")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        if cfg.quick:
-            with open_dict(cfg):
+        with open_dict(cfg):
+            if cfg.quick:
                 cfg.repeats, cfg.batches, cfg.warmup = cfg.quick_repeats, cfg.quick_batches, cfg.quick_warmup
+            if not cfg.busy and cfg.threads is None:  # A/B/C/D compare code paths at one thread count; busy=true
+                cfg.threads = factory.core_share(cfg)  # compares the thread policies themselves
         validate(cfg)
+        factory.share_cores(cfg)
         factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings
         flops = flops_per_image(cfg)
         print(
