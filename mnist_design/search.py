@@ -262,7 +262,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
     if not worker and not study.trials:
         enqueue_starting_points(study, cfg, typed)
-    os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)
+    if not worker:  # a worker runs with search.workers=1 and inherits the parent's count of processes sharing cores
+        os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)
     workers = [] if worker else start_workers(cfg, typed, study_dir)
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None

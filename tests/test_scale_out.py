@@ -1,6 +1,7 @@
 """The Optuna design search, submitit launchers and DDP on CPU, each for real on a tiny subset."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -60,6 +61,9 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
         if t.state.name == "COMPLETE":
             metrics = json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())
             assert metrics["val_acc"] == t.value and "test_acc" not in metrics and metrics["tags"]["search"] == "tiny"
+            share = max(1, len(os.sched_getaffinity(0)) // 2)  # each of the two workers has half the cores
+            assert metrics["threads"]["threads"] <= share
+            assert share > 1 or metrics["threads"]["chosen_by"] == "fixed"  # one core each: nothing to measure
 
     again = run_cli(*args, "search.n_trials=8", cwd=tmp_path, module="mnist_design.search")
     assert again.returncode == 0, again.stderr[-3000:]
