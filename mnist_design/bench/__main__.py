@@ -91,10 +91,14 @@ def main(cfg: DictConfig) -> None:
         factory.share_cores(cfg)
         factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings
         flops = flops_per_image(cfg)
+        steps = (
+            f"{cfg.busy_batches} timed steps from the first, {cfg.repeats} repeats of path A at each thread setting"
+            if cfg.busy
+            else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of A/B/C/D"
+        )
         print(
             f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
-            f"{cfg.data.batch_size}, {cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} "
-            f"repeats alternating A/B/C/D; precision {cfg.trainer.precision}"
+            f"{cfg.data.batch_size}, {steps}; precision {cfg.trainer.precision}"
         )
         print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
         result = {"flops_per_image": flops, **(busy_rates(cfg) if cfg.busy else measure(cfg))}
