@@ -1,6 +1,6 @@
 """Where the Hydra configs live, the resolvers they use, and the one place where config values are range-checked.
 
-Types and unknown keys are refused by Hydra itself (the structured configs in mnist_design/schema.py); what is
+Types and unknown keys are refused by Hydra itself (the structured configs in mnist_design/schema/); what is
 left for ``validate`` is ranges and combinations, checked before any data is read or any training starts.
 """
 

@@ -1,0 +1,119 @@
+"""The entry points' top-level configs: conf/train.yaml, bench.yaml, search.yaml, evaluate.yaml, predict.yaml and
+report.yaml each start from theirs (``/schema/<entry>``); the groups inside them are typed by schema/groups.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from omegaconf import MISSING
+
+# Typing note: OmegaConf reads these annotations at run time, so they use typing's Dict/List/Optional.
+
+
+@dataclass
+class Train:
+    """Every field MISSING: bench and search merge this schema's subclasses after train.yaml, and a MISSING field
+    never overwrites a value already composed."""
+
+    data: Any = MISSING
+    model: Any = MISSING
+    augment: Any = MISSING
+    optimizer: Any = MISSING
+    scheduler: Any = MISSING
+    trainer: Any = MISSING
+    logger: Any = MISSING
+    callbacks: Any = MISSING
+    module: Any = MISSING
+    seed: int = MISSING
+    test: bool = MISSING
+    budget: Optional[int] = MISSING
+    resume: Optional[str] = MISSING
+    threads: Optional[int] = MISSING
+    tags: Dict[str, Any] = MISSING
+
+
+@dataclass
+class Bench(Train):
+    repeats: int = MISSING
+    batches: int = MISSING
+    warmup: int = MISSING
+    quick: bool = MISSING
+    quick_repeats: int = MISSING
+    quick_batches: int = MISSING
+    quick_warmup: int = MISSING
+    parallel: bool = MISSING
+    busy: bool = MISSING
+    busy_batches: int = MISSING
+
+
+@dataclass
+class Selection:
+    top: int = MISSING
+    seeds: List[int] = MISSING
+
+
+@dataclass
+class SearchSettings:
+    study_name: str = MISSING
+    results_dir: str = MISSING
+    storage: Optional[str] = None
+    direction: Optional[str] = None
+    selection: Selection = field(default_factory=Selection)
+    is_worker: bool = False  # set by the search itself on the processes it starts
+    n_trials: int = MISSING
+    workers: int = MISSING
+    timeout_min: Optional[float] = None
+    enqueue_base: bool = MISSING
+    enqueue_published: bool = True
+    monitor: str = MISSING
+    sampler: Any = MISSING
+    pruner: Any = MISSING
+    space: Dict[str, Any] = MISSING
+
+
+@dataclass
+class Search(Train):
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+
+@dataclass
+class Evaluate:
+    trainer: Any = MISSING
+    ckpt_path: str = MISSING
+    data_dir: Optional[str] = None
+
+
+@dataclass
+class Predict:
+    ckpt_path: str = MISSING
+    inputs: Any = MISSING  # a path, or a list of paths (files or directories)
+    json: bool = MISSING
+
+
+@dataclass
+class Report:
+    seeds: List[int] = MISSING
+    sweep_dirs: List[str] = MISSING
+    schedulers: bool = MISSING
+    recipes: List[str] = MISSING
+    recipe_seeds: List[int] = MISSING
+    designs: List[str] = MISSING
+    design_seeds: List[int] = MISSING
+    steps: List[str] = MISSING
+    step_seeds: List[int] = MISSING
+    train_overrides: List[str] = MISSING
+    out_dir: str = MISSING
+    front: bool = False
+    results_dir: str = "results"
+    readme: Optional[str] = "README.md"
+
+
+COMMANDS: dict[str, Any] = {  # ConfigStore path under schema/ -> node
+    "train": Train,
+    "bench": Bench,
+    "search": Search,
+    "evaluate": Evaluate,
+    "predict": Predict,
+    "report": Report,
+}
