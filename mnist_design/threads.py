@@ -36,7 +36,8 @@ class ThreadTuner(L.Callback):
     """Times training steps at each candidate thread count, keeps the fastest, and measures again on drift.
 
     settle: steps after a switch that are not timed (the thread pool resizes); probe: timed steps per candidate;
-    window: steps whose median is compared with the chosen count's; drift: the relative change that re-measures.
+    window: steps whose median is compared with the chosen count's; drift: the relative change that re-measures;
+    recheck: steps after a choice when it measures again anyway (a neighbour that left changes no 1-thread time).
     """
 
     def __init__(
