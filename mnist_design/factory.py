@@ -101,7 +101,8 @@ def thread_tuner(cfg: DictConfig) -> ThreadTuner | None:
     """threads=null on a CPU with cores to share: measured (mnist_design/threads.py). threads=N, a deterministic
     trainer (bit-identical reruns) or a GPU: fixed."""
     fixed = cfg.get("threads") or cfg.trainer.get("deterministic") or training_device(cfg).type != "cpu"
-    return None if fixed or core_share(cfg) < 2 else ThreadTuner(core_share(cfg))
+    share = core_share(cfg)
+    return None if fixed or share < 2 else ThreadTuner(share)
 
 
 def build(

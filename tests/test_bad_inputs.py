@@ -89,6 +89,8 @@ CASES = [
     (BENCH, ["batches=0", "warmup=0"], 2, "batches=0 is not allowed"),
     (BENCH, ["warmup=-1"], 2, "warmup=-1 is not allowed"),
     (BENCH, ["busy=true", "busy_batches=0"], 2, "busy_batches=0 is not allowed"),
+    (BENCH, ["busy=maybe"], HYDRA, "busy"),
+    (BENCH, ["busy_batches=many"], HYDRA, "busy_batches"),
     (BENCH, ["data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
     (BENCH, ["repeats=1.5"], HYDRA, "repeats"),
     (RF, ["model=nonexistent"], HYDRA, "model/nonexistent"),
