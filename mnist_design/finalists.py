@@ -1,13 +1,15 @@
 """Choosing a study's finalist without luck: the top trials retrained on several seeds, on validation only.
 
-    picked = select(study, cfg, typed, study_dir)     # every search process helps; each (trial, seed) runs once
+    picked = select(study, cfg, typed)     # every search process helps; each (trial, seed) runs once
 
 The pruner leaves only a few complete trials, and the best of one noisy draw is biased upward. So when a study has
 trained its trials, the ``search.selection.top`` trials ranked by the last epoch they reached and their value there
 (complete, or pruned at the last rung) are each trained to the full schedule on ``search.selection.seeds``, with
 ``test=false``; a complete trial already trained on one of those seeds is reused. The finalist has the best mean.
-Every run lives in <study dir>/select/trial_NNNN_seedS; a process claims a run by creating its ``.claim`` file, so
-several workers share the work, and a claim whose process is gone is taken over (safe to kill and continue).
+Every run lives in <search.results_dir>/select/trial_NNNN_seedS, beside the journal, so its record is committed with
+the study and a continuation in another checkout keeps the runs already done; a process claims a run by creating its
+``.claim`` file, so several workers share the work, and a claim whose process is gone is taken over (safe to kill and
+continue).
 """
 
 from __future__ import annotations
@@ -45,13 +47,13 @@ def candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
     return sorted(ranked, key=lambda t: (reached(t)[0], sign * reached(t)[1]), reverse=True)[:top]
 
 
-def run_dir(study_dir: Path, trial: FrozenTrial, seed: int) -> Path:
-    return study_dir / SELECT_DIR / f"trial_{trial.number:04d}_seed{seed}"
+def run_dir(cfg: DictConfig, trial: FrozenTrial, seed: int) -> Path:
+    return Path(cfg.search.results_dir) / SELECT_DIR / f"trial_{trial.number:04d}_seed{seed}"
 
 
-def reusable(trial: FrozenTrial, seed: int, trial_seed: int) -> Path | None:
-    """The trial's own run when it trained the whole schedule on this seed."""
-    return Path(trial.user_attrs["run_dir"]) if trial.state == TrialState.COMPLETE and seed == trial_seed else None
+def reusable(trial: FrozenTrial, seed: int, trial_seed: int) -> bool:
+    """Whether the trial itself trained the whole schedule on this seed (its value is then the seed's value)."""
+    return trial.state == TrialState.COMPLETE and seed == trial_seed
 
 
 def claim(path: Path) -> bool:
@@ -80,17 +82,25 @@ def value_of(path: Path, monitor: str) -> float | None:
         return None
 
 
+def seed_value(trial: FrozenTrial, seed: int, cfg: DictConfig) -> float | None:
+    """The candidate's monitored value on one seed: from the journal when the trial is that run, so a study continued
+    in another checkout (whose trial run directories are not committed) still ranks it; else from its selection run."""
+    if reusable(trial, seed, cfg.seed):
+        return float(trial.value)
+    return value_of(run_dir(cfg, trial, seed), cfg.search.monitor)
+
+
 def wait_for_trials(study: optuna.Study, poll_s: float = 10.0) -> None:
     """Every worker ranks the same trials: wait until no trial is still being trained."""
     while in_flight(study):
         time.sleep(poll_s)
 
 
-def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Path) -> None:
+def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
     """Train every (candidate, seed) run that no process has claimed yet."""
     for trial in candidates(study, cfg.search.selection.top):
         for seed in cfg.search.selection.seeds:
-            path = run_dir(study_dir, trial, seed)
+            path = run_dir(cfg, trial, seed)
             if reusable(trial, seed, cfg.seed) or RunDir(path).finished() or not claim(path):
                 continue
             overrides = [
@@ -106,19 +116,16 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str], study_
             train(run_cfg)
 
 
-def select(study: optuna.Study, cfg: DictConfig, typed: list[str], study_dir: Path) -> dict[str, Any] | None:
+def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, Any] | None:
     """Train what is left of the selection, then (if every run is there) the candidates and the finalist."""
     if not cfg.search.selection.top:
         return None
     wait_for_trials(study)
-    train_pending(study, cfg, typed, study_dir)
+    train_pending(study, cfg, typed)
     sign = better_sign(study)
     rows = []
     for trial in candidates(study, cfg.search.selection.top):
-        per_seed = {}
-        for seed in cfg.search.selection.seeds:
-            path = reusable(trial, seed, cfg.seed) or run_dir(study_dir, trial, seed)
-            per_seed[seed] = value_of(path, cfg.search.monitor)
+        per_seed = {seed: seed_value(trial, seed, cfg) for seed in cfg.search.selection.seeds}
         epoch, value = reached(trial)
         done = [v for v in per_seed.values() if v is not None]
         rows.append(

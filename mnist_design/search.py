@@ -281,11 +281,11 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         )
     finished = studies.trained(study) >= cfg.search.n_trials
     if finished:
-        finalists.select(study, cfg, typed, study_dir)  # this process's share of the selection runs
+        finalists.select(study, cfg, typed)  # this process's share of the selection runs
     failed = [w for w in workers if w.wait() != 0]
     if worker:
         return {}
-    selection = finalists.select(study, cfg, typed, study_dir) if finished and not failed else None
+    selection = finalists.select(study, cfg, typed) if finished and not failed else None
     result = {**studies.describe(study), **usage(started), **best_of(study), "selection": selection}
     text = OmegaConf.to_yaml(OmegaConf.create(result))
     write_atomic(studies.summary_path(cfg), text.encode())

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -65,6 +66,8 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
             assert metrics["threads"]["threads"] <= share
             assert share > 1 or metrics["threads"]["chosen_by"] == "fixed"  # one core each: nothing to measure
 
+    for run_dir in (tmp_path / "outputs" / "searches" / "tiny").glob("trial_*"):  # as in a fresh checkout: the
+        shutil.rmtree(run_dir)  # trial runs are not committed, and the selection must not need them
     again = run_cli(*args, "search.n_trials=8", cwd=tmp_path, module="mnist_design.search")
     assert again.returncode == 0, again.stderr[-3000:]
     continued = study(tmp_path, "tiny").trials
@@ -76,7 +79,9 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert all(set(c.per_seed) == {0, 1} and None not in c.per_seed.values() for c in picked.candidates)
     best = max(picked.candidates, key=lambda c: c.mean)
     assert picked.finalist == best.trial
-    for seed_run in (tmp_path / "outputs" / "searches" / "tiny" / "select").glob("*/metrics.json"):
+    seed_runs = list((tmp_path / "results" / "studies" / "tiny" / "select").glob("*/metrics.json"))
+    assert seed_runs  # beside the journal, so their records are committed with it
+    for seed_run in seed_runs:
         assert "test_acc" not in json.loads(seed_run.read_text())  # the selection never looks at the test set
 
 
