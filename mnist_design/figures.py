@@ -39,6 +39,12 @@ def save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
+def pixels(path: str | Path) -> np.ndarray:
+    """A saved figure as an RGB array (height, width, 3), e.g. for TensorBoard's image tab."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
 def learning_curves(histories: Mapping[str, Sequence[Mapping[str, float]]]) -> Figure:
     """Train and validation loss and accuracy per epoch, and the learning rate; one colour per named history."""
     drawn = curves()

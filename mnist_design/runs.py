@@ -172,9 +172,11 @@ def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -
     """Each figure as the run's figure file NAME, and as a TensorBoard image when a TensorBoard logger is given."""
     written = []
     for name, fig in named.items():
-        if hasattr(getattr(logger, "experiment", None), "add_figure"):
-            logger.experiment.add_figure(f"figures/{name}", fig, close=False)
-        written.append(figures.save(fig, RunDir(out_dir).figure(name)))
+        path = figures.save(fig, RunDir(out_dir).figure(name))
+        if hasattr(getattr(logger, "experiment", None), "add_image"):
+            # the saved file itself: add_figure would draw the figure a second time, half a short run's figure cost
+            logger.experiment.add_image(f"figures/{name}", figures.pixels(path), dataformats="HWC")
+        written.append(path)
     return written
 
 

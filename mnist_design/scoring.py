@@ -1,7 +1,7 @@
 """Scoring a model on the test split, shared by train, evaluate and report: metrics, predictions, figures.
 
 metrics = metrics_on_test(trainer, model, datamodule)          # {"test_loss": ..., "test_acc": ...}
-named = figures_on_test(model, datamodule)                      # {"predictions": Figure, "confusion_matrix": Figure}
+named = figures_on_test(model, datamodule, images_tested(trainer, datamodule))  # {"predictions": Figure, ...}
 """
 
 from __future__ import annotations
@@ -43,11 +43,20 @@ def selected_checkpoint_metrics(
     }
 
 
+def images_tested(trainer: L.Trainer, datamodule: MNISTDataModule) -> int:
+    """How many test images the last ``trainer.test`` measured, over all processes (fewer under limit_test_batches)."""
+    batches = sum(trainer.num_test_batches) * trainer.world_size
+    return min(len(datamodule.splits["test"][1]), int(batches * datamodule.hparams.eval_batch_size))
+
+
 @torch.no_grad()
-def predicted_test_labels(model: MNISTClassifier, datamodule: MNISTDataModule, batch_size: int = 1000) -> torch.Tensor:
-    """The model's labels for the whole test set, on this process alone (also under DDP, where rank 0 draws)."""
+def predicted_test_labels(
+    model: MNISTClassifier, datamodule: MNISTDataModule, count: int | None = None, batch_size: int = 1000
+) -> torch.Tensor:
+    """The model's labels for the first ``count`` test images (all by default), on this process alone (also under
+    DDP, where rank 0 draws)."""
     datamodule.setup("test")
-    images, labels = datamodule.splits["test"]
+    images, labels = (split[:count] for split in datamodule.splits["test"])
     was_training = model.training
     model.eval()
     predicted = []
@@ -58,10 +67,11 @@ def predicted_test_labels(model: MNISTClassifier, datamodule: MNISTDataModule, b
     return torch.cat(predicted)
 
 
-def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule) -> dict[str, Any]:
-    """Prediction grid (mistakes first) and confusion matrix of the model's current weights on the test set."""
-    predicted = predicted_test_labels(model, datamodule)
-    images, labels = (t.cpu() for t in datamodule.splits["test"])
+def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule, count: int | None = None) -> dict[str, Any]:
+    """Prediction grid (mistakes first) and confusion matrix of the model's current weights on the first ``count``
+    test images: images_tested() makes them as many as the test metrics measured (on one process, the same ones)."""
+    predicted = predicted_test_labels(model, datamodule, count)
+    images, labels = (t[:count].cpu() for t in datamodule.splits["test"])
     return {
         rundir.PREDICTIONS: figures.prediction_grid(images, labels, predicted),
         rundir.CONFUSION_MATRIX: figures.confusion_matrix(

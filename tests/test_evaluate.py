@@ -1,21 +1,30 @@
+"""The evaluate command through its real @hydra.main entry point, in-process (tests/conftest.py run_entry)."""
+
 import json
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_cli
 
 from mnist_design import rundir
 
 
-def evaluate(*args: str, cwd: Path):
-    return run_cli(*args, "trainer.accelerator=cpu", cwd=cwd, module="mnist_design.evaluate")
+@pytest.fixture
+def evaluate(run_entry):
+    """evaluate("ckpt_path=...", cwd=path) -> (exit status, stdout, stderr)."""
+
+    def run(*args: str, cwd: Path) -> tuple[int, str, str]:
+        return run_entry("mnist_design.evaluate", *args, "trainer.accelerator=cpu", cwd=cwd)
+
+    return run
 
 
-def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, tmp_path: Path) -> None:
+def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, evaluate, tmp_path: Path) -> None:
     run, _ = tiny_run
-    result = evaluate(f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "trainer.limit_test_batches=2", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    status, _, err = evaluate(
+        f"ckpt_path={run / 'checkpoints' / 'last.ckpt'}", "trainer.limit_test_batches=2", cwd=tmp_path
+    )
+    assert status == 0, err[-2000:]
     [out] = list(tmp_path.glob("outputs/evaluate/*"))
     evaluated, trained = (json.loads((d / "metrics.json").read_text()) for d in (out, run))
     assert evaluated["test_acc"] == trained["test_acc"]
@@ -32,19 +41,19 @@ def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, tmp_path: Pat
         (lambda p: torch.save({"state_dict": {}}, p), "not an mnist_design checkpoint"),
     ],
 )
-def test_bad_checkpoints_get_one_line(tmp_path: Path, make, message: str) -> None:
+def test_bad_checkpoints_get_one_line(evaluate, tmp_path: Path, make, message: str) -> None:
     path = tmp_path / "model.ckpt"
     make(path)
-    result = evaluate(f"ckpt_path={path}", cwd=tmp_path)
-    assert result.returncode == 2
-    assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+    status, _, err = evaluate(f"ckpt_path={path}", cwd=tmp_path)
+    assert status == 2
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
-def test_truncated_copy_of_a_real_checkpoint_is_refused(tiny_run, tmp_path: Path) -> None:
+def test_truncated_copy_of_a_real_checkpoint_is_refused(tiny_run, evaluate, tmp_path: Path) -> None:
     run, _ = tiny_run
     good = (run / "checkpoints" / "last.ckpt").read_bytes()
     path = tmp_path / "half.ckpt"
     path.write_bytes(good[: len(good) // 2])
-    result = evaluate(f"ckpt_path={path}", cwd=tmp_path)
-    assert result.returncode == 2 and "half.ckpt" in result.stderr and "truncated" in result.stderr
+    status, _, err = evaluate(f"ckpt_path={path}", cwd=tmp_path)
+    assert status == 2 and "half.ckpt" in err and "truncated" in err
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == good  # nothing lost

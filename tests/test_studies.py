@@ -93,8 +93,10 @@ def test_a_loss_is_minimised(search_cfg) -> None:
     assert studies.direction(search_cfg("search.monitor=val/loss")) == "minimize"
 
 
-def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search_cfg) -> None:
-    cfg = search_cfg()
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search_cfg, tmp_path: Path, kind) -> None:
+    """What a killed search leaves, in either storage (tests/test_scale_out.py kills a real one, on the journal)."""
+    cfg = search_cfg(*([f"search.storage=sqlite:///{tmp_path}/study.db"] if kind == "sqlite" else []))
     study = studies.open_study(cfg, studies.identity(cfg, []))
     dead = study.ask()
     dead.suggest_categorical("model.stage1.0", [4, 6])

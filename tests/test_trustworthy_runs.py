@@ -1,4 +1,5 @@
-"""Resume after SIGKILL, determinism, and divergence: the real command line in subprocesses on a tiny subset."""
+"""Resume after SIGKILL, determinism, and divergence on a tiny subset: the runs to be killed (and the reference run)
+in subprocesses, what follows them through the real entry point in-process (tests/conftest.py run_entry)."""
 
 import json
 import os
@@ -38,6 +39,19 @@ def metrics(run_dir: Path) -> dict:
     return stable(json.loads((run_dir / "metrics.json").read_text()))
 
 
+@pytest.fixture(autouse=True)
+def torch_flags_restored():
+    """An in-process run with trainer.deterministic=true switches torch's global flags: the next test gets them back."""
+    flags = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    yield
+    torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+    if workspace is None:
+        os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
+    else:
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = workspace
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cwd = tmp_path_factory.mktemp("uninterrupted")
@@ -46,9 +60,12 @@ def uninterrupted(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return cwd / "run"
 
 
-def test_same_seed_and_config_give_identical_metrics(uninterrupted: Path, mnist_dir: Path, tmp_path: Path) -> None:
-    assert run_cli(*small(mnist_dir, "again"), cwd=tmp_path).returncode == 0
-    assert metrics(tmp_path / "again") == metrics(uninterrupted)
+def test_same_seed_and_config_give_identical_metrics(
+    uninterrupted: Path, run_entry, mnist_dir: Path, tmp_path: Path
+) -> None:
+    status, _, err = run_entry("mnist_design.train", *small(mnist_dir, "again"), cwd=tmp_path)
+    assert status == 0, err[-3000:]
+    assert metrics(tmp_path / "again") == metrics(uninterrupted)  # in this process, as in the reference's own
 
 
 def run_until(args: list[str], cwd: Path, trigger: str, delay: float) -> None:
@@ -80,7 +97,7 @@ KILL_POINTS = {
 
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_run_killed_anywhere_resumes_to_the_same_metrics(
-    uninterrupted: Path, mnist_dir: Path, tmp_path: Path, point: str
+    uninterrupted: Path, run_entry, mnist_dir: Path, tmp_path: Path, point: str
 ) -> None:
     trigger, delay = KILL_POINTS[point]
     run_until(small(mnist_dir, "killed"), tmp_path, trigger, delay)
@@ -89,9 +106,9 @@ def test_a_run_killed_anywhere_resumes_to_the_same_metrics(
     if point == "during a checkpoint write":
         (killed / "checkpoints").mkdir(exist_ok=True)
         (killed / "checkpoints" / ".last.ckpt.x1y2.tmp").write_bytes(b"PK\x03\x04 half a checkpoint")
-    result = run_cli("resume=killed", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "resume: " in result.stdout
+    status, out, err = run_entry("mnist_design.train", "resume=killed", cwd=tmp_path)
+    assert status == 0, err[-3000:]
+    assert "resume: " in out
     assert metrics(killed) == metrics(uninterrupted)
     epochs = [json.loads(line)["epoch"] for line in (killed / "history.jsonl").read_text().splitlines()]
     assert sorted(set(epochs)) == [1, 2, 3] and len(epochs) <= 4  # at most the epoch in flight is recomputed
@@ -102,8 +119,11 @@ def test_a_run_killed_anywhere_resumes_to_the_same_metrics(
     ).read_text()
 
 
-def test_last_checkpoint_holds_the_end_of_every_epoch_even_without_improvement(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli(
+def test_last_checkpoint_holds_the_end_of_every_epoch_even_without_improvement(
+    run_entry, mnist_dir: Path, tmp_path: Path
+) -> None:
+    status, _, err = run_entry(
+        "mnist_design.train",
         f"data.data_dir={mnist_dir}",
         "trainer.max_epochs=4",
         "trainer.limit_train_batches=1",
@@ -114,7 +134,7 @@ def test_last_checkpoint_holds_the_end_of_every_epoch_even_without_improvement(m
         "callbacks.model_summary=null",
         cwd=tmp_path,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert status == 0, err[-3000:]
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=False)
     assert last["epoch"] == 3  # 0-based: the fourth epoch, whether or not validation improved
 
@@ -137,13 +157,16 @@ def test_seeds_past_the_old_overflow_train(run_entry, mnist_dir: Path, tmp_path:
     assert json.loads(metrics_file.read_text())["epochs"] == 2
 
 
-def test_resume_of_something_that_is_not_a_run_is_one_line(tmp_path: Path) -> None:
-    result = run_cli(f"resume={tmp_path}", cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.startswith(f"error: resume={tmp_path} is not a run directory")
+def test_resume_of_something_that_is_not_a_run_is_one_line(run_entry, tmp_path: Path) -> None:
+    status, _, err = run_entry("mnist_design.train", f"resume={tmp_path}", cwd=tmp_path)
+    assert status == 2 and err.startswith(f"error: resume={tmp_path} is not a run directory")
 
 
-def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(mnist_dir: Path, tmp_path: Path) -> None:
-    result = run_cli(
+def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
+    run_entry, mnist_dir: Path, tmp_path: Path
+) -> None:
+    status, _, err = run_entry(
+        "mnist_design.train",
         *small(mnist_dir, "diverged"),
         "model=skeleton",
         "scheduler=step",
@@ -151,14 +174,14 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(mnist_d
         "scheduler.gamma=1e12",
         cwd=tmp_path,
     )
-    assert result.returncode == 3, result.stderr[-3000:]
-    [line] = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert status == 3, err[-3000:]
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
     assert "became NaN/inf at step" in line and "(epoch 2)" in line and "last.ckpt" in line
     last = torch.load(tmp_path / "diverged" / "checkpoints" / "last.ckpt", weights_only=False)
     assert last["epoch"] == 0 and all(torch.isfinite(t).all() for t in last["state_dict"].values())
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in err
 
 
-def test_unknown_key_is_refused_by_hydra(tmp_path: Path) -> None:
-    result = run_cli("trainer.max_epoch=3", cwd=tmp_path)
-    assert result.returncode == 1 and "Could not override 'trainer.max_epoch'" in result.stderr
+def test_unknown_key_is_refused_by_hydra(run_entry, tmp_path: Path) -> None:
+    status, _, err = run_entry("mnist_design.train", "trainer.max_epoch=3", cwd=tmp_path)
+    assert status == 1 and "Could not override 'trainer.max_epoch'" in err
