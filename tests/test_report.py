@@ -125,7 +125,7 @@ def test_report_with_nothing_to_collect_fails_clearly(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith("error: no finished runs")
 
 
-def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, tmp_path: Path) -> None:
+def test_report_trains_the_four_rows_itself_when_given_no_runs(run_entry, mnist_dir: Path, tmp_path: Path) -> None:
     overrides = [
         f"data.data_dir={mnist_dir}",
         "data.train_subset=256",
@@ -135,16 +135,15 @@ def test_report_trains_the_four_rows_itself_when_given_no_runs(mnist_dir: Path, 
         "trainer.accelerator=cpu",
     ]
     quoted = ",".join(f'"{o}"' for o in overrides)
-    result = run_cli(
+    status, _, err = run_entry(  # the report in-process; the train multirun it launches is a subprocess
+        "mnist_design.report",
         "seeds=[0]",
         "schedulers=false",
         f"train_overrides=[{quoted}]",
         "out_dir=report",
         cwd=tmp_path,
-        module="mnist_design.report",
-        timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert status == 0, err[-3000:]
     report = (tmp_path / "report" / "REPORT.md").read_text()
     assert has_row(report, "row1 basic skeleton", "7,304") and has_row(report, "row2 + BatchNorm & dropout", "7,496")
     assert "row3" in report and "row4" in report

@@ -142,7 +142,7 @@ def test_submitit_slurm_fields_are_overridable(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path, tmp_path: Path) -> None:
+def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(run_entry, mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli(
         "trainer=ddp",
         "trainer.accelerator=cpu",
@@ -158,13 +158,10 @@ def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(mnist_dir: Path,
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("TEST (final epoch 1)") == 1  # rank 0 reports
     trained = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    evaluated = run_cli(
-        f"ckpt_path={tmp_path / 'ddp' / 'checkpoints' / 'last.ckpt'}",
-        "trainer.accelerator=cpu",
-        cwd=tmp_path,
-        module="mnist_design.evaluate",
+    status, _, err = run_entry(  # one process, the whole test set
+        "mnist_design.evaluate", f"ckpt_path={tmp_path / 'ddp' / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path
     )
-    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    assert status == 0, err[-2000:]
     [single] = [json.loads(p.read_text()) for p in tmp_path.glob("outputs/evaluate/*/metrics.json")]
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
 
