@@ -3,10 +3,12 @@
 import shutil
 from pathlib import Path
 
+import optuna
 from conftest import REPO
 from omegaconf import OmegaConf
 
 from mnist_design import runs
+from mnist_design.config import model_parameters
 from mnist_design.factory import compose_run
 from mnist_design.report import front
 from mnist_design.report.research import RESEARCH_FILE
@@ -50,6 +52,38 @@ def test_the_selection_table_in_results_readme_is_the_summary() -> None:
             seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
             assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
         assert f"finalist trial {selection.finalist}" in text
+
+
+RECIPE = ("model", "optimizer", "scheduler", "augment", "data.batch_size", "trainer.max_epochs", "budget")
+
+
+def study_budget(study_dir: Path) -> int:
+    """The budget the study recorded when it started (its journal holds it)."""
+    journal = optuna.storages.journal.JournalFileBackend(str(study_dir / "journal.log"))
+    return int(
+        optuna.load_study(study_name=study_dir.name, storage=optuna.storages.JournalStorage(journal)).user_attrs[
+            "budget"
+        ]
+    )
+
+
+def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
+    """conf/experiment/pareto<N>k.yaml is the point summary.yaml names as finalist: design and recipe, key by key."""
+    presets = {OmegaConf.load(p).budget: p.stem for p in (REPO / "conf" / "experiment").glob("pareto*.yaml")}
+    checked = 0
+    for summary_file in sorted((REPO / "results" / "studies").glob("*/summary.yaml")):
+        selection = OmegaConf.load(summary_file).selection
+        if not (selection and selection.finished):
+            continue
+        budget = study_budget(summary_file.parent)
+        [finalist] = [row for row in selection.candidates if row.trial == selection.finalist]
+        searched = compose_run("search", [f"budget={budget}", *finalist.overrides])
+        preset = compose_run("train", [f"experiment={presets[budget]}"])
+        for key in RECIPE:
+            assert OmegaConf.select(preset, key) == OmegaConf.select(searched, key), (presets[budget], key)
+        assert model_parameters(preset) == finalist.params
+        checked += 1
+    assert checked  # design_2000's selection is committed
 
 
 def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_path: Path) -> None:
