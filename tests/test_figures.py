@@ -1,9 +1,11 @@
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from PIL import Image
 
 from mnist_design import figures
+from mnist_design.scoring import images_tested
 
 HISTORY = [
     {
@@ -44,3 +46,12 @@ def test_confusion_matrix_png(tmp_path: Path) -> None:
     matrix = torch.eye(10, dtype=torch.long) * 100
     matrix[3, 5] = 4
     assert_png(figures.save(figures.confusion_matrix(matrix), tmp_path / "cm.png"))
+
+
+def test_test_figures_show_as_many_images_as_the_test_metrics_measured() -> None:
+    """Under trainer.limit_test_batches the figures shrink with the metrics, over every DDP process, never past all."""
+    data = SimpleNamespace(splits={"test": (torch.zeros(10_000, 28, 28), torch.zeros(10_000))})
+    data.hparams = SimpleNamespace(eval_batch_size=1000)
+    assert images_tested(SimpleNamespace(num_test_batches=[2], world_size=1), data) == 2000
+    assert images_tested(SimpleNamespace(num_test_batches=[2], world_size=2), data) == 4000
+    assert images_tested(SimpleNamespace(num_test_batches=[10], world_size=2), data) == 10_000
