@@ -279,6 +279,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
             f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
             f"all refused; raise budget or choose a smaller search_space"
         )
+    finalists.wait_for_trials(study)  # another process's last trial may be what completes n_trials
     finished = studies.trained(study) >= cfg.search.n_trials
     if finished:
         finalists.select(study, cfg, typed)  # this process's share of the selection runs

@@ -56,6 +56,8 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert any(t.state.name == "PRUNED" and t.intermediate_values for t in trained)  # stopped by the pruner
     assert len({t.user_attrs["worker"] for t in trained}) == 2  # two processes, one study
     assert "[search] trial" in first.stdout and "best: trial" in first.stdout
+    summary_file = tmp_path / "results" / "studies" / "tiny" / "summary.yaml"
+    assert OmegaConf.load(summary_file).selection.finished  # whichever process trained the last trial
     for t in trained:  # every trial is a train run in its own directory, and never looked at the test set
         history = Path(t.user_attrs["run_dir"]) / "history.jsonl"
         assert history.is_file()
@@ -73,7 +75,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     continued = study(tmp_path, "tiny").trials
     assert continued[: len(trials)][0].number == 0 and len([t for t in continued if "refused" not in t.user_attrs]) == 8
     assert sum(t.user_attrs.get("base", False) for t in continued) == 1  # enqueued once, not again
-    summary = OmegaConf.load(tmp_path / "results" / "studies" / "tiny" / "summary.yaml")
+    summary = OmegaConf.load(summary_file)
     picked = summary.selection  # the top 2 retrained on seeds 0 and 1, on validation; the finalist has the best mean
     assert picked.finished and len(picked.candidates) == 2
     assert all(set(c.per_seed) == {0, 1} and None not in c.per_seed.values() for c in picked.candidates)
