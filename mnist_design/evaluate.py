@@ -31,8 +31,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = MNISTDataModule(**data_settings)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
     metrics = {"checkpoint": str(cfg.ckpt_path), **scoring.metrics_on_test(trainer, model, datamodule)}
-    named = scoring.figures_on_test(model, datamodule, scoring.images_tested(trainer, datamodule))
-    metrics["figures"] = [str(p) for p in runs.write_figures(out_dir, named)]
+    metrics["figures"] = [
+        str(p) for p in runs.write_figures(out_dir, scoring.figures_on_test(model, datamodule, trainer))
+    ]
     runs.write_metrics(out_dir, metrics)
     print(f"TEST ({cfg.ckpt_path}): loss {metrics['test_loss']:.4f} acc {100 * metrics['test_acc']:.2f}%")
     print(f"Confusion matrix and misclassified digits in {out_dir}")

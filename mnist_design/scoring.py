@@ -1,7 +1,7 @@
 """Scoring a model on the test split, shared by train, evaluate and report: metrics, predictions, figures.
 
 metrics = metrics_on_test(trainer, model, datamodule)          # {"test_loss": ..., "test_acc": ...}
-named = figures_on_test(model, datamodule, images_tested(trainer, datamodule))  # {"predictions": Figure, ...}
+named = figures_on_test(model, datamodule, trainer)             # {"predictions": Figure, "confusion_matrix": Figure}
 """
 
 from __future__ import annotations
@@ -67,9 +67,12 @@ def predicted_test_labels(
     return torch.cat(predicted)
 
 
-def figures_on_test(model: MNISTClassifier, datamodule: MNISTDataModule, count: int | None = None) -> dict[str, Any]:
-    """Prediction grid (mistakes first) and confusion matrix of the model's current weights on the first ``count``
-    test images: images_tested() makes them as many as the test metrics measured (on one process, the same ones)."""
+def figures_on_test(
+    model: MNISTClassifier, datamodule: MNISTDataModule, tested_by: L.Trainer | None = None
+) -> dict[str, Any]:
+    """Prediction grid (mistakes first) and confusion matrix of the model's current weights: on as many test images
+    as ``tested_by``'s last test measured (on one process, the same ones), or on the whole test set."""
+    count = images_tested(tested_by, datamodule) if tested_by else None
     predicted = predicted_test_labels(model, datamodule, count)
     images, labels = (t[:count].cpu() for t in datamodule.splits["test"])
     return {

@@ -112,7 +112,7 @@ def write(
     run_dir = Path(metrics["run_dir"])
     named = {rundir.LEARNING_CURVES: figures.learning_curves({"run": runs.read_history(RunDir(run_dir).history)})}
     if cfg.test:
-        named.update(scoring.figures_on_test(model, datamodule, scoring.images_tested(trainer, datamodule)))
+        named.update(scoring.figures_on_test(model, datamodule, trainer))
     runs.write_figures(run_dir, named, trainer.logger)
     if trainer.logger:  # the run's config beside its final numbers: TensorBoard's HParams tab, MLflow's run page
         params, final = runs.hparams(cfg), runs.hparam_metrics(metrics)
