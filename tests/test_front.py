@@ -3,8 +3,7 @@
 import shutil
 from pathlib import Path
 
-import optuna
-from conftest import REPO
+from conftest import REPO, journal_study
 from omegaconf import OmegaConf
 
 from mnist_design import runs
@@ -57,16 +56,6 @@ def test_the_selection_table_in_results_readme_is_the_summary() -> None:
 RECIPE = ("model", "optimizer", "scheduler", "augment", "data.batch_size", "trainer.max_epochs", "budget")
 
 
-def study_budget(study_dir: Path) -> int:
-    """The budget the study recorded when it started (its journal holds it)."""
-    journal = optuna.storages.journal.JournalFileBackend(str(study_dir / "journal.log"))
-    return int(
-        optuna.load_study(study_name=study_dir.name, storage=optuna.storages.JournalStorage(journal)).user_attrs[
-            "budget"
-        ]
-    )
-
-
 def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
     """conf/experiment/pareto<N>k.yaml is the point summary.yaml names as finalist: design and recipe, key by key."""
     presets = {OmegaConf.load(p).budget: p.stem for p in (REPO / "conf" / "experiment").glob("pareto*.yaml")}
@@ -75,7 +64,7 @@ def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
         selection = OmegaConf.load(summary_file).selection
         if not (selection and selection.finished):
             continue
-        budget = study_budget(summary_file.parent)
+        budget = int(journal_study(summary_file.parent).user_attrs["budget"])  # recorded when the study began
         [finalist] = [row for row in selection.candidates if row.trial == selection.finalist]
         searched = compose_run("search", [f"budget={budget}", *finalist.overrides])
         preset = compose_run("train", [f"experiment={presets[budget]}"])

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
+from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
 
 optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
@@ -30,9 +30,8 @@ def trial_args(mnist_dir: Path) -> list[str]:
 
 
 def study(tmp_path: Path, name: str) -> "optuna.Study":
-    """The study as the search left it: Optuna's journal file under results/studies/<name>/ (the default storage)."""
-    journal = optuna.storages.journal.JournalFileBackend(str(tmp_path / "results" / "studies" / name / "journal.log"))
-    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(journal))
+    """The study as the search left it under results/studies/<name>/."""
+    return journal_study(tmp_path / "results" / "studies" / name)
 
 
 @pytest.mark.slow
