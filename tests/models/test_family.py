@@ -1,5 +1,6 @@
 import pytest
 import torch
+from conftest import REPO
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -43,11 +44,15 @@ def test_bad_family_values_are_refused() -> None:
         family_layers([8], 8, [12], padding=[0, 2, 0])
 
 
-@pytest.mark.parametrize("experiment, budget", [("pareto8k", 8000), ("pareto5k", 5000), ("pareto2k", 2000)])
-def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment: str, budget: int) -> None:
+SEARCHED_PRESETS = sorted(p.stem for p in (REPO / "conf" / "experiment").glob("pareto*k.yaml"))
+
+
+@pytest.mark.parametrize("experiment", SEARCHED_PRESETS)
+def test_searched_designs_are_presets_under_their_budget(compose_cfg, experiment: str) -> None:
+    """pareto<N>k has budget N,000 and fits under it."""
     cfg = compose_cfg(f"experiment={experiment}")
     params = sum(p.numel() for p in instantiate(cfg.model).parameters())
-    assert cfg.budget == budget and params < budget
+    assert cfg.budget == 1000 * int(experiment.removeprefix("pareto").removesuffix("k")) and params < cfg.budget
     assert instantiate(cfg.model)(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
 
 
