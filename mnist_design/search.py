@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from mnist_design import factory, finalists, runs, space, studies
+from mnist_design import factory, finalists, presets, runs, space, studies
 from mnist_design.atomic import write_atomic
 from mnist_design.callbacks import NonFiniteLoss
 from mnist_design.config import (
@@ -51,7 +51,6 @@ from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.metrics import metric, record_key
 from mnist_design.training import train
 
-PUBLISHED_PREFIX = "published_"  # conf/experiment/published_*.yaml: the public designs a study starts from
 REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
 
 
@@ -144,7 +143,7 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
     found = []
     if cfg.search.enqueue_base:
         found.append(({"base": True}, cfg))
-    published = sorted((Path(config_dir()) / "experiment").glob(f"{PUBLISHED_PREFIX}*.yaml"))
+    published = sorted((Path(config_dir()) / "experiment").glob(f"{presets.PUBLISHED_PREFIX}*.yaml"))
     with space.own_runtime() as run_dir:
         for path in published if cfg.search.enqueue_published else []:
             found.append(
@@ -246,13 +245,15 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     study_dir = Path(HydraConfig.get().runtime.output_dir)
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("search.is_worker=")]
     worker = cfg.search.is_worker
-    presets = [o for o in typed if o.split("=", 1)[0].lstrip("+~") in PRESET_GROUPS]
-    if presets:  # every trial would carry that preset's tag while the search changes what it names
+    tagged = [o for o in typed if o.split("=", 1)[0].lstrip("+~") in PRESET_GROUPS]
+    if tagged:  # every trial would carry that preset's tag while the search changes what it names
         raise ConfigError(
-            f"{' '.join(presets)}: a search varies the design and recipe, so its trials cannot be that "
+            f"{' '.join(tagged)}: a search varies the design and recipe, so its trials cannot be that "
             f"preset; search from the base config (published designs are starting points already)"
         )
     validate(cfg)  # the search's own keys and the base config, before any study is opened
+    if cfg.search.selection.preset:  # a name it may not write is refused now, not when the study ends hours later
+        presets.check_replaceable(cfg.search.selection.preset, cfg.budget)
     space.check_keys(cfg, typed)
     if cfg.budget is not None:
         refuse_unfit_space(cfg)
@@ -291,6 +292,10 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     text = OmegaConf.to_yaml(OmegaConf.create(result))
     write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
+    if selection and selection["finished"] and cfg.search.selection.preset:
+        command = studies.command(cfg.budget, studies.base_overrides(typed))
+        written = presets.write(cfg.search.selection.preset, cfg.search.study_name, command, selection, cfg.budget)
+        print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
     if failed:
         raise WorkerDied(
             f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "

@@ -139,13 +139,22 @@ def direction(cfg: DictConfig) -> str:
     return chosen
 
 
+def base_overrides(typed: list[str]) -> list[str]:
+    """What was typed that makes the study what it is (its search space and base config), sorted; not the budget."""
+    return sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
+
+
+def command(budget: int | str | None, base: list[str]) -> str:
+    """The command that starts (and continues) the study of this budget and base."""
+    return " ".join(["python -m mnist_design.search", f"budget={budget}", *base])
+
+
 def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     """What the study is: its budget, search space, base config (what was typed) and objective."""
-    base = sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
     return {
         "budget": str(cfg.budget),
         "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
-        "base": json.dumps(base),
+        "base": json.dumps(base_overrides(typed)),
         "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
     }
 

@@ -125,6 +125,11 @@ CASES = [
     (SEARCH, ["search.selection.seeds=[-1]"], 2, "search.selection.seeds=[-1] is not allowed"),
     (SEARCH, ["search.selection.seeds=abc"], HYDRA, "search.selection.seeds"),
     (SEARCH, ["search.enqueue_published=maybe"], HYDRA, "search.enqueue_published"),
+    # a finalist's preset may not replace another preset: refused before the study opens, not hours later
+    (SEARCH, ["search.selection.preset=published_woolly"], 2, "search.selection.preset=published_woolly is not"),
+    (SEARCH, ["search.selection.preset=row4"], 2, "row4.yaml is another preset; it must be a new name, or"),
+    (SEARCH, ["search.selection.preset=pareto2k"], 2, "pareto2k.yaml is another preset"),
+    (SEARCH, ["search.selection.preset=../x"], 2, "search.selection.preset=../x is not allowed"),
     (SEARCH, ["search.storage=journal:afile/j.log"], 2, "the folder afile does not exist"),
     (TRAIN, ["augment.brightness=abc"], HYDRA, "augment.brightness"),
     (TRAIN, ["augment.brightness=1.5"], 2, "augment.brightness=1.5 is not allowed: it must be in [0, 1]"),
@@ -143,7 +148,7 @@ CASES = [
         REPORT,
         ["front=true", f"results_dir={REPO / 'results'}", "readme=notes.txt"],
         2,
-        "readme=notes.txt: cannot update its front block",
+        "readme=notes.txt: cannot update its generated blocks",
     ),
     # run directories, checked before Hydra writes anything into them
     (TRAIN, ["hydra.run.dir=run"], 2, "hydra.run.dir=run already holds a run (metrics.json"),

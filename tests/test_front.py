@@ -3,19 +3,20 @@
 import shutil
 from pathlib import Path
 
-from conftest import REPO, journal_study
+from conftest import REPO
 from omegaconf import OmegaConf
 
 from mnist_design import runs
-from mnist_design.config import model_parameters
 from mnist_design.factory import compose_run
 from mnist_design.report import front
 from mnist_design.report.research import RESEARCH_FILE
 
 
-def test_readme_front_table_is_what_results_render() -> None:
+def test_readme_blocks_are_what_results_render() -> None:
+    """The seed's rows and the front: README holds exactly what `report front=true` renders from results/."""
     readme = (REPO / "README.md").read_text()
-    assert front.readme_block(readme) == front.render(REPO / "results")
+    for block, text in front.render(REPO / "results").items():
+        assert front.readme_block(readme, block) == text, block
 
 
 def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(tmp_path: Path) -> None:
@@ -33,44 +34,53 @@ def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(
     assert row[:4] == ["< 5,000", "published_woolly", "3,692", "0,1"]
     assert row[4] == "99.45 ± 0.07 (min 99.40)" and row[5] == "99.52 (3,762 params)"
     assert row[6:] == ["≥ 99.45", "yes"]
-    assert "published_woolly" in front.render(tmp_path)
-    assert front.with_block(f"a {front.BEGIN}\nold\n{front.END} b", "new") == f"a {front.BEGIN}\nnew\n{front.END} b"
+    assert "published_woolly" in front.render(tmp_path)["front"]
+    begin, end = front.markers("front")
+    assert front.with_block(f"a {begin}\nold\n{end} b", "front", "new") == f"a {begin}\nnew\n{end} b"
+
+
+def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    metrics = {"params": 7496, "epochs": 15, "train_acc": 0.99, "train_loss": 0.02, "val_acc": 0.995}
+    for seed, acc in enumerate([0.9940, 0.9930]):
+        runs.write_metrics(
+            tmp_path / "runs" / f"row4_{seed}",
+            {**metrics, "seed": seed, "test_acc": acc, "test_loss": 0.02, "tags": {"row": "row4", "title": "best"}},
+        )
+    loaded = front.Front.load(tmp_path)
+    assert [len(group) for group in loaded.seed_rows.values()] == [0, 0, 0, 2] and not loaded.designs
+    table = loaded.rows_table()
+    assert "| row4 best" in table and "99.35 ± 0.07 (min 99.30)" in table and "test 99.56" in table
+    assert "| row1 " in table and "no runs" in table
+
+
+def selection_rows(text: str, study: str) -> dict[int, list[str]]:
+    """The cells of each row of one study's selection table in results/README.md, by candidate trial: the table
+    that follows the line "`<study>` (finalist trial ...", up to the first line after it that is not a table row."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"`{study}` (finalist trial"))
+    table = lines[start + 2 :]
+    table = table[: next((i for i, line in enumerate(table) if not line.startswith("|")), len(table))]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]  # past the header and its rule
+    return {int(row[0]): row for row in cells}
 
 
 def test_the_selection_table_in_results_readme_is_the_summary() -> None:
     """results/README.md quotes each study's selection; every quoted number is the one summary.yaml holds."""
     text = (REPO / "results" / "README.md").read_text()
-    for summary_file in sorted((REPO / "results" / "studies").glob("*/summary.yaml")):
-        selection = OmegaConf.load(summary_file).selection
-        for row in selection.candidates:
-            cells = next(
-                [c.strip() for c in line.strip("|").split("|")]
-                for line in text.splitlines()
-                if line.startswith(f"| {row.trial} |")
-            )
-            seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
-            assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
-        assert f"finalist trial {selection.finalist}" in text
-
-
-RECIPE = ("model", "optimizer", "scheduler", "augment", "data.batch_size", "trainer.max_epochs", "budget")
-
-
-def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
-    """conf/experiment/pareto<N>k.yaml is the point summary.yaml names as finalist: design and recipe, key by key."""
-    presets = {OmegaConf.load(p).budget: p.stem for p in (REPO / "conf" / "experiment").glob("pareto*.yaml")}
     checked = 0
     for summary_file in sorted((REPO / "results" / "studies").glob("*/summary.yaml")):
         selection = OmegaConf.load(summary_file).selection
         if not (selection and selection.finished):
             continue
-        budget = int(journal_study(summary_file.parent).user_attrs["budget"])  # recorded when the study began
-        [finalist] = [row for row in selection.candidates if row.trial == selection.finalist]
-        searched = compose_run("search", [f"budget={budget}", *finalist.overrides])
-        preset = compose_run("train", [f"experiment={presets[budget]}"])
-        for key in RECIPE:
-            assert OmegaConf.select(preset, key) == OmegaConf.select(searched, key), (presets[budget], key)
-        assert model_parameters(preset) == finalist.params
+        study = summary_file.parent.name
+        assert f"`{study}` (finalist trial {selection.finalist} " in text, study
+        quoted = selection_rows(text, study)
+        assert sorted(quoted) == sorted(row.trial for row in selection.candidates), study
+        for row in selection.candidates:
+            cells = quoted[row.trial]
+            seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
+            assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
         checked += 1
     assert checked  # design_2000's selection is committed
 

@@ -51,6 +51,7 @@ class Bench(Train):
 class Selection:
     top: int = MISSING
     seeds: List[int] = MISSING
+    preset: Optional[str] = None
 
 
 @dataclass

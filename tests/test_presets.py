@@ -1,0 +1,98 @@
+"""Each finalist preset (conf/experiment/pareto<N>k.yaml) is the trial its study selected, and the search writes it."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO, journal_study, run_cli
+from omegaconf import OmegaConf
+
+from mnist_design import presets, studies
+
+STUDIES = REPO / "results" / "studies"
+
+
+def finished_selections() -> list[tuple[Path, dict, dict]]:
+    """(study folder, the study's identity as it began, its finished selection) for every committed study."""
+    found = []
+    for summary_file in sorted(STUDIES.glob("*/summary.yaml")):
+        selection = OmegaConf.load(summary_file).selection
+        if selection and selection.finished:
+            attrs = journal_study(summary_file.parent).user_attrs  # recorded when the study began
+            found.append((summary_file.parent, attrs, OmegaConf.to_container(selection)))
+    return found
+
+
+def preset_of(budget: int) -> str:
+    """The finalist preset that names this budget (conf/experiment/*.yaml with that budget and a design tag)."""
+    [name] = [
+        path.stem
+        for path in (REPO / "conf" / "experiment").glob("pareto*.yaml")
+        if OmegaConf.load(path).get("budget") == budget
+    ]
+    return name
+
+
+def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
+    """conf/experiment/pareto<N>k.yaml composes to the point summary.yaml names as finalist, key by key."""
+    checked = 0
+    for _, attrs, selection in finished_selections():
+        budget = int(attrs["budget"])
+        [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
+        assert presets.mismatches(preset_of(budget), budget, finalist["overrides"], finalist["params"]) == []
+        checked += 1
+    assert checked  # design_2000's selection is committed
+
+
+def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summary() -> None:
+    """A preset marked as written by the search has not been edited by hand since (design_1000's, at least)."""
+    checked = 0
+    for study_dir, attrs, selection in finished_selections():
+        budget, name = int(attrs["budget"]), preset_of(int(attrs["budget"]))
+        model_path = REPO / "conf" / "model" / f"{name}.yaml"
+        if "mnist_design/presets.py" not in model_path.read_text():
+            continue  # written by hand before the search wrote presets; the test above still holds it
+        [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
+        command = studies.command(budget, json.loads(attrs["base"]))
+        about = presets.header(study_dir.name, command, selection, {**finalist, "budget": budget})
+        assert model_path.read_bytes() == presets.model_file(name, budget, finalist["overrides"], about)
+        experiment = presets.experiment_file(name, budget, finalist["overrides"], about)
+        assert (REPO / "conf" / "experiment" / f"{name}.yaml").read_bytes() == experiment
+        checked += 1
+    assert checked
+
+
+def test_the_recipe_is_split_into_group_choices_and_typed_values() -> None:
+    choices, values = presets.split(["optimizer=adamw", "augment=off", "model.stage1.0=4", "scheduler.max_lr=0.01"])
+    assert choices == {"optimizer": "adamw", "augment": "off"}
+    assert values == {"scheduler.max_lr": 0.01}
+
+
+@pytest.mark.parametrize("name", ["pareto1k", "a_new_name"])
+def test_only_a_new_name_or_this_budgets_finalist_may_be_written(name: str) -> None:
+    presets.check_replaceable(name, 1000)  # nothing raised
+
+
+def test_another_budgets_finalist_is_not_replaced() -> None:
+    with pytest.raises(presets.PresetUnwritable, match=r"pareto1k\.yaml is another preset"):
+        presets.check_replaceable("pareto1k", 2000)
+
+
+@pytest.mark.slow
+def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_nothing(tmp_path: Path) -> None:
+    """design_1000, copied as a fresh checkout has it (journal, summary, selection runs), and its own command."""
+    study_dir = shutil.copytree(STUDIES / "design_1000", tmp_path / "design_1000")
+    before = {path: path.read_bytes() for path in presets.preset_paths("pareto1k").values()}
+    result = run_cli(
+        "budget=1000",
+        "search_space=micro",
+        f"search.results_dir={study_dir}",
+        "search.selection.preset=pareto1k",
+        cwd=tmp_path,
+        module="mnist_design.search",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[select] trial" not in result.stdout and "finalist trial 128 written as" in result.stdout
+    assert {path: path.read_bytes() for path in before} == before  # what it wrote is what is committed
+    assert not list((tmp_path / "outputs" / "searches" / "design_1000").glob("trial_*"))  # no trial ran
