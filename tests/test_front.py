@@ -90,3 +90,27 @@ def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_p
     front_cfg = compose_run("report", ["front=true", f"results_dir={tmp_path}", "out_dir=elsewhere"])
     assert front_cfg.hydra.run.dir == str(tmp_path)
     assert compose_run("report", [f"results_dir={tmp_path}", "out_dir=elsewhere"]).hydra.run.dir == "elsewhere"
+
+
+def test_the_knee_is_the_point_furthest_above_the_chord_in_log_parameters() -> None:
+    bends = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.990), front.Point("c", 8000, 0.992)]
+    assert front.knee(bends) == bends[1]
+    climbs = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.981), front.Point("c", 4000, 0.990)]
+    assert front.knee(climbs) is None and front.knee(bends[:2]) is None
+    beaten = front.Point("big_but_worse", 3000, 0.985)
+    assert front.upper_front([*bends, beaten]) == bends  # a larger design that a smaller one beats is not the curve
+
+
+def test_the_answer_takes_one_design_per_budget_and_names_the_knee(tmp_path: Path) -> None:
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    designs = {"tiny_a": (937, 0.970), "tiny_b": (947, 0.980), "two": (1900, 0.990), "five": (4900, 0.9925)}
+    for name, (params, acc) in designs.items():
+        for seed in (0, 1):
+            runs.write_metrics(
+                tmp_path / "runs" / f"{name}_{seed}",
+                {"seed": seed, "params": params, "test_acc": acc, "tags": {"design": name}},
+            )
+    loaded = front.Front.load(tmp_path)
+    assert [p.name for p in loaded.curve()] == ["tiny_b", "two", "five"]  # tiny_a: the same budget, less accurate
+    assert "The knee is `two` (1,900 parameters, 99.00 %)" in loaded.answer()
+    assert "no curve yet" in front.Front.load(tmp_path / "nothing", loaded.research).answer()

@@ -12,7 +12,9 @@ runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from mnist_design import figures, rundir, runs
@@ -51,6 +53,39 @@ def finals(found: list[runs.Run]) -> dict[str, list[runs.Run]]:
         if run.tag("design"):
             groups.setdefault(run.tag("design"), []).append(run)
     return {design: sorted(group, key=lambda r: r.seed) for design, group in groups.items()}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design on the curve: its name, parameters and mean final-epoch test accuracy over its seeds."""
+
+    name: str
+    params: int
+    mean: float
+
+    def shown(self) -> str:
+        return f"`{self.name}` ({self.params:,} parameters, {100 * self.mean:.2f} %)"
+
+
+def upper_front(points: list[Point]) -> list[Point]:
+    """The designs no smaller one beats: by parameters, each more accurate than every smaller design."""
+    kept: list[Point] = []
+    for point in sorted(points, key=lambda p: (p.params, -p.mean)):
+        if not kept or point.mean > kept[-1].mean:
+            kept.append(point)
+    return kept
+
+
+def knee(front: list[Point]) -> Point | None:
+    """Kneedle's knee (Satopaa et al., 2011) on log parameters: the inner point furthest above the chord from the
+    smallest to the largest design, both axes scaled to [0, 1]; None while no inner point lies above it. Hand-written:
+    a few lines on a handful of points, where the kneed package would be one more dependency."""
+    if len(front) < 3 or front[-1].mean <= front[0].mean:
+        return None
+    xs, ys = [math.log(p.params) for p in front], [p.mean for p in front]
+    above = [(y - ys[0]) / (ys[-1] - ys[0]) - (x - xs[0]) / (xs[-1] - xs[0]) for x, y in zip(xs, ys)]
+    best = max(range(1, len(front) - 1), key=above.__getitem__)
+    return front[best] if above[best] > 0 else None
 
 
 @dataclass(frozen=True)
@@ -102,9 +137,48 @@ class Front:
             return f"_No runs of the seed's rows under `{self.results.name}/{RUNS_DIR}/` yet._"
         return comparison_table(self.seed_rows, self.research)
 
+    def curve(self) -> list[Point]:
+        """Per budget, its most accurate design with finals (ours or a published one retrained), then the upper
+        front of those: one point per budget, so two designs of nearly one size are not a step of their own."""
+        best: dict[int | None, Point] = {}
+        for name, group in self.designs.items():
+            point = Point(name, int(group[0].metrics["params"]), stats(group, "test_acc")[0])
+            budget = self.research.budget_of(point.params)
+            if budget not in best or point.mean > best[budget].mean:
+                best[budget] = point
+        return upper_front(list(best.values()))
+
+    def answer(self) -> str:
+        """README's answer to the seed's question, in one paragraph, from the front's numbers only."""
+        curve = self.curve()
+        if len(curve) < 2:
+            return f"_Fewer than two designs have finals under `{self.results.name}/{RUNS_DIR}/`: no curve yet._"
+        steps = "; ".join(
+            f"{a.params:,} → {b.params:,}: {100 * (b.mean - a.mean) / math.log2(b.params / a.params):+.2f} pp"
+            for a, b in pairwise(curve)
+        )
+        first, last, bend = curve[0], curve[-1], knee(curve)
+        lead = (
+            f"On the front of the finals above (per budget its most accurate design, each more accurate than every "
+            f"smaller one: "
+            f"{', '.join(p.shown() for p in curve)}), mean test accuracy gains per doubling of parameters: {steps}."
+        )
+        if bend is None:
+            return (
+                f"{lead} The curve does not bend yet: no design between {first.params:,} and {last.params:,} "
+                f"parameters lies above the straight line joining them (in log parameters), so at 15 epochs the "
+                f"answer lies at or above {last.params:,} parameters."
+            )
+        return (
+            f"{lead} The knee is {bend.shown()}: from {first.params:,} parameters to it, accuracy gains "
+            f"{100 * (bend.mean - first.mean):.2f} pp; from it to {last.shown()}, "
+            f"{100 * (last.mean - bend.mean):.2f} pp for {last.params / bend.params:.1f}× the parameters. So, at 15 "
+            f"epochs, about {bend.params:,} parameters: beyond that each parameter buys little."
+        )
+
     def blocks(self) -> dict[str, str]:
         """Each README block's text, by block name."""
-        return {"rows": self.rows_table(), "front": self.table()}
+        return {"rows": self.rows_table(), "front": self.table(), "answer": self.answer()}
 
     def draw(self) -> list[Path]:
         """results/front.png (our finals, mean ± std over seeds, beside the published designs' own figures),
