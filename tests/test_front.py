@@ -4,11 +4,10 @@ import shutil
 from pathlib import Path
 
 from conftest import REPO
-from omegaconf import OmegaConf
 
 from mnist_design import runs
 from mnist_design.factory import compose_run
-from mnist_design.report import front
+from mnist_design.report import front, selection
 from mnist_design.report.research import RESEARCH_FILE
 
 
@@ -54,35 +53,36 @@ def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_pat
     assert "| row1 " in table and "no runs" in table
 
 
-def selection_rows(text: str, study: str) -> dict[int, list[str]]:
-    """The cells of each row of one study's selection table in results/README.md, by candidate trial: the table
-    that follows the line "`<study>` (finalist trial ...", up to the first line after it that is not a table row."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(f"`{study}` (finalist trial"))
-    table = lines[start + 2 :]
-    table = table[: next((i for i, line in enumerate(table) if not line.startswith("|")), len(table))]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:]]  # past the header and its rule
-    return {int(row[0]): row for row in cells}
+def test_results_readme_selection_tables_are_what_the_summaries_render() -> None:
+    """results/README.md quotes each finished selection; every quoted number is the one summary.yaml holds."""
+    text = (REPO / "results" / selection.README_FILE).read_text()
+    tables = selection.blocks(REPO / "results")
+    assert "selection_design_2000" in tables  # design_2000's selection is committed
+    for block, table in tables.items():
+        assert front.readme_block(text, block) == table, block
 
 
-def test_the_selection_table_in_results_readme_is_the_summary() -> None:
-    """results/README.md quotes each study's selection; every quoted number is the one summary.yaml holds."""
-    text = (REPO / "results" / "README.md").read_text()
-    checked = 0
-    for summary_file in sorted((REPO / "results" / "studies").glob("*/summary.yaml")):
-        selection = OmegaConf.load(summary_file).selection
-        if not (selection and selection.finished):
-            continue
-        study = summary_file.parent.name
-        assert f"`{study}` (finalist trial {selection.finalist} " in text, study
-        quoted = selection_rows(text, study)
-        assert sorted(quoted) == sorted(row.trial for row in selection.candidates), study
-        for row in selection.candidates:
-            cells = quoted[row.trial]
-            seeds = " / ".join(f"{100 * row.per_seed[s]:.2f}" for s in selection.seeds)
-            assert [cells[1], cells[2], cells[3].strip("*")] == [f"{row.params:,}", seeds, f"{100 * row.mean:.2f}"]
-        checked += 1
-    assert checked  # design_2000's selection is committed
+def test_a_selection_table_ranks_by_mean_and_names_the_finalist_and_the_best_single_trial() -> None:
+    row = {"params": 1500, "reached_epoch": 15, "overrides": []}
+    summary = {
+        "best": {"trial": 3},
+        "selection": {
+            "seeds": [0, 1],
+            "finalist": 7,
+            "candidates": [
+                {**row, "trial": 3, "per_seed": {0: 0.99, 1: 0.97}, "mean": 0.98},
+                {**row, "trial": 7, "per_seed": {0: 0.985, 1: 0.985}, "mean": 0.985, "reached_epoch": 4},
+                {**row, "trial": 0, "per_seed": {0: 0.95, 1: 0.95}, "mean": 0.95, "published": "published_warn"},
+            ],
+        },
+    }
+    lines = selection.table(summary).splitlines()
+    assert "val acc % by seed 0 / 1" in lines[0]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    assert [c[0] for c in cells] == ["7", "3", "0"]
+    assert cells[0][2:] == ["4", "98.50 / 98.50", "**98.50**", "**the finalist**; searched"]
+    assert cells[1][5] == "searched; the best single trial of the search"
+    assert cells[2][5] == "`published_warn` with its own recipe"
 
 
 def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_path: Path) -> None:

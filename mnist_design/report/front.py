@@ -20,6 +20,7 @@ from pathlib import Path
 from mnist_design import figures, rundir, runs
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
+from mnist_design.report import selection
 from mnist_design.report.groups import seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import prediction_grid
@@ -220,14 +221,8 @@ def with_block(readme: str, block: str, text: str) -> str:
     return f"{before}{begin}\n{text}\n{end}{rest.split(end, 1)[1]}"
 
 
-def write(front: Front, readme: Path | None) -> Path:
-    """Print README's blocks, draw their figures, and rewrite README's blocks with them (readme=None: print only)."""
-    blocks = front.blocks()
-    print("\n\n".join(blocks.values()))
-    for drawn in front.draw():
-        print(f"{drawn} drawn")
-    if readme is None:
-        return front.results
+def rewrite(readme: Path, blocks: dict[str, str]) -> None:
+    """Replace each named block of one markdown file; one line naming the file when it cannot."""
     try:
         updated = readme.read_text()
         for block, text in blocks.items():
@@ -235,4 +230,18 @@ def write(front: Front, readme: Path | None) -> Path:
     except (OSError, ValueError) as error:
         raise FrontUnwritable(f"readme={readme}: cannot update its generated blocks ({error})") from None
     write_atomic(readme, updated.encode())
+
+
+def write(front: Front, readme: Path | None) -> Path:
+    """Print README's blocks and results/README's selection tables, draw the figures, and rewrite both files' blocks
+    with them (readme=None: print only; a results folder without its own README.md gets none)."""
+    blocks, selections = front.blocks(), selection.blocks(front.results)
+    print("\n\n".join([*blocks.values(), *selections.values()]))
+    for drawn in front.draw():
+        print(f"{drawn} drawn")
+    if readme is None:
+        return front.results
+    rewrite(readme, blocks)
+    if selections and (front.results / selection.README_FILE).is_file():
+        rewrite(front.results / selection.README_FILE, selections)
     return readme
