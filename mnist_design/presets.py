@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
+from mnist_design import space
 from mnist_design.atomic import write_atomic
 from mnist_design.config import config_dir, model_parameters
 from mnist_design.errors import UserError
@@ -35,18 +36,18 @@ class PresetUnwritable(UserError):
     """The preset files cannot be written, or would not compose to the finalist's config."""
 
 
-def split(overrides: Sequence[str]) -> tuple[dict[str, str], dict[str, Any]]:
-    """The recipe's group choices (``optimizer=adamw``) and its values (``data.batch_size=32``, as YAML reads them);
-    the model's own fields are left to the model file."""
+def split(overrides: Sequence[str], searched: DictConfig) -> tuple[dict[str, str], dict[str, Any]]:
+    """The recipe's group choices (``optimizer=adamw``) and its values (``data.batch_size=32``, typed as Hydra reads
+    them); the model's own fields are left to the model file."""
     choices, values = {}, {}
     for override in OverridesParser.create().parse_overrides(list(overrides)):
         key = override.key_or_group
-        if key.startswith(f"{MODEL_GROUP}."):
+        if key.split(".", 1)[0] == MODEL_GROUP:
             continue
-        if "." in key:
-            values[key] = override.value()
-        else:
+        if space.is_group(key, searched):
             choices[key] = str(override.value())
+        else:
+            values[key] = override.value()
     return choices, values
 
 
@@ -92,8 +93,8 @@ def commented(lines: Sequence[str], body: dict[str, Any]) -> bytes:
     return text.encode()
 
 
-def model_file(name: str, budget: int, overrides: Sequence[str], about: list[str]) -> bytes:
-    model = OmegaConf.to_container(searched_config(budget, overrides).model)
+def model_file(name: str, searched: DictConfig, about: list[str]) -> bytes:
+    model = OmegaConf.to_container(searched.model)
     fields = {key: value for key, value in model.items() if not key.startswith("_")}
     return commented(
         [*about, f"Its recipe is conf/{EXPERIMENT_GROUP}/{name}.yaml."], {"defaults": ["family", "_self_"], **fields}
@@ -101,7 +102,7 @@ def model_file(name: str, budget: int, overrides: Sequence[str], about: list[str
 
 
 def experiment_file(name: str, budget: int, overrides: Sequence[str], about: list[str]) -> bytes:
-    choices, values = split(overrides)
+    choices, values = split(overrides, searched_config(budget, overrides))
     body: dict[str, Any] = {
         "defaults": [{f"override /{MODEL_GROUP}": name}, *({f"override /{g}": c} for g, c in choices.items())]
     }
@@ -142,7 +143,7 @@ def write(name: str, study: str, command: str, selection: dict[str, Any], budget
     about = header(study, command, selection, finalist)
     paths = preset_paths(name)
     files = {
-        MODEL_GROUP: model_file(name, budget, finalist["overrides"], about),
+        MODEL_GROUP: model_file(name, searched_config(budget, finalist["overrides"]), about),
         EXPERIMENT_GROUP: experiment_file(name, budget, finalist["overrides"], about),
     }
     try:

@@ -56,7 +56,8 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
         command = studies.command(budget, json.loads(attrs["base"]))
         about = presets.header(study_dir.name, command, selection, {**finalist, "budget": budget})
-        assert model_path.read_bytes() == presets.model_file(name, budget, finalist["overrides"], about)
+        searched = presets.searched_config(budget, finalist["overrides"])
+        assert model_path.read_bytes() == presets.model_file(name, searched, about)
         experiment = presets.experiment_file(name, budget, finalist["overrides"], about)
         assert (REPO / "conf" / "experiment" / f"{name}.yaml").read_bytes() == experiment
         checked += 1
@@ -64,7 +65,8 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
 
 
 def test_the_recipe_is_split_into_group_choices_and_typed_values() -> None:
-    choices, values = presets.split(["optimizer=adamw", "augment=off", "model.stage1.0=4", "scheduler.max_lr=0.01"])
+    overrides = ["optimizer=adamw", "augment=off", "model.stage1.0=4", "scheduler.max_lr=0.01"]
+    choices, values = presets.split(overrides, presets.searched_config(1000, overrides))
     assert choices == {"optimizer": "adamw", "augment": "off"}
     assert values == {"scheduler.max_lr": 0.01}
 
