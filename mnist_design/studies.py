@@ -255,6 +255,13 @@ def reached(trial: FrozenTrial) -> tuple[int, float] | None:
     return step + 1, trial.intermediate_values[step]
 
 
+def load(study_dir: Path) -> optuna.Study:
+    """The study whose journal is in ``study_dir`` (a committed results/studies/<study>/), to read."""
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_dir / JOURNAL_FILE)))
+    names = optuna.get_all_study_names(journal)
+    return optuna.load_study(study_name=study_dir.name if study_dir.name in names else names[0], storage=journal)
+
+
 def summary_path(cfg: DictConfig) -> Path:
     return Path(cfg.search.results_dir) / SUMMARY_FILE
 

@@ -46,11 +46,10 @@ def tiny_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 
 def journal_study(study_dir: Path):
-    """The study a search left in ``study_dir`` (Optuna's journal file there, the default storage), named by it."""
-    import optuna  # the sweeps extra: only the tests that read studies need it
+    """The study a search left in ``study_dir`` (Optuna's journal file there, the default storage)."""
+    from mnist_design import studies
 
-    journal = optuna.storages.journal.JournalFileBackend(str(study_dir / "journal.log"))
-    return optuna.load_study(study_name=study_dir.name, storage=optuna.storages.JournalStorage(journal))
+    return studies.load(study_dir)
 
 
 def fail_torchvision(data_dir: Path) -> None:

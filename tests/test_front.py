@@ -7,7 +7,7 @@ from conftest import REPO
 
 from mnist_design import runs
 from mnist_design.factory import compose_run
-from mnist_design.report import front, selection
+from mnist_design.report import front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
 
 
@@ -53,10 +53,11 @@ def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_pat
     assert "| row1 " in table and "no runs" in table
 
 
-def test_results_readme_selection_tables_are_what_the_summaries_render() -> None:
-    """results/README.md quotes each finished selection; every quoted number is the one summary.yaml holds."""
-    text = (REPO / "results" / selection.README_FILE).read_text()
-    tables = selection.blocks(REPO / "results")
+def test_results_readme_study_tables_are_what_the_committed_studies_render() -> None:
+    """results/README.md's study table and each finished selection: every number is the one its journal or
+    summary.yaml holds."""
+    text = (REPO / "results" / study_tables.README_FILE).read_text()
+    tables = study_tables.blocks(REPO / "results")
     assert "selection_design_2000" in tables  # design_2000's selection is committed
     for block, table in tables.items():
         assert front.readme_block(text, block) == table, block
@@ -76,7 +77,7 @@ def test_a_selection_table_ranks_by_mean_and_names_the_finalist_and_the_best_sin
             ],
         },
     }
-    lines = selection.table(summary).splitlines()
+    lines = study_tables.table(summary).splitlines()
     assert "val acc % by seed 0 / 1" in lines[0]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert [c[0] for c in cells] == ["7", "3", "0"]

@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
-
-optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
 
 
 def trial_args(mnist_dir: Path) -> list[str]:

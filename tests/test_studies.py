@@ -4,9 +4,8 @@ import os
 import socket
 from pathlib import Path
 
+import optuna
 import pytest
-
-optuna = pytest.importorskip("optuna", reason="the sweeps extra is not installed: pip install -e '.[sweeps]'")
 
 from mnist_design import studies
 

@@ -1,8 +1,9 @@
-"""README's evidence, from the run records committed in results/: the seed's rows and the answer's front.
+"""README's evidence, from the run records committed in results/: the seed's rows, the front and the answer.
 
     front = Front.load(Path("results"))  # research.yaml, the seed's rows and the finals, read once
-    front.blocks()                       # {"rows": ..., "front": ...}: the tables README shows between its markers
-    python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks
+    front.blocks()                       # {"rows": ..., "front": ..., "answer": ...}: README's generated blocks
+    python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks (and
+                                               # results/README's study tables, mnist_design/report/study_tables.py)
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
 test); its budget is the smallest in results/research.yaml that it is under. A published design shows its own
@@ -20,7 +21,7 @@ from pathlib import Path
 from mnist_design import figures, rundir, runs
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
-from mnist_design.report import selection
+from mnist_design.report import study_tables
 from mnist_design.report.groups import seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import prediction_grid
@@ -33,7 +34,7 @@ HEADER = ["budget", "design", "params", "seeds", "test acc % (mean ± std, min)"
 
 
 class FrontUnwritable(UserError):
-    """README has no front block to rewrite, or cannot be read or written."""
+    """A README lacks a block to rewrite, or cannot be read or written."""
 
 
 def markers(block: str) -> tuple[str, str]:
@@ -233,15 +234,15 @@ def rewrite(readme: Path, blocks: dict[str, str]) -> None:
 
 
 def write(front: Front, readme: Path | None) -> Path:
-    """Print README's blocks and results/README's selection tables, draw the figures, and rewrite both files' blocks
+    """Print README's blocks and results/README's study tables, draw the figures, and rewrite both files' blocks
     with them (readme=None: print only; a results folder without its own README.md gets none)."""
-    blocks, selections = front.blocks(), selection.blocks(front.results)
+    blocks, selections = front.blocks(), study_tables.blocks(front.results)
     print("\n\n".join([*blocks.values(), *selections.values()]))
     for drawn in front.draw():
         print(f"{drawn} drawn")
     if readme is None:
         return front.results
     rewrite(readme, blocks)
-    if selections and (front.results / selection.README_FILE).is_file():
-        rewrite(front.results / selection.README_FILE, selections)
+    if selections and (front.results / study_tables.README_FILE).is_file():
+        rewrite(front.results / study_tables.README_FILE, selections)
     return readme

@@ -1,0 +1,101 @@
+"""results/README.md's study tables, rendered from the committed studies: their journals and summary.yaml files.
+
+    blocks(Path("results"))   # {"studies": ..., "selection_design_2000": ..., ...}: results/README's generated blocks
+
+The ``studies`` table says how far each study has come (from its journal, so a study still running shows too); each
+finished selection gets its own table of candidates, best mean first: their parameters, the epoch they reached in
+the search, their validation accuracy on each selection seed and the mean that chose the finalist. Nothing in them
+is test data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from mnist_design import studies
+from mnist_design.report.tables import markdown
+
+STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
+README_FILE = "README.md"  # results/README.md: what has run, with these tables between markers
+HEADER = ["candidate trial", "params", "search reached epoch", "val acc % by seed", "mean", "what"]
+STATE_HEADER = ["study", "command", "proposals", "refused before training", "trained", "pruned", "complete", "failed"]
+
+
+def summaries(results: Path) -> dict[str, dict[str, Any]]:
+    """Each study's summary.yaml (written when a search invocation ends), by study name."""
+    found = {}
+    for summary_file in sorted((results / STUDIES_DIR).glob(f"*/{studies.SUMMARY_FILE}")):
+        found[summary_file.parent.name] = OmegaConf.to_container(OmegaConf.load(summary_file))
+    return found
+
+
+def finished(results: Path) -> dict[str, dict[str, Any]]:
+    """The summaries with a finished selection, by study name."""
+    return {name: s for name, s in summaries(results).items() if (s.get("selection") or {}).get("finished")}
+
+
+def selection_state(summary: dict[str, Any] | None) -> str:
+    selection = (summary or {}).get("selection")
+    if selection and selection.get("finished"):
+        return f"done: finalist trial {selection['finalist']}"
+    return "in progress" if selection else "not yet"
+
+
+def state_table(results: Path) -> str:
+    """One row per committed study, by budget: its command and its counts as its journal has them now."""
+    rows, done = [], summaries(results)
+    for journal in (results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}"):
+        study = studies.load(journal.parent)
+        attrs, counts = study.user_attrs, studies.describe(study)
+        command = studies.command(attrs["budget"], json.loads(attrs["base"]))
+        row = [
+            f"`{study.study_name}`",
+            f"`{command}`",
+            *(f"{counts[k]}" for k in ("trials", "refused_before_training")),
+        ]
+        row += [f"{counts[k]}" for k in ("trained", "pruned", "complete", "fail")]
+        rows.append((int(attrs["budget"]), [*row, selection_state(done.get(journal.parent.name))]))
+    lines = [row for _, row in sorted(rows)]
+    return markdown([*STATE_HEADER, "selection"], lines, right=range(2, 8))
+
+
+def what(row: dict[str, Any], finalist: int, best_single: int | None) -> str:
+    """Where the candidate came from, whether it is the finalist, and whether one seed alone would have chosen it."""
+    origin = f"`{row['published']}` with its own recipe" if row.get("published") else "searched"
+    notes = [
+        *(["**the finalist**"] if row["trial"] == finalist else []),
+        "the base config" if row.get("base") else origin,
+        *(["the best single trial of the search"] if row["trial"] == best_single and row["trial"] != finalist else []),
+    ]
+    return "; ".join(notes)
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The candidates, best mean first; the finalist's mean in bold."""
+    selection, best_single = summary["selection"], (summary.get("best") or {}).get("trial")
+    seeds, finalist = selection["seeds"], selection["finalist"]
+    lines = []
+    for row in sorted(selection["candidates"], key=lambda r: -r["mean"]):
+        mean = f"{100 * row['mean']:.2f}"
+        lines.append(
+            [
+                str(row["trial"]),
+                f"{row['params']:,}",
+                str(row["reached_epoch"]),
+                " / ".join(f"{100 * row['per_seed'][seed]:.2f}" for seed in seeds),
+                f"**{mean}**" if row["trial"] == finalist else mean,
+                what(row, finalist, best_single),
+            ]
+        )
+    header = [*HEADER[:3], f"{HEADER[3]} {' / '.join(map(str, seeds))}", *HEADER[4:]]
+    return markdown(header, lines, right=(0, 1, 2, 4))
+
+
+def blocks(results: Path) -> dict[str, str]:
+    """results/README's generated blocks, by block name."""
+    tables = {f"selection_{study}": table(summary) for study, summary in finished(results).items()}
+    return {"studies": state_table(results), **tables} if (results / STUDIES_DIR).is_dir() else tables
