@@ -220,6 +220,27 @@ def usage(started: float) -> dict[str, float]:
     }
 
 
+def says_the_same(path: Path, result: dict[str, Any]) -> bool:
+    """Whether summary.yaml already holds ``result`` but for this invocation's time: an invocation that found the
+    study done and trained nothing keeps the record of the one that did the work."""
+    if not path.is_file():
+        return False
+    try:
+        old = OmegaConf.to_container(OmegaConf.load(path))
+    except Exception:  # noqa: BLE001 - an unreadable summary is rewritten, whatever the YAML error
+        return False
+    new = OmegaConf.to_container(OmegaConf.create(result))
+
+    def lasting(summary: Any) -> Any:
+        return (
+            {k: v for k, v in summary.items() if not k.endswith("_this_invocation")}
+            if isinstance(summary, dict)
+            else None
+        )
+
+    return lasting(old) == lasting(new)
+
+
 def best_of(study: optuna.Study) -> dict[str, Any]:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
@@ -290,7 +311,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     selection = finalists.select(study, cfg, typed) if finished and not failed else None
     result = {**studies.describe(study), **usage(started), **best_of(study), "selection": selection}
     text = OmegaConf.to_yaml(OmegaConf.create(result))
-    write_atomic(studies.summary_path(cfg), text.encode())
+    if not says_the_same(studies.summary_path(cfg), result):
+        write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
     if selection and selection["finished"] and cfg.search.selection.preset:
         command = studies.command(cfg.budget, studies.base_overrides(typed))
