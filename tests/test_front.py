@@ -115,3 +115,14 @@ def test_the_answer_takes_one_design_per_budget_and_names_the_knee(tmp_path: Pat
     assert [p.name for p in loaded.curve()] == ["tiny_b", "two", "five"]  # tiny_a: the same budget, less accurate
     assert "The knee is `two` (1,900 parameters, 99.00 %)" in loaded.answer()
     assert "no curve yet" in front.Front.load(tmp_path / "nothing", loaded.research).answer()
+
+
+def test_two_points_on_the_front_make_no_knee_and_say_so(tmp_path: Path) -> None:
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    for name, params, acc in [("one", 900, 0.985), ("two", 1900, 0.984), ("five", 4000, 0.992)]:
+        runs.write_metrics(
+            tmp_path / "runs" / name, {"seed": 0, "params": params, "test_acc": acc, "tags": {"design": name}}
+        )
+    answer = front.Front.load(tmp_path).answer()
+    assert "`two`" not in answer  # a larger design that a smaller one beats is not on the front
+    assert "Two points make no bend" in answer and "900 → 4,000: +0.33 pp" in answer

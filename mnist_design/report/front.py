@@ -165,6 +165,11 @@ class Front:
             f"smaller one: "
             f"{', '.join(p.shown() for p in curve)}), mean test accuracy gains per doubling of parameters: {steps}."
         )
+        if len(curve) == 2:
+            return (
+                f"{lead} Two points make no bend: at 15 epochs the answer lies at or above {last.params:,} "
+                f"parameters until a larger design on the front gains less."
+            )
         if bend is None:
             return (
                 f"{lead} The curve does not bend yet: no design between {first.params:,} and {last.params:,} "
