@@ -12,7 +12,6 @@ tests, that the preset composes to what the search trained.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ from mnist_design.config import config_dir, model_parameters
 from mnist_design.errors import UserError
 from mnist_design.factory import compose_run
 
-# What a finalist's preset must reproduce of the trial the search trained, key by key.
 PUBLISHED_PREFIX = "published_"  # conf/experiment/published_*.yaml: the public designs, never written by a search
+# What a finalist's preset must reproduce of the trial the search trained, key by key.
 RECIPE = ("model", "optimizer", "scheduler", "augment", "data.batch_size", "trainer.max_epochs", "budget")
 MODEL_GROUP, EXPERIMENT_GROUP = "model", "experiment"
 
@@ -51,7 +50,7 @@ def split(overrides: Sequence[str], searched: DictConfig) -> tuple[dict[str, str
     return choices, values
 
 
-def searched_config(budget: int, overrides: Sequence[str]) -> Any:
+def searched_config(budget: int, overrides: Sequence[str]) -> DictConfig:
     """The config the search trained the trial with (its base, the budget and the trial's overrides)."""
     return compose_run("search", [f"budget={budget}", *overrides])
 
@@ -80,9 +79,7 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
         f"  {command}   (results/studies/{study}/)",
         f"Chosen on validation only: of the top {len(selection['candidates'])} trials, each retrained on seeds "
         f"{', '.join(map(str, selection['seeds']))} for the full schedule,",
-        f"the best mean validation accuracy, "
-        f"{100 * statistics.fmean(finalist['per_seed'][s] for s in selection['seeds']):.2f} % "
-        f"(seeds: {seeds}; summary.yaml).",
+        f"the best mean validation accuracy, {100 * finalist['mean']:.2f} % (seeds: {seeds}; summary.yaml).",
         f"The others' means: {others}." if others else "It was the only candidate.",
         "Written by the search (mnist_design/presets.py) from the trial's overrides.",
     ]
@@ -146,17 +143,29 @@ def write(name: str, study: str, command: str, selection: dict[str, Any], budget
         MODEL_GROUP: model_file(name, searched_config(budget, finalist["overrides"]), about),
         EXPERIMENT_GROUP: experiment_file(name, budget, finalist["overrides"], about),
     }
+    before = {path: path.read_bytes() if path.is_file() else None for path in paths.values()}
     try:
         for group, path in paths.items():
             write_atomic(path, files[group])
     except OSError as error:
+        restore(before)
         raise PresetUnwritable(
             f"search.selection.preset={name}: cannot write {error.filename} ({error.strerror})"
         ) from None
     wrong = mismatches(name, budget, finalist["overrides"], finalist["params"])
     if wrong:
+        restore(before)
         raise PresetUnwritable(
-            f"search.selection.preset={name}: the written preset differs from trial {finalist['trial']} in "
-            f"{', '.join(wrong)}; its files are {paths[MODEL_GROUP]} and {paths[EXPERIMENT_GROUP]}"
+            f"search.selection.preset={name}: a preset written from trial {finalist['trial']} would differ from it "
+            f"in {', '.join(wrong)}; {paths[MODEL_GROUP]} and {paths[EXPERIMENT_GROUP]} are as they were"
         )
     return list(paths.values())
+
+
+def restore(before: dict[Path, bytes | None]) -> None:
+    """Put the preset files back as they were before a write that failed or did not check out."""
+    for path, content in before.items():
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_atomic(path, content)

@@ -100,3 +100,17 @@ def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_noth
     assert {path: path.read_bytes() for path in before} == before  # what it wrote is what is committed
     assert (study_dir / "summary.yaml").read_bytes() == summary  # the record of the invocation that did the work
     assert not list((tmp_path / "outputs" / "searches" / "design_1000").glob("trial_*"))  # no trial ran
+
+
+def test_a_preset_that_would_not_check_out_leaves_the_files_as_they_were(tmp_path: Path, monkeypatch) -> None:
+    for group in ("model", "experiment"):
+        (tmp_path / group).mkdir()
+    kept = tmp_path / "experiment" / "pareto1k.yaml"
+    kept.write_text("budget: 1000\ntags:\n  design: pareto1k\n")  # a finalist preset of this budget, replaceable
+    monkeypatch.setattr(presets, "config_dir", lambda: str(tmp_path))
+    monkeypatch.setattr(presets, "mismatches", lambda *args: ["model"])
+    _, _, selection = next(found for found in finished_selections() if found[0].name == "design_1000")
+    with pytest.raises(presets.PresetUnwritable, match="would differ from it in model"):
+        presets.write("pareto1k", "design_1000", "python -m mnist_design.search budget=1000", selection, 1000)
+    assert kept.read_text() == "budget: 1000\ntags:\n  design: pareto1k\n"
+    assert not (tmp_path / "model" / "pareto1k.yaml").exists()  # it was not there before
