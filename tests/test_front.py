@@ -69,6 +69,7 @@ def test_a_selection_table_ranks_by_mean_and_names_the_finalist_and_the_best_sin
         "best": {"trial": 3},
         "selection": {
             "seeds": [0, 1],
+            "monitor": "val/acc",
             "finalist": 7,
             "candidates": [
                 {**row, "trial": 3, "per_seed": {0: 0.99, 1: 0.97}, "mean": 0.98},
@@ -78,10 +79,10 @@ def test_a_selection_table_ranks_by_mean_and_names_the_finalist_and_the_best_sin
         },
     }
     lines = study_tables.table(summary).splitlines()
-    assert "val acc % by seed 0 / 1" in lines[0]
+    assert "val/acc by seed 0 / 1" in lines[0]
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
     assert [c[0] for c in cells] == ["7", "3", "0"]
-    assert cells[0][2:] == ["4", "98.50 / 98.50", "**98.50**", "**the finalist**; searched"]
+    assert cells[0][2:] == ["4", "98.50% / 98.50%", "**98.50%**", "**the finalist**; searched"]
     assert cells[1][5] == "searched; the best single trial of the search"
     assert cells[2][5] == "`published_warn` with its own recipe"
 

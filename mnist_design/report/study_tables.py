@@ -17,11 +17,12 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist_design import studies
+from mnist_design.metrics import metric
 from mnist_design.report.tables import markdown
 
 STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
 README_FILE = "README.md"  # results/README.md: what has run, with these tables between markers
-HEADER = ["candidate trial", "params", "search reached epoch", "val acc % by seed", "mean", "what"]
+HEADER = ["candidate trial", "params", "search reached epoch", "by seed", "mean", "what"]
 STATE_HEADER = ["study", "command", "proposals", "refused before training", "trained", "pruned", "complete", "failed"]
 
 
@@ -75,23 +76,24 @@ def what(row: dict[str, Any], finalist: int, best_single: int | None) -> str:
 
 
 def table(summary: dict[str, Any]) -> str:
-    """The candidates, best mean first; the finalist's mean in bold."""
+    """The candidates, best mean first, in the monitored metric's own units; the finalist's mean in bold."""
     selection, best_single = summary["selection"], (summary.get("best") or {}).get("trial")
-    seeds, finalist = selection["seeds"], selection["finalist"]
+    seeds, finalist, spec = selection["seeds"], selection["finalist"], metric(selection["monitor"])
+    sign = -1 if spec.direction == "maximize" else 1
     lines = []
-    for row in sorted(selection["candidates"], key=lambda r: -r["mean"]):
-        mean = f"{100 * row['mean']:.2f}"
+    for row in sorted(selection["candidates"], key=lambda r: sign * r["mean"]):
+        mean = spec.show(row["mean"])
         lines.append(
             [
                 str(row["trial"]),
                 f"{row['params']:,}",
                 str(row["reached_epoch"]),
-                " / ".join(f"{100 * row['per_seed'][seed]:.2f}" for seed in seeds),
+                " / ".join(spec.show(row["per_seed"][seed]) for seed in seeds),
                 f"**{mean}**" if row["trial"] == finalist else mean,
                 what(row, finalist, best_single),
             ]
         )
-    header = [*HEADER[:3], f"{HEADER[3]} {' / '.join(map(str, seeds))}", *HEADER[4:]]
+    header = [*HEADER[:3], f"{selection['monitor']} {HEADER[3]} {' / '.join(map(str, seeds))}", *HEADER[4:]]
     return markdown(header, lines, right=(0, 1, 2, 4))
 
 
