@@ -176,9 +176,16 @@ def preset(name: str | None, cfg: DictConfig) -> list[str]:
 
 
 def enqueue_starting_points(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
+    """Every starting point the study lacks: all of them in a new study; in one still searching, a published design
+    added since it began (conf/experiment/published_*.yaml), so what it finds from then on had to beat that too."""
+    had = {t.user_attrs.get("published") or ("base" if t.user_attrs.get("base") else None) for t in study.trials}
+    new = not study.trials
     for attrs, point in starting_points(cfg, typed):
+        if (attrs.get("published") or "base") in had or (not new and "base" in attrs):
+            continue
         study.enqueue_trial(point, user_attrs=attrs)
-        print(f"[search] starting point: {attrs.get('published', 'the base config')}", flush=True)
+        late = "" if new else " (published since the study began: enqueued now)"
+        print(f"[search] starting point: {attrs.get('published', 'the base config')}{late}", flush=True)
 
 
 def die_with_parent() -> None:
@@ -282,7 +289,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     study = studies.open_study(cfg, studies.identity(cfg, typed))
     for number in studies.recover_dead(study):
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
-    if not worker and not study.trials:
+    if not worker and studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
         enqueue_starting_points(study, cfg, typed)
     if not worker:  # a worker runs with search.workers=1 and inherits the parent's count of processes sharing cores
         os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)

@@ -3,6 +3,7 @@ an augmentation probability and brightness/contrast; and the published designs a
 
 import pytest
 import torch
+from conftest import REPO
 from hydra.utils import instantiate
 from torch import nn
 
@@ -10,6 +11,7 @@ from mnist_design.data.augment import BatchAffine
 from mnist_design.models.blocks import conv_block
 from mnist_design.models.family import family_layers, family_net
 from mnist_design.models.receptive_field import receptive_fields
+from mnist_design.report.research import Research
 from mnist_design.schedules import PiecewiseLinearLR
 
 
@@ -103,10 +105,21 @@ def test_adamw_and_momentum_free_nesterov_free_sgd_are_plain_overrides(compose_c
 
 @pytest.mark.parametrize(
     "name, budget, expected",
-    [("published_woolly", 5000, 3692), ("published_minimal", 2000, 1990), ("published_warn", 1000, 937)],
+    [
+        ("published_woolly", 5000, 3692),
+        ("published_minimal", 2000, 1990),
+        ("published_warn", 1000, 937),
+        ("published_pradeep", 20000, 19888),
+    ],
 )
 def test_each_published_design_is_a_preset_under_its_budget(compose_cfg, name: str, budget: int, expected: int) -> None:
     cfg = compose_cfg(f"experiment={name}")
     net = instantiate(cfg.model)
     assert cfg.budget == budget and params(net) == expected < budget and cfg.tags.design == name
     assert net(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_every_published_preset_has_its_published_figure_and_how_it_was_measured() -> None:
+    published = Research.load(REPO / "results").published
+    for preset in (REPO / "conf" / "experiment").glob("published_*.yaml"):
+        assert {"source", "params", "test_acc", "measured"} <= set(published[preset.stem]), preset.stem

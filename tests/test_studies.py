@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from mnist_design import studies
+from mnist_design.search import enqueue_starting_points
 
 
 @pytest.fixture
@@ -115,3 +116,16 @@ def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search
 def test_a_worker_on_another_host_is_not_judged(search_cfg) -> None:
     assert studies.alive("another-host:1:0") is None
     assert studies.alive(studies.this_worker()) is True
+
+
+def test_a_study_still_searching_gets_the_published_designs_added_since_it_began(search_cfg) -> None:
+    """budget=2000 fits published_minimal and published_warn; the study began with the base config and warn only."""
+    cfg = search_cfg()
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial({}, user_attrs={"base": True})
+    study.enqueue_trial({}, user_attrs={"published": "published_warn"})
+    enqueue_starting_points(study, cfg, ["search_space=tiny", "budget=2000"])
+    added = [t.user_attrs for t in study.trials[2:]]
+    assert [attrs.get("published") for attrs in added] == ["published_minimal"]  # not the base, not warn again
+    enqueue_starting_points(study, cfg, ["search_space=tiny", "budget=2000"])
+    assert len(study.trials) == 3  # and never twice
