@@ -3,6 +3,7 @@
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import REPO
 
 from mnist_design import runs
@@ -127,3 +128,11 @@ def test_two_points_on_the_front_make_no_knee_and_say_so(tmp_path: Path) -> None
     answer = front.Front.load(tmp_path).answer()
     assert "`two`" not in answer  # a larger design that a smaller one beats is not on the front
     assert "Two points make no bend" in answer and "900 → 4,000: +0.33 pp" in answer
+
+
+def test_a_committed_journal_that_is_not_a_study_is_one_line_naming_it(tmp_path: Path) -> None:
+    journal = tmp_path / study_tables.STUDIES_DIR / "design_x" / "journal.log"
+    journal.parent.mkdir(parents=True)
+    journal.write_text("not a journal\n")
+    with pytest.raises(study_tables.StudyUnreadable, match=r"design_x/journal\.log: cannot read the study in it"):
+        study_tables.state_table(tmp_path)

@@ -4,8 +4,8 @@
 
 The ``studies`` table says how far each study has come (from its journal, so a study still running shows too); each
 finished selection gets its own table of candidates, best mean first: their parameters, the epoch they reached in
-the search, their validation accuracy on each selection seed and the mean that chose the finalist. Nothing in them
-is test data.
+the search, their monitored validation value on each selection seed and the mean that chose the finalist. Nothing
+in them is test data.
 """
 
 from __future__ import annotations
@@ -17,13 +17,27 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist_design import studies
+from mnist_design.errors import UserError
 from mnist_design.metrics import metric
 from mnist_design.report.tables import markdown
 
 STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
 README_FILE = "README.md"  # results/README.md: what has run, with these tables between markers
 HEADER = ["candidate trial", "params", "search reached epoch", "by seed", "mean", "what"]
-STATE_HEADER = ["study", "command", "proposals", "refused before training", "trained", "pruned", "complete", "failed"]
+# The state table's counts: studies.describe's keys, and their column names.
+COUNTS = {
+    "trials": "proposals",
+    "refused_before_training": "refused before training",
+    "trained": "trained",
+    "pruned": "pruned",
+    "complete": "complete",
+    "fail": "failed",
+}
+STATE_HEADER = ["study", "command", *COUNTS.values(), "selection"]
+
+
+class StudyUnreadable(UserError):
+    """A committed journal that Optuna cannot read as a study."""
 
 
 def summaries(results: Path) -> dict[str, dict[str, Any]]:
@@ -46,22 +60,27 @@ def selection_state(summary: dict[str, Any] | None) -> str:
     return "in progress" if selection else "not yet"
 
 
+def read_study(journal: Path) -> Any:
+    """The study a committed journal holds; one line naming the file when it is not one."""
+    try:
+        return studies.load(journal.parent)
+    except Exception as error:  # noqa: BLE001 - Optuna raises several kinds for a file that is not a journal
+        raise StudyUnreadable(f"{journal}: cannot read the study in it ({type(error).__name__}: {error})") from None
+
+
 def state_table(results: Path) -> str:
     """One row per committed study, by budget: its command and its counts as its journal has them now."""
     rows, done = [], summaries(results)
-    for journal in (results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}"):
-        study = studies.load(journal.parent)
+    for journal in sorted((results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}")):
+        study = read_study(journal)
         attrs, counts = study.user_attrs, studies.describe(study)
         command = studies.command(attrs["budget"], json.loads(attrs["base"]))
-        row = [
-            f"`{study.study_name}`",
-            f"`{command}`",
-            *(f"{counts[k]}" for k in ("trials", "refused_before_training")),
-        ]
-        row += [f"{counts[k]}" for k in ("trained", "pruned", "complete", "fail")]
-        rows.append((int(attrs["budget"]), [*row, selection_state(done.get(journal.parent.name))]))
+        numbers = [str(counts[key]) for key in COUNTS]
+        row = [f"`{study.study_name}`", f"`{command}`", *numbers, selection_state(done.get(journal.parent.name))]
+        budget = int(attrs["budget"]) if str(attrs["budget"]).isdigit() else 0  # budget=null sorts first
+        rows.append((budget, row))
     lines = [row for _, row in sorted(rows)]
-    return markdown([*STATE_HEADER, "selection"], lines, right=range(2, 8))
+    return markdown(STATE_HEADER, lines, right=range(2, 2 + len(COUNTS)))
 
 
 def what(row: dict[str, Any], finalist: int, best_single: int | None) -> str:
