@@ -55,14 +55,13 @@ def searched_config(budget: int, overrides: Sequence[str]) -> DictConfig:
     return compose_run("search", [f"budget={budget}", *overrides])
 
 
-def mismatches(name: str, budget: int, overrides: Sequence[str], params: int) -> list[str]:
-    """The RECIPE keys (and the parameter count) where ``experiment=<name>`` differs from the trial it names."""
-    searched = searched_config(budget, overrides)
+def mismatches(name: str, searched: DictConfig, params: int) -> list[str]:
+    """The RECIPE keys (and the parameter count) where ``experiment=<name>`` differs from the trial it names (its
+    ``searched_config``, with ``params`` parameters)."""
     preset = compose_run("train", [f"{EXPERIMENT_GROUP}={name}"])
     wrong = [key for key in RECIPE if OmegaConf.select(preset, key) != OmegaConf.select(searched, key)]
-    return wrong + (
-        [f"params ({model_parameters(preset):,} != {params:,})"] if model_parameters(preset) != params else []
-    )
+    built = model_parameters(preset)
+    return wrong + ([f"params ({built:,} != {params:,})"] if built != params else [])
 
 
 def header(study: str, command: str, selection: dict[str, Any], finalist: dict[str, Any]) -> list[str]:
@@ -98,8 +97,8 @@ def model_file(name: str, searched: DictConfig, about: list[str]) -> bytes:
     )
 
 
-def experiment_file(name: str, budget: int, overrides: Sequence[str], about: list[str]) -> bytes:
-    choices, values = split(overrides, searched_config(budget, overrides))
+def experiment_file(name: str, budget: int, overrides: Sequence[str], searched: DictConfig, about: list[str]) -> bytes:
+    choices, values = split(overrides, searched)
     body: dict[str, Any] = {
         "defaults": [{f"override /{MODEL_GROUP}": name}, *({f"override /{g}": c} for g, c in choices.items())]
     }
@@ -138,10 +137,10 @@ def write(name: str, study: str, command: str, selection: dict[str, Any], budget
     [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
     finalist = {**finalist, "budget": budget}
     about = header(study, command, selection, finalist)
-    paths = preset_paths(name)
+    paths, searched = preset_paths(name), searched_config(budget, finalist["overrides"])
     files = {
-        MODEL_GROUP: model_file(name, searched_config(budget, finalist["overrides"]), about),
-        EXPERIMENT_GROUP: experiment_file(name, budget, finalist["overrides"], about),
+        MODEL_GROUP: model_file(name, searched, about),
+        EXPERIMENT_GROUP: experiment_file(name, budget, finalist["overrides"], searched, about),
     }
     before = {path: path.read_bytes() if path.is_file() else None for path in paths.values()}
     try:
@@ -152,7 +151,7 @@ def write(name: str, study: str, command: str, selection: dict[str, Any], budget
         raise PresetUnwritable(
             f"search.selection.preset={name}: cannot write {error.filename} ({error.strerror})"
         ) from None
-    wrong = mismatches(name, budget, finalist["overrides"], finalist["params"])
+    wrong = mismatches(name, searched, finalist["params"])
     if wrong:
         restore(before)
         raise PresetUnwritable(

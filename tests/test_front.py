@@ -135,4 +135,4 @@ def test_a_committed_journal_that_is_not_a_study_is_one_line_naming_it(tmp_path:
     journal.parent.mkdir(parents=True)
     journal.write_text("not a journal\n")
     with pytest.raises(study_tables.StudyUnreadable, match=r"design_x/journal\.log: cannot read the study in it"):
-        study_tables.state_table(tmp_path)
+        study_tables.state_table(tmp_path, {})

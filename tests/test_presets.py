@@ -40,7 +40,8 @@ def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
     for _, attrs, selection in finished_selections():
         budget = int(attrs["budget"])
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
-        assert presets.mismatches(preset_of(budget), budget, finalist["overrides"], finalist["params"]) == []
+        searched = presets.searched_config(budget, finalist["overrides"])
+        assert presets.mismatches(preset_of(budget), searched, finalist["params"]) == []
         checked += 1
     assert checked  # design_2000's selection is committed
 
@@ -58,7 +59,7 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
         about = presets.header(study_dir.name, command, selection, {**finalist, "budget": budget})
         searched = presets.searched_config(budget, finalist["overrides"])
         assert model_path.read_bytes() == presets.model_file(name, searched, about)
-        experiment = presets.experiment_file(name, budget, finalist["overrides"], about)
+        experiment = presets.experiment_file(name, budget, finalist["overrides"], searched, about)
         assert (REPO / "conf" / "experiment" / f"{name}.yaml").read_bytes() == experiment
         checked += 1
     assert checked

@@ -22,10 +22,10 @@ from mnist_design import figures, rundir, runs
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
 from mnist_design.report import study_tables
-from mnist_design.report.groups import seed_rows
+from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
-from mnist_design.report.sections import prediction_grid
-from mnist_design.report.stats import cell, mean_history, stats
+from mnist_design.report.sections import draw_learning_curves, prediction_grid
+from mnist_design.report.stats import cell, stats
 from mnist_design.report.tables import comparison_table, markdown
 from mnist_design.rundir import RunDir
 
@@ -46,15 +46,6 @@ def tested_runs(results: Path) -> list[runs.Run]:
     """The runs under results/runs/ with a test accuracy."""
     found, _ = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
     return [run for run in found if isinstance(run.metrics.get("test_acc"), float)]
-
-
-def finals(found: list[runs.Run]) -> dict[str, list[runs.Run]]:
-    """Runs by their design tag, each group in seed order."""
-    groups: dict[str, list[runs.Run]] = {}
-    for run in found:
-        if run.tag("design"):
-            groups.setdefault(run.tag("design"), []).append(run)
-    return {design: sorted(group, key=lambda r: r.seed) for design, group in groups.items()}
 
 
 @dataclass(frozen=True)
@@ -103,7 +94,7 @@ class Front:
     def load(cls, results: Path, research: Research | None = None) -> Front:
         research = research or Research.load(results)
         found = tested_runs(results)
-        return cls(results, research, finals(found), seed_rows(found, research.seed_rows))
+        return cls(results, research, by_tag(found, "design"), seed_rows(found, research.seed_rows))
 
     def rows(self) -> list[list[str]]:
         """One row per design with tested runs, by parameters."""
@@ -191,7 +182,8 @@ class Front:
         """results/front.png (our finals, mean ± std over seeds, beside the published designs' own figures),
         results/learning_curves.png (the seed's rows, mean over seeds) and results/predictions.png (the baseline
         row's first run on the test set), each where its runs exist."""
-        out, drawn = RunDir(self.results), []
+        out = RunDir(self.results)
+        drawn: list[Path | None] = []  # None: a figure with no runs to draw it from
         if self.designs:
             ours = [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in self.designs.items()]
             series = {
@@ -199,12 +191,10 @@ class Front:
                 "published, as their sources measured": self.research.published_points(),
             }
             drawn.append(figures.save(figures.accuracy_vs_parameters(series), out.figure(rundir.FRONT)))
-        curves = {row: mean_history(group) for row, group in self.seed_rows.items() if any(r.history for r in group)}
-        if curves:
-            drawn.append(figures.save(figures.learning_curves(curves), out.figure(rundir.LEARNING_CURVES)))
+        drawn.append(draw_learning_curves(self.seed_rows, self.results))
         baseline = self.seed_rows.get(self.research.baseline)
-        grid = prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None
-        return [*drawn, grid] if grid else drawn
+        drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
+        return [path for path in drawn if path]
 
 
 def render(results: Path) -> dict[str, str]:
@@ -241,13 +231,13 @@ def rewrite(readme: Path, blocks: dict[str, str]) -> None:
 def write(front: Front, readme: Path | None) -> Path:
     """Print README's blocks and results/README's study tables, draw the figures, and rewrite both files' blocks
     with them (readme=None: print only; a results folder without its own README.md gets none)."""
-    blocks, selections = front.blocks(), study_tables.blocks(front.results)
-    print("\n\n".join([*blocks.values(), *selections.values()]))
+    blocks, study_blocks = front.blocks(), study_tables.blocks(front.results)
+    print("\n\n".join([*blocks.values(), *study_blocks.values()]))
     for drawn in front.draw():
         print(f"{drawn} drawn")
     if readme is None:
         return front.results
     rewrite(readme, blocks)
-    if selections and (front.results / study_tables.README_FILE).is_file():
-        rewrite(front.results / study_tables.README_FILE, selections)
+    if study_blocks and (front.results / study_tables.README_FILE).is_file():
+        rewrite(front.results / study_tables.README_FILE, study_blocks)
     return readme

@@ -97,12 +97,17 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
     }
 
 
-def learning_curves_section(rows: dict[str, list[Run]], out_dir: Path) -> list[str]:
+def draw_learning_curves(rows: dict[str, list[Run]], out_dir: Path) -> Path | None:
+    """learning_curves.png in out_dir: each row's mean over its seeds; None when no run has a history."""
     curves = {row: mean_history(group) for row, group in rows.items() if any(r.history for r in group)}
     if not curves:
-        return []
-    path = figures.save(figures.learning_curves(curves), RunDir(out_dir).figure(rundir.LEARNING_CURVES))
-    return [f"## Learning curves (mean over seeds)\n\n![learning curves]({path.name})"]
+        return None
+    return figures.save(figures.learning_curves(curves), RunDir(out_dir).figure(rundir.LEARNING_CURVES))
+
+
+def learning_curves_section(rows: dict[str, list[Run]], out_dir: Path) -> list[str]:
+    path = draw_learning_curves(rows, out_dir)
+    return [f"## Learning curves (mean over seeds)\n\n![learning curves]({path.name})"] if path else []
 
 
 def ablation_sections(found: Sequence[Run], baseline: list[Run], steps: dict[str, list[Run]]) -> list[str]:

@@ -48,9 +48,9 @@ def summaries(results: Path) -> dict[str, dict[str, Any]]:
     return found
 
 
-def finished(results: Path) -> dict[str, dict[str, Any]]:
+def finished(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The summaries with a finished selection, by study name."""
-    return {name: s for name, s in summaries(results).items() if (s.get("selection") or {}).get("finished")}
+    return {name: s for name, s in found.items() if (s.get("selection") or {}).get("finished")}
 
 
 def selection_state(summary: dict[str, Any] | None) -> str:
@@ -68,9 +68,10 @@ def read_study(journal: Path) -> Any:
         raise StudyUnreadable(f"{journal}: cannot read the study in it ({type(error).__name__}: {error})") from None
 
 
-def state_table(results: Path) -> str:
-    """One row per committed study, by budget: its command and its counts as its journal has them now."""
-    rows, done = [], summaries(results)
+def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
+    """One row per committed study, by budget: its command and its counts as its journal has them now, and its
+    selection's state from its summary in ``done``."""
+    rows = []
     for journal in sorted((results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}")):
         study = read_study(journal)
         attrs, counts = study.user_attrs, studies.describe(study)
@@ -118,5 +119,6 @@ def table(summary: dict[str, Any]) -> str:
 
 def blocks(results: Path) -> dict[str, str]:
     """results/README's generated blocks, by block name."""
-    tables = {f"selection_{study}": table(summary) for study, summary in finished(results).items()}
-    return {"studies": state_table(results), **tables} if (results / STUDIES_DIR).is_dir() else tables
+    found = summaries(results)
+    tables = {f"selection_{study}": table(summary) for study, summary in finished(found).items()}
+    return {"studies": state_table(results, found), **tables} if (results / STUDIES_DIR).is_dir() else tables
