@@ -67,10 +67,9 @@ def mismatches(name: str, searched: DictConfig, params: int) -> list[str]:
 def header(study: str, command: str, selection: dict[str, Any], finalist: dict[str, Any]) -> list[str]:
     """Why this design: the study, the command, and the selection's numbers (validation only)."""
     seeds = " / ".join(f"{100 * finalist['per_seed'][s]:.2f}" for s in selection["seeds"])
+    ranked = sorted(selection["candidates"], key=lambda row: row["mean"], reverse=True)
     others = ", ".join(
-        f"trial {row['trial']} {100 * row['mean']:.2f}"
-        for row in selection["candidates"]
-        if row["trial"] != finalist["trial"]
+        f"trial {row['trial']} {100 * row['mean']:.2f}" for row in ranked if row["trial"] != finalist["trial"]
     )
     return [
         f"The < {finalist['budget']:,}-parameter finalist: trial {finalist['trial']} of study {study}, "

@@ -159,17 +159,24 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     }
 
 
+def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
+    """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
+    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open."""
+    options = {
+        "study_name": cfg.search.study_name,
+        "storage": store,
+        "sampler": instantiate(cfg.search.sampler),
+        "pruner": instantiate(cfg.search.pruner),
+    }
+    if cfg.search.study_name in optuna.get_all_study_names(store):
+        return optuna.load_study(**options)
+    return optuna.create_study(**options, direction=direction(cfg), load_if_exists=True)  # another may create it now
+
+
 def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
     """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
     try:
-        study = optuna.create_study(
-            study_name=cfg.search.study_name,
-            storage=storage(cfg),
-            sampler=instantiate(cfg.search.sampler),
-            pruner=instantiate(cfg.search.pruner),
-            direction=direction(cfg),
-            load_if_exists=True,
-        )
+        study = load_or_create(cfg, storage(cfg))
     except OSError as error:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
     recorded = {key: study.user_attrs.get(key) for key in wanted}

@@ -110,6 +110,7 @@ def test_adamw_and_momentum_free_nesterov_free_sgd_are_plain_overrides(compose_c
         ("published_minimal", 2000, 1990),
         ("published_warn", 1000, 937),
         ("published_pradeep", 20000, 19888),
+        ("published_snehanshu", 8000, 7918),
     ],
 )
 def test_each_published_design_is_a_preset_under_its_budget(compose_cfg, name: str, budget: int, expected: int) -> None:

@@ -33,6 +33,17 @@ def test_the_default_storage_is_a_journal_file_in_the_results_folder(search_cfg,
     assert (tmp_path / "res" / studies.JOURNAL_FILE).is_file()
 
 
+def test_opening_a_study_again_leaves_its_journal_as_it_was(search_cfg, tmp_path: Path) -> None:
+    """A finished study is opened to write its presets; its committed journal must not change by that."""
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    study.enqueue_trial({"model.stage1.0": 4})
+    journal = tmp_path / "res" / studies.JOURNAL_FILE
+    before = journal.read_bytes()
+    again = studies.open_study(cfg, studies.identity(cfg, []))
+    assert journal.read_bytes() == before and len(again.trials) == 1
+
+
 def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial(search_cfg) -> None:
     cfg = search_cfg()
     study = studies.open_study(cfg, studies.identity(cfg, []))
