@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 from optuna_integration import PyTorchLightningPruningCallback
 
-from mnist_design import factory, finalists, presets, runs, space, studies
+from mnist_design import factory, finalists, presets, reference, runs, space, studies
 from mnist_design.atomic import write_atomic
 from mnist_design.callbacks import NonFiniteLoss
 from mnist_design.config import (
@@ -325,6 +325,9 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         command = studies.command(cfg.budget, studies.base_overrides(typed))
         written = presets.write(cfg.search.selection.preset, cfg.search.study_name, command, selection, cfg.budget)
         print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
+        listed = reference.sync()
+        if listed:
+            print(f"[search] {listed}: its option lists follow conf/ again")
     if failed:
         raise WorkerDied(
             f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "

@@ -86,7 +86,7 @@ def test_another_budgets_finalist_is_not_replaced() -> None:
 def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_nothing(tmp_path: Path) -> None:
     """design_1000, copied as a fresh checkout has it (journal, summary, selection runs), and its own command."""
     study_dir = shutil.copytree(STUDIES / "design_1000", tmp_path / "design_1000")
-    summary = (study_dir / "summary.yaml").read_bytes()
+    summary, journal = (study_dir / "summary.yaml").read_bytes(), (study_dir / "journal.log").read_bytes()
     before = {path: path.read_bytes() for path in presets.preset_paths("pareto1k").values()}
     result = run_cli(
         "budget=1000",
@@ -100,6 +100,7 @@ def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_noth
     assert "[select] trial" not in result.stdout and "finalist trial 128 written as" in result.stdout
     assert {path: path.read_bytes() for path in before} == before  # what it wrote is what is committed
     assert (study_dir / "summary.yaml").read_bytes() == summary  # the record of the invocation that did the work
+    assert (study_dir / "journal.log").read_bytes() == journal  # opened to read, so the committed study is as it was
     assert not list((tmp_path / "outputs" / "searches" / "design_1000").glob("trial_*"))  # no trial ran
 
 

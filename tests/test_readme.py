@@ -1,8 +1,8 @@
 """README's first commands are the contract with a new user; CI must run exactly its test command."""
 
-import re
-
 from conftest import REPO
+
+from mnist_design import reference
 
 
 def readme_commands() -> list[str]:
@@ -23,14 +23,12 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 def test_the_reference_lists_every_option_of_every_config_group() -> None:
     """docs/reference.md's group table names exactly the YAML files each conf/ group folder holds."""
-    rows = [line for line in (REPO / "docs" / "reference.md").read_text().splitlines() if line.startswith("| `")]
-    assert rows
-    for row in rows:
-        group_cell, options_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
-        group = group_cell.split("`")[1]
-        while re.search(r"\([^()]*\)", options_cell):  # asides, e.g. (extra `.[mlflow]`), name no option
-            options_cell = re.sub(r"\([^()]*\)", "", options_cell)
-        listed = set(re.findall(r"`([^`]+)`", options_cell))
-        folder = REPO / "conf" / group
-        on_disk = {str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml")}
-        assert listed == on_disk, f"{group}: docs list {sorted(listed - on_disk)}, conf/ has {sorted(on_disk - listed)}"
+    text = reference.reference_file().read_text()
+    assert reference.listed(text)["model"] and reference.synced(text) == text
+
+
+def test_a_new_option_is_appended_and_a_gone_one_dropped_asides_kept() -> None:
+    row = "| `augment` | `on` (±7° rotation, in degrees), `gone`, `off` | batched augmentation |"
+    options = reference.listed(reference.synced(row))["augment"]
+    assert options[:2] == ["on", "off"] and sorted(options) == reference.on_disk("augment")
+    assert "`on` (±7° rotation, in degrees), `off`, `affine`" in reference.synced(row)
