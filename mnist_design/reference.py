@@ -15,9 +15,14 @@ from pathlib import Path
 
 from mnist_design.atomic import write_atomic
 from mnist_design.config import config_dir
+from mnist_design.errors import UserError
 
 ROW_START = "| `"  # a group row: | `group` | `option` (aside), ... | what it sets |
 NAME = re.compile(r"^`([^`]+)`")
+
+
+class ReferenceUnwritable(UserError):
+    """docs/reference.md cannot be rewritten; what was written before it (a preset) stays."""
 
 
 def reference_file() -> Path:
@@ -82,5 +87,11 @@ def sync() -> Path | None:
     new = synced(text)
     if new == text:
         return None
-    write_atomic(path, new.encode())
+    try:
+        write_atomic(path, new.encode())
+    except OSError as error:
+        raise ReferenceUnwritable(
+            f"{path}: cannot rewrite its option lists ({error.strerror}); the presets are written, and the same "
+            f"command run again (with the folder writable) lists them"
+        ) from None
     return path

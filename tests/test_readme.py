@@ -1,5 +1,6 @@
 """README's first commands are the contract with a new user; CI must run exactly its test command."""
 
+import pytest
 from conftest import REPO
 
 from mnist_design import reference
@@ -32,3 +33,17 @@ def test_a_new_option_is_appended_and_a_gone_one_dropped_asides_kept() -> None:
     options = reference.listed(reference.synced(row))["augment"]
     assert options[:2] == ["on", "off"] and sorted(options) == reference.on_disk("augment")
     assert "`on` (±7° rotation, in degrees), `off`, `affine`" in reference.synced(row)
+
+
+def test_a_reference_that_cannot_be_rewritten_is_one_line(tmp_path, monkeypatch) -> None:
+    stale = tmp_path / "reference.md"
+    stale.write_text("| `augment` | `on`, `gone` | batched augmentation |\n")
+    monkeypatch.setattr(reference, "reference_file", lambda: stale)
+
+    def read_only(path, payload):
+        raise OSError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(reference, "write_atomic", read_only)
+    with pytest.raises(reference.ReferenceUnwritable, match="reference.md: cannot rewrite .*Read-only file system"):
+        reference.sync()
+    assert stale.read_text() == "| `augment` | `on`, `gone` | batched augmentation |\n"
