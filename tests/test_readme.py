@@ -44,6 +44,6 @@ def test_a_reference_that_cannot_be_rewritten_is_one_line(tmp_path, monkeypatch)
         raise OSError(30, "Read-only file system", str(path))
 
     monkeypatch.setattr(reference, "write_atomic", read_only)
-    with pytest.raises(reference.ReferenceUnwritable, match="reference.md: cannot rewrite .*Read-only file system"):
+    with pytest.raises(reference.ReferenceUnwritable, match=r"reference.md: cannot rewrite .*Read-only file system"):
         reference.sync()
     assert stale.read_text() == "| `augment` | `on`, `gone` | batched augmentation |\n"
