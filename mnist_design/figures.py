@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -115,34 +116,50 @@ def confusion_matrix(matrix: torch.Tensor) -> Figure:
     return fig
 
 
-def accuracy_vs_parameters(series: Mapping[str, Sequence[tuple[int, float, float, str]]]) -> Figure:
-    """Accuracy against parameters on a log axis; each series is (params, accuracy, std, label) points.
+class SizePoint(NamedTuple):
+    """One point of the accuracy-vs-parameters figure: a design's size, its (mean) accuracy, and over its seeds the
+    sample std and the worst accuracy (None: a single figure, e.g. a published one)."""
 
-    Series named "...trials..." are drawn light (many points, validation only); "published..." as open markers.
+    params: int
+    accuracy: float
+    spread: float = 0.0
+    label: str = ""
+    lowest: float | None = None
+
+
+def accuracy_vs_parameters(series: Mapping[str, Sequence[SizePoint]]) -> Figure:
+    """Accuracy against parameters on a log axis, one marker style per series.
+
+    Series named "...trials..." are drawn light (many points, validation only); "published..." as open markers; the
+    rest as mean ± std bars, with each point's worst seed as a small triangle below it.
     """
     fig, ax = plt.subplots(figsize=(8, 5))
     for colour, (name, points) in enumerate(series.items()):
         if not points:
             continue
-        params, accuracy, spread, labels = zip(*points)
-        percent, spread = [100 * a for a in accuracy], [100 * s for s in spread]
+        params = [p.params for p in points]
+        percent, spread = [100 * p.accuracy for p in points], [100 * p.spread for p in points]
         if "trials" in name:
             ax.scatter(params, percent, s=12, color="grey", alpha=0.35, label=name)
         elif "published" in name:
             ax.scatter(params, percent, s=50, facecolors="none", edgecolors=f"C{colour}", label=name)
         else:
             ax.errorbar(params, percent, yerr=spread, fmt="o", color=f"C{colour}", capsize=3, label=name)
-        for x, y, label in zip(params, percent, labels):
-            if label:
-                ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            worst = [(p.params, 100 * p.lowest) for p in points if p.lowest is not None]
+            if worst:
+                ax.scatter(*zip(*worst), s=18, marker="v", color=f"C{colour}", label="the same, worst seed")
+        for x, y, point in zip(params, percent, points):
+            if point.label:
+                ax.annotate(point.label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xscale("log")
     # 2,000 reads better than 2x10^3; only 2, 3 and 5 between the decades, or the labels collide
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}" if f"{value:.0f}"[0] in "235" else ""))
     # the axis fits the measured points with their spread; search trials (pruned ones sit far below) may fall off it
-    shown = [(100 * a, 100 * d) for name, points in series.items() if "trials" not in name for _, a, d, _ in points]
+    shown = [p for name, points in series.items() if "trials" not in name for p in points]
     if shown:
-        ax.set_ylim(min(a - d for a, d in shown) - 0.1, min(max(a + d for a, d in shown) + 0.15, 100))
+        bottom = min(min(p.accuracy - p.spread, p.accuracy if p.lowest is None else p.lowest) for p in shown)
+        ax.set_ylim(100 * bottom - 0.1, min(100 * max(p.accuracy + p.spread for p in shown) + 0.15, 100))
     ax.set_xlabel("parameters (log scale)")
     ax.set_ylabel("accuracy %")
     ax.set_title("How many parameters? Accuracy against size")

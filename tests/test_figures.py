@@ -55,3 +55,13 @@ def test_test_figures_show_as_many_images_as_the_test_metrics_measured() -> None
     assert images_tested(SimpleNamespace(num_test_batches=[2], world_size=1), data) == 2000
     assert images_tested(SimpleNamespace(num_test_batches=[2], world_size=2), data) == 4000
     assert images_tested(SimpleNamespace(num_test_batches=[10], world_size=2), data) == 10_000
+
+
+def test_accuracy_vs_parameters_marks_each_designs_worst_seed_and_keeps_it_in_view() -> None:
+    ours = [figures.SizePoint(3334, 0.9923, 0.0008, "pareto5k", 0.9850), figures.SizePoint(937, 0.97, 0.004, "one")]
+    published = [figures.SizePoint(3762, 0.9952, label="woolly")]
+    fig = figures.accuracy_vs_parameters({"ours (test)": ours, "published": published})
+    ax = fig.axes[0]
+    worst = [c for c in ax.collections if c.get_label() == "the same, worst seed"]
+    assert len(worst) == 1 and worst[0].get_offsets().tolist() == [[3334, 98.5]]  # only the point that has one
+    assert ax.get_ylim()[0] < 98.5 and ax.get_ylim()[1] > 99.52

@@ -25,7 +25,7 @@ from mnist_design.report import study_tables
 from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
-from mnist_design.report.stats import cell, stats
+from mnist_design.report.stats import cell, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
 from mnist_design.rundir import RunDir
 
@@ -179,13 +179,13 @@ class Front:
         return {"rows": self.rows_table(), "front": self.table(), "answer": self.answer()}
 
     def draw(self) -> list[Path]:
-        """results/front.png (our finals, mean ± std over seeds, beside the published designs' own figures),
+        """results/front.png (our finals, mean ± std and worst over seeds, beside the published designs' own figures),
         results/learning_curves.png (the seed's rows, mean over seeds) and results/predictions.png (the baseline
         row's first run on the test set), each where its runs exist."""
         out = RunDir(self.results)
         drawn: list[Path | None] = []  # None: a figure with no runs to draw it from
         if self.designs:
-            ours = [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in self.designs.items()]
+            ours = [size_point(name, group) for name, group in self.designs.items()]
             series = {
                 "our finals (test, mean ± std over seeds)": ours,
                 "published, as their sources measured": self.research.published_points(),

@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist_design.errors import UserError
+from mnist_design.figures import SizePoint
 
 RESEARCH_FILE = "research.yaml"  # beside the evidence in results/
 EXACT = 1e-9  # test accuracies are multiples of 1/10,000: compare their means without float noise
@@ -48,9 +49,9 @@ class Research:
         except Exception as error:  # noqa: BLE001 - YAML, key and type errors all mean: not the expected file
             raise ResearchUnreadable(f"{path} is not a research file ({type(error).__name__}: {error})") from None
 
-    def published_points(self) -> list[tuple[int, float, float, str]]:
-        """Each published design's own figure as a figure point (params, accuracy, no spread, name)."""
-        return [(p["params"], p["test_acc"], 0.0, name) for name, p in self.published.items()]
+    def published_points(self) -> list[SizePoint]:
+        """Each published design's own figure (one number: no spread) as a point of the figure."""
+        return [SizePoint(p["params"], p["test_acc"], label=name) for name, p in self.published.items()]
 
     def budget_of(self, params: int) -> int | None:
         """The smallest budget the design is under (the targets say "< budget")."""

@@ -21,7 +21,7 @@ from mnist_design.models.receptive_field import markdown as receptive_field_mark
 from mnist_design.models.receptive_field import receptive_fields
 from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
-from mnist_design.report.stats import mean_history, stats
+from mnist_design.report.stats import mean_history, size_point
 from mnist_design.report.tables import (
     ablation_table,
     all_runs_table,
@@ -78,13 +78,13 @@ def hardware(found: Sequence[Run]) -> str:
 
 
 def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], research: Research) -> dict:
-    """What the accuracy-vs-parameters figure draws, each as (params, mean, std, label)."""
+    """What the accuracy-vs-parameters figure draws, by series."""
 
-    def summarise(named: dict[str, list[Run]]) -> list[tuple[int, float, float, str]]:
-        return [(g[0].metrics["params"], *stats(g, "test_acc")[:2], name) for name, g in named.items() if g]
+    def summarise(named: dict[str, list[Run]]) -> list[figures.SizePoint]:
+        return [size_point(name, group) for name, group in named.items() if group]
 
     trials = [
-        (r.metrics["params"], r.metrics["val_acc"], 0.0, "")
+        figures.SizePoint(r.metrics["params"], r.metrics["val_acc"])
         for r in found
         if r.tag("search") and "val_acc" in r.metrics
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 
+from mnist_design.figures import SizePoint
 from mnist_design.runs import Run
 
 
@@ -12,6 +13,12 @@ def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
     """(mean, sample std, min) over runs; std is 0 for a single run."""
     values = [float(r.metrics[key]) for r in group]
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0), min(values)
+
+
+def size_point(label: str, group: Sequence[Run]) -> SizePoint:
+    """A design's point on the accuracy-vs-parameters figure: test accuracy over its seeds, mean ± std and worst."""
+    mean, std, low = stats(group, "test_acc")
+    return SizePoint(group[0].metrics["params"], mean, std, label, low if len(group) > 1 else None)
 
 
 def cell(group: Sequence[Run], key: str) -> str:
