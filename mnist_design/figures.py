@@ -147,7 +147,8 @@ def accuracy_vs_parameters(series: Mapping[str, Sequence[SizePoint]]) -> Figure:
             ax.errorbar(params, percent, yerr=spread, fmt="o", color=f"C{colour}", capsize=3, label=name)
             worst = [(p.params, 100 * p.lowest) for p in points if p.lowest is not None]
             if worst:
-                ax.scatter(*zip(*worst), s=18, marker="v", color=f"C{colour}", label="the same, worst seed")
+                series_name = name.split(" (")[0]  # "our finals (test, ...)" -> "our finals, worst seed"
+                ax.scatter(*zip(*worst), s=18, marker="v", color=f"C{colour}", label=f"{series_name}, worst seed")
         for x, y, point in zip(params, percent, points):
             if point.label:
                 ax.annotate(point.label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)

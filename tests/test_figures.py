@@ -62,6 +62,6 @@ def test_accuracy_vs_parameters_marks_each_designs_worst_seed_and_keeps_it_in_vi
     published = [figures.SizePoint(3762, 0.9952, label="woolly")]
     fig = figures.accuracy_vs_parameters({"ours (test)": ours, "published": published})
     ax = fig.axes[0]
-    worst = [c for c in ax.collections if c.get_label() == "the same, worst seed"]
+    worst = [c for c in ax.collections if c.get_label() == "ours, worst seed"]
     assert len(worst) == 1 and worst[0].get_offsets().tolist() == [[3334, 98.5]]  # only the point that has one
     assert ax.get_ylim()[0] < 98.5 and ax.get_ylim()[1] > 99.52
