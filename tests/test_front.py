@@ -4,12 +4,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO
+from torchvision.datasets import MNIST
 
+import mnist_design as md
 from mnist_design import runs
 from mnist_design.factory import compose_run
 from mnist_design.report import front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
+from mnist_design.rundir import FILES
+
+# .gitignore commits seed 0's checkpoint of each design and row (other seeds' may be here while they train)
+COMMITTED_CHECKPOINTS = sorted((REPO / "results" / front.RUNS_DIR).glob(f"*/seed_0/{FILES['last_checkpoint']}"))
 
 
 def test_readme_blocks_are_what_results_render() -> None:
@@ -136,3 +143,19 @@ def test_a_committed_journal_that_is_not_a_study_is_one_line_naming_it(tmp_path:
     journal.write_text("not a journal\n")
     with pytest.raises(study_tables.StudyUnreadable, match=r"design_x/journal\.log: cannot read the study in it"):
         study_tables.state_table(tmp_path, {})
+
+
+def test_every_committed_checkpoint_is_the_trained_model_of_the_run_it_sits_in(mnist_dir: Path) -> None:
+    """Each finalist's last.ckpt loads from itself alone, has its run's parameter count, and scores the first 1,000
+    test images about as its run scored the whole test set: predict and evaluate work right after a clone."""
+    test = MNIST(str(mnist_dir), train=False)
+    pixels, labels = test.data[:1000].float() / 255, test.targets[:1000]
+    assert len(COMMITTED_CHECKPOINTS) >= 10  # one per design and row (results/README.md)
+    for checkpoint in COMMITTED_CHECKPOINTS:
+        metrics = runs.read_metrics(checkpoint.parent.parent)
+        model = md.load_model(checkpoint)
+        assert sum(p.numel() for p in model.classifier.parameters()) == metrics["params"], checkpoint
+        with torch.no_grad():
+            predicted = model.classifier(((pixels - model.mean) / model.std)[:, None]).argmax(dim=1)
+        accuracy = (predicted == labels).float().mean().item()
+        assert abs(accuracy - metrics["test_acc"]) < 0.02, (checkpoint, accuracy)  # 1,000 images: ~0.4 pp std
