@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design import rundir, schema
 from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
+from mnist_design.models.net import parameter_count
 from mnist_design.module import build_optimizer, build_scheduler
 
 schema.register()  # every entry point imports this module before Hydra composes
@@ -217,7 +218,7 @@ def check_options(key: str, group: str, chosen: list[str]) -> None:
 def model_parameters(cfg: DictConfig) -> int:
     """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
     try:
-        return sum(p.numel() for p in instantiate(cfg.model).parameters())
+        return parameter_count(instantiate(cfg.model))
     except Exception as error:
         raise ConfigError(f"model: {first_line(error)}") from error
 

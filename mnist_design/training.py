@@ -28,6 +28,7 @@ from mnist_design import factory, figures, rundir, runs, scoring, threads
 from mnist_design.config import check_budget, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.metrics import epoch_keys
+from mnist_design.models.net import parameter_count
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.module import MNISTClassifier
 from mnist_design.rundir import RunDir
@@ -78,7 +79,7 @@ def evaluate(
     history = runs.read_history(RunDir(run_dir).history)
     logged = runs.scalars(trainer.callback_metrics)
     metrics: dict[str, Any] = {
-        "params": sum(p.numel() for p in model.parameters()),
+        "params": parameter_count(model),
         "epochs": int(history[-1]["epoch"]) if history else trainer.current_epoch,
         "seconds": round(seconds, 2),
         **{key: logged[key] for key in epoch_keys() if key in logged},

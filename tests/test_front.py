@@ -11,6 +11,7 @@ from torchvision.datasets import MNIST
 import mnist_design as md
 from mnist_design import runs
 from mnist_design.factory import compose_run
+from mnist_design.models.net import parameter_count
 from mnist_design.report import front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
 from mnist_design.rundir import FILES
@@ -154,7 +155,7 @@ def test_every_committed_checkpoint_is_the_trained_model_of_the_run_it_sits_in(m
     for checkpoint in COMMITTED_CHECKPOINTS:
         metrics = runs.read_metrics(checkpoint.parent.parent)
         model = md.load_model(checkpoint)
-        assert sum(p.numel() for p in model.classifier.parameters()) == metrics["params"], checkpoint
+        assert parameter_count(model.classifier) == metrics["params"], checkpoint
         with torch.no_grad():
             predicted = model.classifier(((pixels - model.mean) / model.std)[:, None]).argmax(dim=1)
         accuracy = (predicted == labels).float().mean().item()

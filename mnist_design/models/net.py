@@ -25,6 +25,11 @@ from mnist_design.models.blocks import conv_block
 KINDS = ("conv", "maxpool", "gap")
 
 
+def parameter_count(model: nn.Module) -> int:
+    """Every parameter of a model: what budgets limit and metrics.json records as ``params``."""
+    return sum(p.numel() for p in model.parameters())
+
+
 class ConvNet(nn.Module):
     def __init__(
         self,
