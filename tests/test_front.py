@@ -27,24 +27,54 @@ def test_readme_blocks_are_what_results_render() -> None:
         assert front.readme_block(readme, block) == text, block
 
 
+def write_design(results: Path, name: str, params: int, test_accs: list[float], val_offset: float = 0.0) -> None:
+    """One design's finals: a run per seed with its test accuracy, and validation accuracy just below it."""
+    for seed, acc in enumerate(test_accs):
+        runs.write_metrics(
+            results / "runs" / f"{name}_{seed}",
+            {
+                "seed": seed,
+                "params": params,
+                "test_acc": acc,
+                "val_acc": acc - 0.001 + val_offset,
+                "tags": {"design": name},
+            },
+        )
+
+
 def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(tmp_path: Path) -> None:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
-    for seed, acc in enumerate([0.9950, 0.9940]):
-        runs.write_metrics(
-            tmp_path / "runs" / f"woolly_{seed}",
-            {"seed": seed, "params": 3692, "test_acc": acc, "tags": {"design": "published_woolly"}},
-        )
+    write_design(tmp_path, "published_woolly", 3692, [0.9950, 0.9940])
     runs.write_metrics(
         tmp_path / "runs" / "debug",
         {"seed": 0, "params": 3692, "test_acc": 0.1, "tags": {"design": "published_woolly", "debug": "fdr"}},
     )
     [row] = front.Front.load(tmp_path).rows()
-    assert row[:4] == ["< 5,000", "published_woolly", "3,692", "0,1"]
-    assert row[4] == "99.45 ± 0.07 (min 99.40)" and row[5] == "99.52 (3,762 params)"
-    assert row[6:] == ["≥ 99.45", "yes"]
+    assert row[:5] == ["< 5,000", "published_woolly", "published", "3,692", "0,1"]
+    assert row[5] == "99.45 ± 0.07 (min 99.40)" and row[8] == "99.52 (3,762 params)"
+    assert row[6:8] == ["–", "– (the best baseline)"] and row[9:] == ["≥ 99.45", "yes"]
     assert "published_woolly" in front.render(tmp_path)["front"]
     begin, end = front.markers("front")
     assert front.with_block(f"a {begin}\nold\n{end} b", "front", "new") == f"a {begin}\nnew\n{end} b"
+
+
+def test_the_front_pairs_each_design_with_the_one_above_and_the_best_baseline_and_says_tied(tmp_path: Path) -> None:
+    """The seed's design is a baseline at its budget; the best baseline is chosen on validation, not on test; a
+    design rendered from fewer seeds says so."""
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    for seed, acc in enumerate([0.9950, 0.9945, 0.9955]):
+        runs.write_metrics(
+            tmp_path / "runs" / f"row4_{seed}",
+            {"seed": seed, "params": 7496, "test_acc": acc, "val_acc": 0.999, "tags": {"row": "row4"}},
+        )
+    write_design(tmp_path, "published_snehanshu", 7918, [0.9960, 0.9955, 0.9965])  # higher test, lower val
+    write_design(tmp_path, "ours", 7000, [0.9951, 0.9947, 0.9954])
+    write_design(tmp_path, "few", 19000, [0.9970])
+    rows = {row[1]: row for row in front.Front.load(tmp_path).rows()}
+    assert rows["row4"][2] == "the seed's design" and rows["row4"][7] == "– (the best baseline)"
+    assert rows["ours"][7].startswith("`row4`: +0.01 ± ") and rows["ours"][7].endswith("(3 seeds, tied)")
+    assert rows["published_snehanshu"][6].startswith("`row4`: +0.10 ± 0.00 pp (3 seeds, better)")
+    assert rows["few"][4] == "0 (only 1 of 3)" and "1 seed: no interval, tied" in rows["few"][6]
 
 
 def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:
@@ -56,7 +86,7 @@ def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_pat
             {**metrics, "seed": seed, "test_acc": acc, "test_loss": 0.02, "tags": {"row": "row4", "title": "best"}},
         )
     loaded = front.Front.load(tmp_path)
-    assert [len(group) for group in loaded.seed_rows.values()] == [0, 0, 0, 2] and not loaded.designs
+    assert [len(group) for group in loaded.seed_rows.values()] == [0, 0, 0, 2] and list(loaded.designs) == ["row4"]
     table = loaded.rows_table()
     assert "| row4 best" in table and "99.35 ± 0.07 (min 99.30)" in table and "test 99.56" in table
     assert "| row1 " in table and "no runs" in table
@@ -103,39 +133,57 @@ def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_p
     assert compose_run("report", [f"results_dir={tmp_path}", "out_dir=elsewhere"]).hydra.run.dir == "elsewhere"
 
 
-def test_the_knee_is_the_point_furthest_above_the_chord_in_log_parameters() -> None:
+def points(tmp_path: Path, designs: dict[str, tuple[int, list[float]]]) -> list[front.Point]:
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    for name, (params, accs) in designs.items():
+        write_design(tmp_path, name, params, accs)
+    loaded = front.Front.load(tmp_path)
+    return [loaded.point(name) for name in designs]
+
+
+def test_the_knee_is_the_point_furthest_above_the_chord_in_log_parameters(tmp_path: Path) -> None:
     bends = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.990), front.Point("c", 8000, 0.992)]
     assert front.knee(bends) == bends[1]
     climbs = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.981), front.Point("c", 4000, 0.990)]
     assert front.knee(climbs) is None and front.knee(bends[:2]) is None
-    beaten = front.Point("big_but_worse", 3000, 0.985)
-    assert front.upper_front([*bends, beaten]) == bends  # a larger design that a smaller one beats is not the curve
 
 
-def test_the_answer_takes_one_design_per_budget_and_names_the_knee(tmp_path: Path) -> None:
+def test_a_design_joins_the_front_only_where_its_gain_is_resolved(tmp_path: Path) -> None:
+    small, tied, beaten, big = points(
+        tmp_path,
+        {
+            "small": (1000, [0.980, 0.981, 0.982]),
+            "tied": (2000, [0.982, 0.979, 0.983]),  # +0.00 on average, an interval around zero
+            "beaten": (3000, [0.975, 0.976, 0.977]),
+            "big": (4000, [0.990, 0.991, 0.993]),
+        },
+    )
+    assert front.resolved_front([small, tied, beaten, big]) == [small, big]
+
+
+def test_the_answer_takes_one_design_per_budget_by_validation_and_names_the_knee(tmp_path: Path) -> None:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
-    designs = {"tiny_a": (937, 0.970), "tiny_b": (947, 0.980), "two": (1900, 0.990), "five": (4900, 0.9925)}
-    for name, (params, acc) in designs.items():
-        for seed in (0, 1):
-            runs.write_metrics(
-                tmp_path / "runs" / f"{name}_{seed}",
-                {"seed": seed, "params": params, "test_acc": acc, "tags": {"design": name}},
-            )
+    write_design(tmp_path, "tiny_a", 937, [0.990, 0.991, 0.989], val_offset=-0.02)  # best test, worse validation
+    write_design(tmp_path, "tiny_b", 947, [0.980, 0.981, 0.9805])
+    write_design(tmp_path, "two", 1900, [0.990, 0.9905, 0.9895])
+    write_design(tmp_path, "five", 4900, [0.9925, 0.9930, 0.9922])
     loaded = front.Front.load(tmp_path)
-    assert [p.name for p in loaded.curve()] == ["tiny_b", "two", "five"]  # tiny_a: the same budget, less accurate
+    assert [p.name for p in loaded.curve()] == ["tiny_b", "two", "five"]  # tiny_a: its budget's worse validation
     assert "The knee is `two` (1,900 parameters, 99.00 %)" in loaded.answer()
     assert "no curve yet" in front.Front.load(tmp_path / "nothing", loaded.research).answer()
 
 
-def test_two_points_on_the_front_make_no_knee_and_say_so(tmp_path: Path) -> None:
+def test_two_points_on_the_front_make_no_knee_and_a_tie_is_named(tmp_path: Path) -> None:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
-    for name, params, acc in [("one", 900, 0.985), ("two", 1900, 0.984), ("five", 4000, 0.992)]:
-        runs.write_metrics(
-            tmp_path / "runs" / name, {"seed": 0, "params": params, "test_acc": acc, "tags": {"design": name}}
-        )
+    write_design(tmp_path, "one", 900, [0.985, 0.986, 0.984])
+    write_design(tmp_path, "two", 1900, [0.984, 0.987, 0.985])
+    write_design(tmp_path, "five", 4000, [0.992, 0.993, 0.9925])
     answer = front.Front.load(tmp_path).answer()
-    assert "`two`" not in answer  # a larger design that a smaller one beats is not on the front
-    assert "Two points make no bend" in answer and "900 → 4,000: +0.33 pp" in answer
+    assert "The front: `one` (900 parameters, 98.50 %), `five`" in answer
+    assert (
+        "Not on the front, not resolved above a smaller design: `two` (1,900 parameters, 98.53 %), +0.03 ± " in answer
+    )
+    assert "Two points make no bend" in answer and "900 → 4,000: +0.35 ± " in answer
 
 
 def test_a_committed_journal_that_is_not_a_study_is_one_line_naming_it(tmp_path: Path) -> None:

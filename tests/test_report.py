@@ -87,12 +87,15 @@ def test_report_groups_by_the_tags_runs_wrote_not_by_names(tmp_path: Path, compo
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_analysis_says_plainly_when_a_row_does_not_improve(tmp_path: Path, compose_cfg) -> None:
-    fake_run(tmp_path / "s", "a", compose_cfg(), {"row": "row3"}, 0.995, 0)
-    fake_run(tmp_path / "s", "b", compose_cfg(), {"row": "row4"}, 0.993, 0)
+def test_analysis_claims_a_step_only_when_its_paired_interval_excludes_zero(tmp_path: Path, compose_cfg) -> None:
+    for seed, (before, after) in enumerate([(0.995, 0.993), (0.994, 0.9925), (0.996, 0.9935)]):
+        fake_run(tmp_path / "s", f"a{seed}", compose_cfg(), {"row": "row3"}, before, seed)
+        fake_run(tmp_path / "s", f"b{seed}", compose_cfg(), {"row": "row4"}, after, seed)
+    fake_run(tmp_path / "s", "c0", compose_cfg(), {"row": "row2"}, 0.990, 0)  # one shared seed: no interval
     found, _ = runs.collect([tmp_path / "s"])
     report = write_report(found, tmp_path / "out", "cmd").read_text()
-    assert "**row4** (row4) does NOT improve on row3: test accuracy -0.20 pp" in report
+    assert "**row4** (row4) is worse than row3: test accuracy -0.20 ± " in report and "(3 seeds, worse)" in report
+    assert "**row3** (row3) is tied with row2: test accuracy +0.50 pp (1 seed: no interval, tied)" in report
 
 
 def test_a_truncated_metrics_file_is_named_and_skipped(tmp_path: Path, compose_cfg) -> None:

@@ -6,7 +6,9 @@
                                                # results/README's study tables, mnist_design/report/study_tables.py)
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
-test); its budget is the smallest in results/research.yaml that it is under. A published design shows its own
+test), and the seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml
+that it is under, and its baselines there are the seed's design and the published ones. Every difference stated is
+paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design shows its own
 published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows are the
 runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
 """
@@ -14,7 +16,7 @@ runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -25,12 +27,27 @@ from mnist_design.report import study_tables
 from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
-from mnist_design.report.stats import cell, size_point, stats
+from mnist_design.report.stats import Difference, cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
 from mnist_design.rundir import RunDir
 
 RUNS_DIR = "runs"  # finished run records (metrics, history, config) below results/
-HEADER = ["budget", "design", "params", "seeds", "test acc % (mean ± std, min)", "published", "target", "met"]
+HEADER = [
+    "budget",
+    "design",
+    "kind",
+    "params",
+    "seeds",
+    "test acc % (mean ± std, min)",
+    "vs the design above (paired test Δ, 95 % CI)",
+    "vs the budget's best baseline",
+    "published",
+    "target",
+    "met",
+]
+SEED_DESIGN = "the seed's design"  # the kind of the seed's final row, a baseline at its budget
+PUBLISHED = "published"
+SEARCHED = "searched"
 
 
 class FrontUnwritable(UserError):
@@ -50,21 +67,29 @@ def tested_runs(results: Path) -> list[runs.Run]:
 
 @dataclass(frozen=True)
 class Point:
-    """One design on the curve: its name, parameters and mean final-epoch test accuracy over its seeds."""
+    """One design on the curve: its name, parameters, mean final-epoch test accuracy over its seeds, and its runs
+    (what its paired differences are measured on)."""
 
     name: str
     params: int
     mean: float
+    runs: tuple[runs.Run, ...] = field(default=(), compare=False)
 
     def shown(self) -> str:
         return f"`{self.name}` ({self.params:,} parameters, {100 * self.mean:.2f} %)"
 
 
-def upper_front(points: list[Point]) -> list[Point]:
-    """The designs no smaller one beats: by parameters, each more accurate than every smaller design."""
+def gain(smaller: Point, larger: Point) -> Difference:
+    """The larger design's paired test gain over the smaller one."""
+    return paired(larger.runs, smaller.runs)
+
+
+def resolved_front(points: list[Point]) -> list[Point]:
+    """The designs no smaller one matches: by parameters, a design joins only where its paired test gain over the
+    last design kept is resolved (its 95 % interval above zero); a tie keeps the smaller design."""
     kept: list[Point] = []
     for point in sorted(points, key=lambda p: (p.params, -p.mean)):
-        if not kept or point.mean > kept[-1].mean:
+        if not kept or gain(kept[-1], point).verdict() == "better":
             kept.append(point)
     return kept
 
@@ -81,9 +106,22 @@ def knee(front: list[Point]) -> Point | None:
     return front[best] if above[best] > 0 else None
 
 
+def per_doubling(smaller: Point, larger: Point) -> str:
+    """The paired gain from one front point to the next, per doubling of parameters."""
+    step = gain(smaller, larger).scaled(1 / math.log2(larger.params / smaller.params))
+    return f"{smaller.params:,} → {larger.params:,}: {step.shown('pp per doubling')}"
+
+
+def seeds_cell(group: list[runs.Run], most: int) -> str:
+    """The seeds a design was rendered from, saying so when that is fewer than the other designs have."""
+    listed = ",".join(str(r.seed) for r in group)
+    return listed if len(group) >= most else f"{listed} (only {len(group)} of {most})"
+
+
 @dataclass(frozen=True)
 class Front:
-    """results/ read once: what it compares against, the seed's rows, and its finals by design."""
+    """results/ read once: what it compares against, the seed's rows, and its finals by design (the seed's own
+    design among them, from its final row's runs)."""
 
     results: Path
     research: Research
@@ -94,24 +132,55 @@ class Front:
     def load(cls, results: Path, research: Research | None = None) -> Front:
         research = research or Research.load(results)
         found = tested_runs(results)
-        return cls(results, research, by_tag(found, "design"), seed_rows(found, research.seed_rows))
+        rows = seed_rows(found, research.seed_rows)
+        designs = by_tag(found, "design")
+        if rows.get(research.baseline):
+            designs = {**designs, research.baseline: rows[research.baseline]}
+        return cls(results, research, designs, rows)
+
+    def params(self, design: str) -> int:
+        return int(self.designs[design][0].metrics["params"])
+
+    def budget(self, design: str) -> int | None:
+        return self.research.budget_of(self.params(design))
+
+    def kind(self, design: str) -> str:
+        if design == self.research.baseline:
+            return SEED_DESIGN
+        return PUBLISHED if design in self.research.published else SEARCHED
+
+    def best_baseline(self, budget: int | None) -> str | None:
+        """The budget's baseline (the seed's design, a published one) with the best mean validation accuracy:
+        chosen on validation, like everything else, so the test set only reports."""
+        baselines = [d for d in self.designs if self.kind(d) != SEARCHED and self.budget(d) == budget]
+        return max(baselines, key=lambda d: stats(self.designs[d], "val_acc")[0], default=None)
+
+    def order(self) -> list[str]:
+        """The designs by parameters."""
+        return sorted(self.designs, key=lambda d: (self.params(d), d))
 
     def rows(self) -> list[list[str]]:
         """One row per design with tested runs, by parameters."""
-        return sorted(
-            (self.row(d, g) for d, g in self.designs.items()), key=lambda row: (int(row[2].replace(",", "")), row[1])
-        )
+        names = self.order()
+        most = max(len(group) for group in self.designs.values())
+        return [self.row(d, names[i - 1] if i else None, most) for i, d in enumerate(names)]
 
-    def row(self, design: str, group: list[runs.Run]) -> list[str]:
-        params = int(group[0].metrics["params"])
-        budget = self.research.budget_of(params)
+    def row(self, design: str, above: str | None, most: int) -> list[str]:
+        group, params, budget = self.designs[design], self.params(design), self.budget(design)
         theirs = self.research.published.get(design)
+        best = self.best_baseline(budget)
+        versus = "– (the best baseline)" if best == design else "–"
+        if best and best != design:
+            versus = f"`{best}`: {paired(group, self.designs[best]).shown()}"
         return [
             f"< {budget:,}" if budget else "–",
             design,
+            self.kind(design),
             f"{params:,}",
-            ",".join(str(r.seed) for r in group),
+            seeds_cell(group, most),
             cell(group, "test_acc"),
+            f"`{above}`: {paired(group, self.designs[above]).shown()}" if above else "–",
+            versus,
             f"{100 * theirs['test_acc']:.2f} ({theirs['params']:,} params)" if theirs else "–",
             self.research.goal(budget) if budget else "–",
             self.research.verdict(params, [float(r.metrics["test_acc"]) for r in group]),
@@ -122,7 +191,7 @@ class Front:
         if not self.designs:
             name = self.results.name
             return f"_No final runs under `{name}/{RUNS_DIR}/` yet: see `{name}/README.md` for what is left._"
-        return markdown(HEADER, self.rows(), right=(2,))
+        return markdown(HEADER, self.rows(), right=(3,))
 
     def rows_table(self) -> str:
         """The seed's table with the committed runs of each row beside the seed's own single runs."""
@@ -130,32 +199,60 @@ class Front:
             return f"_No runs of the seed's rows under `{self.results.name}/{RUNS_DIR}/` yet._"
         return comparison_table(self.seed_rows, self.research)
 
+    def baseline_table(self) -> str:
+        """Each searched design against every baseline of its budget, paired on their shared seeds."""
+        lines = [
+            [f"< {self.budget(d):,}", d, b, self.kind(b), paired(self.designs[d], self.designs[b]).shown()]
+            for d in self.order()
+            if self.kind(d) == SEARCHED and self.budget(d)
+            for b in self.order()
+            if self.kind(b) != SEARCHED and self.budget(b) == self.budget(d)
+        ]
+        if not lines:
+            return "_No searched design shares a budget with a baseline that has finals yet._"
+        header = ["budget", "searched design", "baseline", "kind", "searched − baseline (paired test Δ, 95 % CI)"]
+        return markdown(header, lines)
+
+    def point(self, design: str) -> Point:
+        group = self.designs[design]
+        return Point(design, self.params(design), stats(group, "test_acc")[0], tuple(group))
+
+    def candidates(self) -> list[Point]:
+        """Per budget, the design (ours, a baseline) with the best mean validation accuracy: one point per budget,
+        chosen on validation, so two designs of nearly one size are not a step of their own."""
+        best: dict[int | None, str] = {}
+        for design in self.order():
+            budget = self.budget(design)
+            val = stats(self.designs[design], "val_acc")[0]
+            if budget not in best or val > stats(self.designs[best[budget]], "val_acc")[0]:
+                best[budget] = design
+        return [self.point(design) for design in best.values()]
+
     def curve(self) -> list[Point]:
-        """Per budget, its most accurate design with finals (ours or a published one retrained), then the upper
-        front of those: one point per budget, so two designs of nearly one size are not a step of their own."""
-        best: dict[int | None, Point] = {}
-        for name, group in self.designs.items():
-            point = Point(name, int(group[0].metrics["params"]), stats(group, "test_acc")[0])
-            budget = self.research.budget_of(point.params)
-            if budget not in best or point.mean > best[budget].mean:
-                best[budget] = point
-        return upper_front(list(best.values()))
+        """The resolved front of the budgets' candidates."""
+        return resolved_front(self.candidates())
 
     def answer(self) -> str:
-        """README's answer to the seed's question, in one paragraph, from the front's numbers only."""
-        curve = self.curve()
+        """README's answer to the seed's question, in one paragraph, from resolved differences only."""
+        candidates = self.candidates()
+        curve = resolved_front(candidates)
         if len(curve) < 2:
             return f"_Fewer than two designs have finals under `{self.results.name}/{RUNS_DIR}/`: no curve yet._"
-        steps = "; ".join(
-            f"{a.params:,} → {b.params:,}: {100 * (b.mean - a.mean) / math.log2(b.params / a.params):+.2f} pp"
-            for a, b in pairwise(curve)
-        )
+        steps = "; ".join(per_doubling(a, b) for a, b in pairwise(curve))
         first, last, bend = curve[0], curve[-1], knee(curve)
+        left_out = [
+            f"{p.shown()}, {gain(kept, p).shown()} against {kept.shown()}"
+            for p in candidates
+            if p not in curve
+            for kept in [max((k for k in curve if k.params < p.params), key=lambda k: k.params)]
+        ]
         lead = (
-            f"On the front of the finals above (per budget its most accurate design, each more accurate than every "
-            f"smaller one: "
-            f"{', '.join(p.shown() for p in curve)}), mean test accuracy gains per doubling of parameters: {steps}."
+            f"Per budget, the design with the best mean validation accuracy stands for it; by parameters, one joins "
+            f"the front only where its paired test gain over the last one kept has a 95 % interval above zero. The "
+            f"front: {', '.join(p.shown() for p in curve)}. Test accuracy per doubling of parameters: {steps}."
         )
+        if left_out:
+            lead += f" Not on the front, not resolved above a smaller design: {'; '.join(left_out)}."
         if len(curve) == 2:
             return (
                 f"{lead} Two points make no bend: at 15 epochs the answer lies at or above {last.params:,} "
@@ -168,15 +265,20 @@ class Front:
                 f"answer lies at or above {last.params:,} parameters."
             )
         return (
-            f"{lead} The knee is {bend.shown()}: from {first.params:,} parameters to it, accuracy gains "
-            f"{100 * (bend.mean - first.mean):.2f} pp; from it to {last.shown()}, "
-            f"{100 * (last.mean - bend.mean):.2f} pp for {last.params / bend.params:.1f}× the parameters. So, at 15 "
-            f"epochs, about {bend.params:,} parameters: beyond that each parameter buys little."
+            f"{lead} The knee is {bend.shown()}: from {first.params:,} parameters to it, test accuracy gains "
+            f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "
+            f"{last.params / bend.params:.1f}× the parameters. So, at 15 epochs, about {bend.params:,} parameters: "
+            f"beyond that each parameter buys little."
         )
 
     def blocks(self) -> dict[str, str]:
         """Each README block's text, by block name."""
-        return {"rows": self.rows_table(), "front": self.table(), "answer": self.answer()}
+        return {
+            "rows": self.rows_table(),
+            "front": self.table(),
+            "baselines": self.baseline_table(),
+            "answer": self.answer(),
+        }
 
     def draw(self) -> list[Path]:
         """results/front.png (our finals, mean ± std and worst over seeds, beside the published designs' own figures),

@@ -1,12 +1,19 @@
-"""Statistics over groups of runs: mean ± sample std (min), paired deltas on shared seeds, mean curves."""
+"""Statistics over groups of runs: mean ± sample std (min), paired differences with 95 % intervals on shared seeds,
+mean curves."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scipy.stats import ttest_rel
 
 from mnist_design.figures import SizePoint
 from mnist_design.runs import Run
+
+CONFIDENCE = 0.95  # every interval the report states
 
 
 def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
@@ -36,14 +43,52 @@ def train_test_gap(group: Sequence[Run]) -> float:
     return statistics.fmean(r.metrics["train_acc"] - r.metrics["test_acc"] for r in group)
 
 
-def paired_delta(group: Sequence[Run], baseline: Sequence[Run], key: str) -> tuple[float, float, int]:
-    """Mean and sample std of the difference to the baseline over the seeds both have (same seed = same data
-    order and augmentation draws), and how many seeds that is."""
+@dataclass(frozen=True)
+class Difference:
+    """A paired difference of one metric over the seeds two groups share (same seed = same data order and
+    augmentation draws): its mean and 95 % Student-t interval (scipy.stats.ttest_rel). A difference is claimed only
+    when the interval excludes zero; otherwise the two are tied."""
+
+    mean: float
+    low: float
+    high: float
+    seeds: int
+
+    @property
+    def resolved(self) -> bool:
+        return self.seeds > 1 and (self.low > 0 or self.high < 0)
+
+    def verdict(self, better: str = "better", worse: str = "worse") -> str:
+        if not self.resolved:
+            return "tied"
+        return better if self.mean > 0 else worse
+
+    def scaled(self, factor: float) -> Difference:
+        """The same difference in other units (per doubling of parameters, say)."""
+        return Difference(self.mean * factor, self.low * factor, self.high * factor, self.seeds)
+
+    def shown(self, unit: str = "pp") -> str:
+        """'+0.13 ± 0.06 pp (5 seeds, better)'; a single shared seed has no interval and is tied."""
+        if self.seeds == 0:
+            return "– (no shared seeds)"
+        if self.seeds == 1:
+            return f"{100 * self.mean:+.2f} {unit} (1 seed: no interval, tied)"
+        half = 100 * (self.high - self.low) / 2
+        return f"{100 * self.mean:+.2f} ± {half:.2f} {unit} ({self.seeds} seeds, {self.verdict()})"
+
+
+def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = "test_acc") -> Difference:
+    """group − baseline over the seeds both have, with its 95 % interval."""
     base = {r.seed: float(r.metrics[key]) for r in baseline}
-    pairs = [float(r.metrics[key]) - base[r.seed] for r in group if r.seed in base]
+    pairs = [(float(r.metrics[key]), base[r.seed]) for r in group if r.seed in base]
     if not pairs:
-        return float("nan"), float("nan"), 0
-    return statistics.fmean(pairs), (statistics.stdev(pairs) if len(pairs) > 1 else 0.0), len(pairs)
+        return Difference(math.nan, math.nan, math.nan, 0)
+    ours, theirs = (list(side) for side in zip(*pairs))
+    mean = statistics.fmean(a - b for a, b in pairs)
+    if len(pairs) == 1 or statistics.pstdev(a - b for a, b in pairs) == 0:  # no spread: the interval is the mean
+        return Difference(mean, mean, mean, len(pairs)) if len(pairs) > 1 else Difference(mean, -math.inf, math.inf, 1)
+    interval = ttest_rel(ours, theirs).confidence_interval(CONFIDENCE)
+    return Difference(mean, float(interval.low), float(interval.high), len(pairs))
 
 
 def mean_history(group: Sequence[Run]) -> list[dict[str, float]]:

@@ -1,6 +1,7 @@
 """The report's markdown tables, rendered by tabulate (pipe tables); each takes groups of runs and returns text.
 
-comparison_table(rows, research)      # the seed's table: ours (mean ± std over seeds) beside the published run
+comparison_table(rows, research)      # the seed's table: ours (mean ± std over seeds), each step's paired gain, the
+                                      # published run
 ablation_table(groups, baseline, "recipe")   # each variant against its baseline on the same seeds
 design_table(designs, research)       # searched or published designs against their budget's target
 """
@@ -15,7 +16,7 @@ from torch import nn
 
 from mnist_design.report.groups import epochs, seeds, title
 from mnist_design.report.research import Research
-from mnist_design.report.stats import cell, paired_delta, stats, train_test_gap
+from mnist_design.report.stats import cell, paired, stats, train_test_gap
 from mnist_design.runs import Run
 
 METRICS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
@@ -40,22 +41,29 @@ def published_cell(numbers: dict) -> str:
 
 
 def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
-    lines = []
+    """The seed's table: ours beside the seed's run, and each row's paired test gain over the row before it."""
+    lines, previous = [], None
     for row, group in rows.items():
         theirs = published_cell(research.seed_rows[row])
         if not group:
-            lines.append([row, "–", "–", "no runs", *[""] * len(METRICS), theirs])
+            lines.append([row, "–", "–", "no runs", *[""] * len(METRICS), "–", theirs])
             continue
+        step = paired(group, previous).shown() if previous else "–"
         params = f"{group[0].metrics['params']:,}"
         lines.append(
-            [title(group, row), params, epochs(group), seeds(group), *(cell(group, k) for k in METRICS), theirs]
+            [title(group, row), params, epochs(group), seeds(group), *(cell(group, k) for k in METRICS), step, theirs]
         )
+        previous = group
     header = ["row", "params", "epochs", "seeds", "train acc %", "train loss", "val acc %", "test acc %", "test loss"]
-    return markdown([*header, "seed's published (params, train acc / loss, test acc / loss)"], lines, right=(1, 2))
+    step_header = "test gain over the row above (paired, 95 % CI)"
+    return markdown(
+        [*header, step_header, "seed's published (params, train acc / loss, test acc / loss)"], lines, right=(1, 2)
+    )
 
 
 def analysis(rows: dict[str, list[Run]]) -> list[str]:
-    """One line per row vs the previous row: change in mean test accuracy and in the train-test gap."""
+    """One line per row vs the previous row: its paired test difference (a gain only where the 95 % interval
+    excludes zero) and the change in the train-test gap."""
     lines, previous = [], None
     for row, group in rows.items():
         if not group:
@@ -67,9 +75,10 @@ def analysis(rows: dict[str, list[Run]]) -> list[str]:
             lines.append(f"- {label}: test accuracy {100 * test:.2f} %, train−test gap {100 * gap:+.2f} pp.")
         else:
             name, before, before_gap = previous
-            verdict = "improves on" if test > before else "does NOT improve on"
+            step = paired(group, rows[name])
+            verdict = step.verdict("improves on", "is worse than").replace("tied", "is tied with")
             lines.append(
-                f"- {label} {verdict} {name}: test accuracy {100 * (test - before):+.2f} pp "
+                f"- {label} {verdict} {name}: test accuracy {step.shown()} "
                 f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {100 * (gap - before_gap):+.2f} "
                 f"pp ({100 * before_gap:+.2f} → {100 * gap:+.2f})."
             )
@@ -82,10 +91,9 @@ def ablation_table(groups: dict[str, list[Run]], baseline: Sequence[Run], what: 
     ranked = sorted({**groups, "baseline": list(baseline)}.items(), key=lambda item: -stats(item[1], "val_acc")[0])
     lines = []
     for name, group in ranked:
-        delta, spread, pairs = paired_delta(group, baseline, "val_acc")
-        shown = "–" if name == "baseline" or not pairs else f"{100 * delta:+.2f} ± {100 * spread:.2f} ({pairs} seeds)"
+        shown = "–" if name == "baseline" else paired(group, baseline, "val_acc").shown()
         lines.append([name, seeds(group), cell(group, "val_acc"), shown, cell(group, "test_acc")])
-    header = [what, "seeds", "val acc %", "Δ val vs baseline, same seeds (pp)", "test acc % (reported, not used)"]
+    header = [what, "seeds", "val acc %", "Δ val vs baseline, same seeds (95 % CI)", "test acc % (reported, not used)"]
     return markdown(header, lines, right=(3,))
 
 
