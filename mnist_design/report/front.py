@@ -1,16 +1,16 @@
 """README's evidence, from the run records committed in results/: the seed's rows, the front and the answer.
 
     front = Front.load(Path("results"))  # research.yaml, the seed's rows and the finals, read once
-    front.blocks()                       # {"rows": ..., "front": ..., "answer": ...}: README's generated blocks
+    front.blocks()                       # {"rows", "front", "baselines", "answer"}: README's generated blocks
     python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks (and
                                                # results/README's study tables, mnist_design/report/study_tables.py)
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
 test), and the seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml
 that it is under, and its baselines there are the seed's design and the published ones. Every difference stated is
-paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design shows its own
-published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows are the
-runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
+paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
+shows its own published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows
+are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
 """
 
 from __future__ import annotations
