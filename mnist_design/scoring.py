@@ -18,6 +18,7 @@ from mnist_design.data import NUM_CLASSES
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.factory import classifier_from
 from mnist_design.module import MNISTClassifier
+from mnist_design.portable import portable
 from mnist_design.runs import scalars
 
 
@@ -38,7 +39,7 @@ def selected_checkpoint_metrics(
     return {
         "epoch": int(checkpoint["epoch"]) + 1,
         "val_acc": val_acc,
-        "checkpoint": path,
+        "checkpoint": portable(path),
         **metrics_on_test(trainer, model, datamodule),
     }
 

@@ -49,6 +49,7 @@ from mnist_design.config import (
 )
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.metrics import metric, record_key
+from mnist_design.portable import portable
 from mnist_design.training import train
 
 REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
@@ -68,7 +69,7 @@ def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_
     run_dir = run_dirs(study_dir, trial)
     own = preset(trial.user_attrs.get("published"), cfg)
     chosen = [*own, *space.sample(trial, cfg, [*typed, *own], run_dir)]
-    trial.set_user_attr("run_dir", str(run_dir))
+    trial.set_user_attr("run_dir", portable(run_dir))
     trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
     trial_cfg = factory.compose_run("search", [*typed, *chosen], run_dir)
     runs.write_config(run_dir, trial_cfg, [*typed, *chosen])

@@ -25,12 +25,13 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import factory, figures, rundir, runs, scoring, threads
-from mnist_design.config import check_budget, validate
+from mnist_design.config import check_budget, config_dir, validate
 from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
 from mnist_design.metrics import epoch_keys
 from mnist_design.models.net import parameter_count
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.module import MNISTClassifier
+from mnist_design.portable import make_portable, portable
 from mnist_design.rundir import RunDir
 
 
@@ -98,7 +99,7 @@ def evaluate(
             "device": str(trainer.strategy.root_device),
             "hardware": hardware(trainer),
             "threads": threads.record(trainer.callbacks),
-            "run_dir": str(run_dir),
+            "run_dir": portable(run_dir),
         }
     )
     return metrics
@@ -110,7 +111,7 @@ def write(
     """Figures, HParams and the metrics file (rank 0 only); that file last, so its presence means 'finished'."""
     if not trainer.is_global_zero:
         return
-    run_dir = Path(metrics["run_dir"])
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     named = {rundir.LEARNING_CURVES: figures.learning_curves({"run": runs.read_history(RunDir(run_dir).history)})}
     if cfg.test:
         named.update(scoring.figures_on_test(model, datamodule, trainer))
@@ -123,6 +124,7 @@ def write(
             trainer.logger.log_hyperparams(params)
             trainer.logger.log_metrics(final)
         trainer.logger.finalize("success")
+    make_portable(run_dir, Path(config_dir()))  # before the metrics file: a finished run's record is portable
     runs.write_metrics(run_dir, metrics)
     say(metrics)
 
