@@ -89,6 +89,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
         ("scheduler.max_lr", (cfg.get("scheduler") or {}).get("max_lr"), lambda v: v is None or v > 0, "> 0"),
+        ("scheduler.span", (cfg.get("scheduler") or {}).get("span"), lambda v: v is None or v > 0, "> 0 or null"),
         (
             "module.label_smoothing",
             (cfg.get("module") or {}).get("label_smoothing", 0.0),

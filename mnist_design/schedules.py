@@ -29,19 +29,23 @@ def check_points(points: Sequence[Sequence[float]]) -> None:
 
 
 class PiecewiseLinearLR(LRScheduler):
-    """Every parameter group's lr follows the points; ``max_lr`` rescales them so that their peak is max_lr."""
+    """Every parameter group's lr follows the points; ``max_lr`` rescales them so that their peak is max_lr, and
+    ``span`` rescales their epochs so that the last point falls on epoch ``span`` (a 15-epoch schedule run in 3)."""
 
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
         points: Sequence[Sequence[float]],
         max_lr: float | None = None,
+        span: float | None = None,
         last_epoch: int = -1,
     ) -> None:
         check_points(points)
         if max_lr is not None and max_lr <= 0:
             raise ValueError(f"scheduler.max_lr must be > 0 or null; got {max_lr}")
         epochs, rates = ([float(v) for v in column] for column in zip(*points))
+        if span is not None:  # the same shape compressed or stretched: the last point lands on epoch `span`
+            epochs = [epoch * span / epochs[-1] for epoch in epochs]
         scale = max_lr / max(rates) if max_lr is not None else 1.0
         self.epochs, self.rates = epochs, [rate * scale for rate in rates]  # plain lists: checkpoints stay weights-only
         super().__init__(optimizer, last_epoch)

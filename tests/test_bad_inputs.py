@@ -142,6 +142,12 @@ CASES = [
         "scheduler.points must be a list of [epoch, lr]",
     ),
     (TRAIN, ["scheduler=piecewise", "scheduler.max_lr=0"], 2, "scheduler.max_lr=0.0 is not allowed"),
+    (
+        TRAIN,
+        ["scheduler=piecewise", "scheduler.span=0"],
+        2,
+        "scheduler.span=0.0 is not allowed: it must be > 0 or null",
+    ),
     (REPORT, ["front=maybe"], HYDRA, "front"),
     (REPORT, ["front=true", "results_dir=nowhere"], 2, "nowhere/research.yaml does not exist"),
     (

@@ -12,7 +12,7 @@ from mnist_design.checkpoints import CheckpointError
 
 PACKAGE = Path(factory.__file__).parent
 # each `python -m mnist_design.<name>` (the report is a package: its entry point is report/__main__.py)
-ENTRY_POINTS = {"train", "evaluate", "predict", "report.__main__", "bench", "receptive_field", "search"}
+ENTRY_POINTS = {"train", "evaluate", "predict", "report.__main__", "bench", "receptive_field", "search", "fidelity"}
 
 
 def test_build_gives_data_model_and_a_trainer_that_keeps_last_ckpt_every_epoch(compose_cfg) -> None:

@@ -62,6 +62,10 @@ def test_piecewise_lr_follows_its_points_per_epoch_and_rescales_to_max_lr() -> N
         torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), [[0, 0.05], [2, 0.1]], max_lr=0.2
     )
     assert doubled.lr_at(0) == pytest.approx(0.1) and doubled.lr_at(2) == pytest.approx(0.2)
+    compressed = PiecewiseLinearLR(
+        torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0), [[0, 0.05], [2, 0.1], [15, 0.0]], span=3
+    )
+    assert compressed.lr_at(0.4) == pytest.approx(0.1) and compressed.lr_at(3) == 0.0  # 15 epochs' shape in 3
 
 
 def test_augmentation_probability_leaves_the_others_untouched() -> None:

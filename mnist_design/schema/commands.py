@@ -1,5 +1,6 @@
-"""The entry points' top-level configs: conf/train.yaml, bench.yaml, search.yaml, evaluate.yaml, predict.yaml and
-report.yaml each start from theirs (``/schema/<entry>``); the groups inside them are typed by schema/groups.py."""
+"""The entry points' top-level configs: conf/train.yaml, bench.yaml, search.yaml, fidelity.yaml, evaluate.yaml,
+predict.yaml and report.yaml each start from theirs (``/schema/<entry>``); the groups inside them are typed by
+schema/groups.py."""
 
 from __future__ import annotations
 
@@ -79,6 +80,23 @@ class Search(Train):
 
 
 @dataclass
+class FidelitySettings:
+    configs: int = MISSING
+    sampler_seed: int = MISSING
+    full_epochs: int = MISSING
+    compressed: List[int] = MISSING
+    workers: int = MISSING
+    worker: int = MISSING
+    results_dir: str = MISSING
+    docs: Optional[str] = MISSING
+
+
+@dataclass
+class Fidelity(Search):
+    fidelity: FidelitySettings = field(default_factory=FidelitySettings)
+
+
+@dataclass
 class Evaluate:
     trainer: Any = MISSING
     ckpt_path: str = MISSING
@@ -114,6 +132,7 @@ COMMANDS: dict[str, Any] = {  # ConfigStore path under schema/ -> node
     "train": Train,
     "bench": Bench,
     "search": Search,
+    "fidelity": Fidelity,
     "evaluate": Evaluate,
     "predict": Predict,
     "report": Report,

@@ -105,6 +105,7 @@ class AdamW(Partial):
 class Piecewise(Scheduler):
     points: List[Any] = MISSING  # [epoch, lr] pairs (OmegaConf cannot type nested lists)
     max_lr: Optional[float] = None
+    span: Optional[float] = None
 
 
 @dataclass

@@ -1,0 +1,45 @@
+"""The fidelity sample: reproducible draws under the budget, full and compressed runs, a table of Kendall tau."""
+
+from pathlib import Path
+
+from conftest import tiny
+
+from mnist_design import signals
+from mnist_design.report.front import markers
+
+
+def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_continues(
+    run_entry, mnist_dir: Path, tmp_path: Path
+) -> None:
+    docs = tmp_path / "search.md"
+    docs.write_text("\n".join(markers("fidelity_5000")) + "\n")
+    args = [
+        *tiny(mnist_dir),
+        "budget=5000",
+        "search_space=small",
+        "data.train_subset=256",
+        "trainer.limit_val_batches=1",
+        "fidelity.configs=2",
+        "fidelity.full_epochs=2",
+        "fidelity.compressed=[1]",
+        f"fidelity.results_dir={tmp_path / 'sample'}",
+        f"fidelity.docs={docs}",
+    ]
+    status, out, err = run_entry("mnist_design.fidelity", *args, cwd=tmp_path)
+    assert status == 0, err[-2000:]
+    runs = sorted(p.parent.relative_to(tmp_path / "sample") for p in (tmp_path / "sample").glob("*/*/metrics.json"))
+    assert [str(r) for r in runs] == [f"config_0{i}/epochs_{e}" for i in (0, 1) for e in (1, 2)]
+    assert "[fidelity] 4 runs trained now" in out
+    assert "| epoch 2 of the full schedule, validation accuracy" in docs.read_text()
+    status, out, _ = run_entry("mnist_design.fidelity", *args, cwd=tmp_path)  # again: nothing left to train
+    assert status == 0 and "[fidelity] 0 runs trained now" in out
+
+
+def test_a_compressed_schedule_rescales_piecewise_points_only(compose_cfg) -> None:
+    assert signals.schedule(compose_cfg("scheduler=piecewise"), 3) == ["trainer.max_epochs=3", "scheduler.span=3"]
+    assert signals.schedule(compose_cfg("scheduler=onecycle"), 3) == ["trainer.max_epochs=3"]
+
+
+def test_a_worker_index_outside_the_workers_is_one_line(run_entry, tmp_path: Path) -> None:
+    status, _, err = run_entry("mnist_design.fidelity", "fidelity.workers=2", "fidelity.worker=2", cwd=tmp_path)
+    assert status == 2 and "fidelity.worker=2 is not allowed" in err and "Traceback" not in err
