@@ -5,11 +5,13 @@
 The pruner leaves only a few complete trials, and the best of one noisy draw is biased upward. So when a study has
 trained its trials, the ``search.selection.top`` trials ranked by the last epoch they reached and their value there
 (complete, or pruned at the last rung) are each trained to the full schedule on ``search.selection.seeds``, with
-``test=false``; a complete trial already trained on one of those seeds is reused. The finalist has the best mean.
-Every run lives in <search.results_dir>/select/trial_NNNN_seedS, beside the journal, so its record is committed with
-the study and a continuation in another checkout keeps the runs already done; a process claims a run by creating its
-``.claim`` file, so several workers share the work, and a claim whose process is gone is taken over (safe to kill and
-continue).
+``test=false``, and every baseline (the base config, each published design, each cross of their designs and recipes)
+is a candidate too, and selection seed s validates on split s, so the mean is over three validation sets, not one
+(selection protocol 2, recorded when a study begins; an older study keeps protocol 1). A complete trial already
+trained on one of those seeds and its split is reused. The finalist has the best mean. Every run lives in
+<search.results_dir>/select/trial_NNNN_seedS, beside the journal, so its record is committed with the study and a
+continuation in another checkout keeps the runs already done; a process claims a run by creating its ``.claim`` file,
+so several workers share the work, and a claim whose process is gone is taken over (safe to kill and continue).
 """
 
 from __future__ import annotations
@@ -28,7 +30,17 @@ from optuna.trial import FrozenTrial, TrialState
 from mnist_design import factory, runs
 from mnist_design.metrics import record_key
 from mnist_design.rundir import RunDir
-from mnist_design.studies import alive, in_flight, reached, this_worker, was_trained
+from mnist_design.studies import (
+    BASELINE_ATTRS,
+    alive,
+    baseline_name,
+    in_flight,
+    is_baseline,
+    protocol,
+    reached,
+    this_worker,
+    was_trained,
+)
 from mnist_design.training import train
 
 SELECT_DIR = "select"
@@ -41,19 +53,31 @@ def better_sign(study: optuna.Study) -> int:
 
 
 def candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    """The ``top`` trained trials by (last epoch reached, value there), best first in the study's direction."""
+    """The ``top`` trained trials by (last epoch reached, value there), best first in the study's direction, then
+    every trained baseline not among them: the search's finalist must beat each baseline on the same seeds."""
     sign = better_sign(study)
     ranked = [t for t in study.get_trials(deepcopy=False) if was_trained(t) and reached(t)]
-    return sorted(ranked, key=lambda t: (reached(t)[0], sign * reached(t)[1]), reverse=True)[:top]
+    best = sorted(ranked, key=lambda t: (reached(t)[0], sign * reached(t)[1]), reverse=True)[:top]
+    if protocol(study) < 2:  # a study begun before baselines were candidates keeps its own protocol
+        return best
+    return best + [t for t in ranked if is_baseline(t) and t not in best] if top else []
+
+
+def split_seed(study: optuna.Study, cfg: DictConfig, seed: int) -> int:
+    """The validation split a selection seed is measured on: its own (seed s on split s) from protocol 2 on, so
+    three seeds average over three sets of 5,000 images; before, the base config's one."""
+    return seed if protocol(study) >= 2 else cfg.data.split_seed
 
 
 def run_dir(cfg: DictConfig, trial: FrozenTrial, seed: int) -> Path:
     return Path(cfg.search.results_dir) / SELECT_DIR / f"trial_{trial.number:04d}_seed{seed}"
 
 
-def reusable(trial: FrozenTrial, seed: int, trial_seed: int) -> bool:
-    """Whether the trial itself trained the whole schedule on this seed (its value is then the seed's value)."""
-    return trial.state == TrialState.COMPLETE and seed == trial_seed
+def reusable(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConfig) -> bool:
+    """Whether the trial itself trained the whole schedule on this seed and its split (its value is then the
+    seed's value)."""
+    same_run = seed == cfg.seed and split_seed(study, cfg, seed) == cfg.data.split_seed
+    return trial.state == TrialState.COMPLETE and same_run
 
 
 def claim(path: Path) -> bool:
@@ -82,10 +106,10 @@ def value_of(path: Path, monitor: str) -> float | None:
         return None
 
 
-def seed_value(trial: FrozenTrial, seed: int, cfg: DictConfig) -> float | None:
+def seed_value(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConfig) -> float | None:
     """The candidate's monitored value on one seed: from the journal when the trial is that run, so a study continued
     in another checkout (whose trial run directories are not committed) still ranks it; else from its selection run."""
-    if reusable(trial, seed, cfg.seed):
+    if reusable(study, trial, seed, cfg):
         return float(trial.value)
     return value_of(run_dir(cfg, trial, seed), cfg.search.monitor)
 
@@ -101,12 +125,13 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
     for trial in candidates(study, cfg.search.selection.top):
         for seed in cfg.search.selection.seeds:
             path = run_dir(cfg, trial, seed)
-            if reusable(trial, seed, cfg.seed) or RunDir(path).finished() or not claim(path):
+            if reusable(study, trial, seed, cfg) or RunDir(path).finished() or not claim(path):
                 continue
             overrides = [
                 *typed,
                 *trial.user_attrs.get(OVERRIDES_ATTR, []),
                 f"seed={seed}",
+                f"data.split_seed={split_seed(study, cfg, seed)}",
                 "test=false",
                 f"+tags.candidate=trial_{trial.number:04d}",
             ]
@@ -125,7 +150,7 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, 
     sign = better_sign(study)
     rows = []
     for trial in candidates(study, cfg.search.selection.top):
-        per_seed = {seed: seed_value(trial, seed, cfg) for seed in cfg.search.selection.seeds}
+        per_seed = {seed: seed_value(study, trial, seed, cfg) for seed in cfg.search.selection.seeds}
         epoch, value = reached(trial)
         done = [v for v in per_seed.values() if v is not None]
         rows.append(
@@ -136,16 +161,21 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, 
                 "value_there": value,
                 "per_seed": per_seed,
                 "mean": statistics.fmean(done) if len(done) == len(per_seed) else None,
-                **{key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs},
+                **{key: trial.user_attrs[key] for key in BASELINE_ATTRS if key in trial.user_attrs},
                 "overrides": list(trial.user_attrs.get(OVERRIDES_ATTR, [])),
             }
         )
     complete = [row for row in rows if row["mean"] is not None]
     finalist = max(complete, key=lambda row: sign * row["mean"]) if len(complete) == len(rows) and rows else None
-    return {
+    result = {
         "seeds": list(cfg.search.selection.seeds),
         "monitor": cfg.search.monitor,
         "candidates": rows,
         "finalist": finalist["trial"] if finalist else None,
         "finished": finalist is not None,
     }
+    if protocol(study) >= 2:
+        result["split_seeds"] = [split_seed(study, cfg, seed) for seed in cfg.search.selection.seeds]
+        # no searched candidate beat it: the finalist is that baseline, and the summary and the preset say so
+        result["finalist_is_baseline"] = baseline_name(finalist) if finalist else None
+    return result

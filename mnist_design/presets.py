@@ -79,6 +79,11 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
         f"{', '.join(map(str, selection['seeds']))} for the full schedule,",
         f"the best mean validation accuracy, {100 * finalist['mean']:.2f} % (seeds: {seeds}; summary.yaml).",
         f"The others' means: {others}." if others else "It was the only candidate.",
+        *(
+            [f"No searched candidate beat the baseline {selection['finalist_is_baseline']}: the finalist is it."]
+            if selection.get("finalist_is_baseline")
+            else []
+        ),
         "Written by the search (mnist_design/presets.py) from the trial's overrides.",
     ]
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import hydra
+import lightning as L
 import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -63,11 +64,29 @@ def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
     return study_dir / f"trial_{trial.number:04d}"
 
 
+class ReportOnly(PyTorchLightningPruningCallback):
+    """Reports each epoch's value as the pruning callback does, and never prunes: a baseline trains its whole
+    schedule, so the search compares itself with it at full length."""
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if not trainer.sanity_checking and score is not None and trainer.is_global_zero:
+            self._trial.report(score.item(), step=pl_module.current_epoch)
+
+
+def own_overrides(attrs: dict[str, Any], cfg: DictConfig) -> list[str]:
+    """A baseline trial's own overrides: a published design's preset, or a cross of one design and one recipe."""
+    if "cross" in attrs:
+        design, recipe = attrs["cross"].split(studies.CROSS)
+        return cross(design, recipe, cfg)
+    return preset(attrs.get("published"), cfg)
+
+
 def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_dir: Path) -> DictConfig:
     """The trial's full config: the search's own, what the user typed, then the trial's values."""
     trial.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
     run_dir = run_dirs(study_dir, trial)
-    own = preset(trial.user_attrs.get("published"), cfg)
+    own = own_overrides(trial.user_attrs, cfg)
     chosen = [*own, *space.sample(trial, cfg, [*typed, *own], run_dir)]
     trial.set_user_attr("run_dir", portable(run_dir))
     trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
@@ -87,7 +106,8 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
         except ConfigError as refused:  # over budget, or a layout or recipe that cannot be built: no data is read
             trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None
-        pruning = PyTorchLightningPruningCallback(trial, monitor=cfg.search.monitor)
+        watch = ReportOnly if studies.is_baseline(trial) else PyTorchLightningPruningCallback
+        pruning = watch(trial, monitor=cfg.search.monitor)
         try:
             metrics = train(trial_cfg, extra_callbacks=[pruning])
         except NonFiniteLoss as diverged:
@@ -139,7 +159,8 @@ def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.Froz
 
 
 def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """(user attrs, point) of the base config (when it fits the budget) and of each published design that fits."""
+    """(user attrs, point) of the base config (when it fits the budget), of each published design that fits, and of
+    each cross of ``search.crosses``: every design there under every recipe there."""
     wanted = space.space_of(cfg)
     found = []
     if cfg.search.enqueue_base:
@@ -150,9 +171,12 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
             found.append(
                 ({"published": path.stem}, factory.compose_run("search", [*typed, *preset(path.stem, cfg)], run_dir))
             )
+        for design, recipe in crosses(cfg, {studies.baseline_name(attrs) for attrs, _ in found}):
+            composed = factory.compose_run("search", [*typed, *cross(design, recipe, cfg)], run_dir)
+            found.append(({"cross": f"{design}{studies.CROSS}{recipe}"}, composed))
     points = []
     for attrs, composed in found:
-        name = attrs.get("published", "the base config")
+        name = studies.baseline_name(attrs)
         params = model_parameters(composed)
         if cfg.budget is not None and params > cfg.budget:
             print(f"[search] {name} ({params:,} params) is over budget={cfg.budget:,}: not a starting point")
@@ -164,6 +188,24 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
             print(f"[search] {name}: {own} not in the space, kept as the preset has it")
         points.append(({**attrs, space.FIXED_ATTR: sorted(kept)}, kept))
     return points
+
+
+def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]:
+    """Every (design, recipe) pair of ``search.crosses`` that is not already a starting point of its own."""
+    names = list(cfg.search.crosses)
+    return [(d, r) for d in names for r in names if not (d == r and d in enqueued)]
+
+
+def cross(design: str, recipe: str, cfg: DictConfig) -> list[str]:
+    """The overrides of one baseline's design under another's recipe ("base" = the base config's own): the recipe's
+    experiment, then the design's model, with a design tag that names both (the recipe's own tag would be false)."""
+    model = "family" if design == studies.BASE else preset_choices("experiment", design).get("model")
+    return [
+        *([] if recipe == studies.BASE else [f"experiment={recipe}"]),
+        f"model={model}",
+        f"budget={cfg.budget}",
+        f"++tags.design='{design}{studies.CROSS}{recipe}'",
+    ]
 
 
 def preset(name: str | None, cfg: DictConfig) -> list[str]:
@@ -178,15 +220,16 @@ def preset(name: str | None, cfg: DictConfig) -> list[str]:
 
 def enqueue_starting_points(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
     """Every starting point the study lacks: all of them in a new study; in one still searching, a published design
-    added since it began (conf/experiment/published_*.yaml), so what it finds from then on had to beat that too."""
-    had = {t.user_attrs.get("published") or ("base" if t.user_attrs.get("base") else None) for t in study.trials}
+    (conf/experiment/published_*.yaml) or a cross added since it began, so what it finds from then on must beat that
+    too."""
+    had = {studies.baseline_name(t.user_attrs) for t in study.trials}
     new = not study.trials
     for attrs, point in starting_points(cfg, typed):
-        if (attrs.get("published") or "base") in had or (not new and "base" in attrs):
+        if studies.baseline_name(attrs) in had or (not new and "base" in attrs):
             continue
         study.enqueue_trial(point, user_attrs=attrs)
-        late = "" if new else " (published since the study began: enqueued now)"
-        print(f"[search] starting point: {attrs.get('published', 'the base config')}{late}", flush=True)
+        late = "" if new else " (added since the study began: enqueued now)"
+        print(f"[search] starting point: {studies.baseline_name(attrs)}{late}", flush=True)
 
 
 def die_with_parent() -> None:

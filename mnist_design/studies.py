@@ -34,6 +34,11 @@ JOURNAL_FILE = "journal.log"
 SUMMARY_FILE = "summary.yaml"
 WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
 REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
+BASELINE_ATTRS = ("base", "published", "cross")  # the user attributes that mark an enqueued starting point
+PROTOCOL_ATTR = "selection_protocol"  # recorded when a study begins; a study keeps the protocol it began with
+PROTOCOL = 2  # 1: the top trials on one validation split; 2: every baseline too, and seed s validates on split s
+BASE = "base"  # the base config's name as a starting point and in search.crosses
+CROSS = "×"  # joins a cross's design and recipe in its name: "pareto8k×published_snehanshu"
 # Keys a continuation may change freely: how the work is done, not what the study is.
 FREE_KEYS = (
     "search.n_trials",
@@ -181,7 +186,7 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
     recorded = {key: study.user_attrs.get(key) for key in wanted}
     if all(value is None for value in recorded.values()) and not study.trials:
-        for key, value in wanted.items():
+        for key, value in {**wanted, PROTOCOL_ATTR: PROTOCOL}.items():
             study.set_user_attr(key, value)
         return study
     differs = [key for key, value in wanted.items() if recorded.get(key) != value]
@@ -229,12 +234,28 @@ def recover_dead(study: optuna.Study) -> list[int]:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process recovered it first
-        kept = {key: trial.user_attrs[key] for key in ("base", "published") if key in trial.user_attrs}
+        kept = {key: trial.user_attrs[key] for key in BASELINE_ATTRS if key in trial.user_attrs}
         study.enqueue_trial(
             dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number}
         )
         recovered.append(trial.number)
     return recovered
+
+
+def protocol(study: optuna.Study) -> int:
+    """The selection protocol the study began with (studies begun before it was recorded: 1)."""
+    return int(study.user_attrs.get(PROTOCOL_ATTR, 1))
+
+
+def is_baseline(trial: FrozenTrial | optuna.Trial) -> bool:
+    """An enqueued starting point: the base config, a published design, or a cross of their designs and recipes."""
+    return baseline_name(trial.user_attrs) is not None
+
+
+def baseline_name(attrs: dict[str, Any]) -> str | None:
+    """The name a starting point is enqueued under: "base", a published preset, or "<design>×<recipe>"; None for a
+    searched trial."""
+    return attrs.get("published") or attrs.get("cross") or (BASE if attrs.get("base") else None)
 
 
 def was_trained(trial: FrozenTrial) -> bool:

@@ -28,7 +28,7 @@ def preset_of(budget: int) -> str:
     """The finalist preset that names this budget (conf/experiment/*.yaml with that budget and a design tag)."""
     [name] = [
         path.stem
-        for path in (REPO / "conf" / "experiment").glob("pareto*.yaml")
+        for path in (REPO / "conf" / "experiment").glob("pareto*k.yaml")  # not the versioned earlier finalists
         if OmegaConf.load(path).get("budget") == budget
     ]
     return name

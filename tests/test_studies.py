@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from mnist_design import studies
+from mnist_design.factory import compose_run
 from mnist_design.search import enqueue_starting_points
 
 
@@ -140,3 +141,48 @@ def test_a_study_still_searching_gets_the_published_designs_added_since_it_began
     assert [attrs.get("published") for attrs in added] == ["published_minimal"]  # not the base, not warn again
     enqueue_starting_points(study, cfg, ["search_space=tiny", "budget=2000"])
     assert len(study.trials) == 3  # and never twice
+
+
+def test_every_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_from_protocol_2() -> None:
+    """The search's finalist must beat each baseline at full length on the same seeds; a study begun before keeps
+    its own protocol (the committed ones)."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from mnist_design import finalists
+
+    def study_with(protocol: int | None) -> optuna.Study:
+        study = optuna.create_study(direction="maximize")
+        if protocol:
+            study.set_user_attr(studies.PROTOCOL_ATTR, protocol)
+        for value, attrs in [(0.99, {}), (0.98, {}), (0.95, {"cross": "pareto8k×base"}), (0.97, {"published": "p"})]:
+            study.add_trial(
+                create_trial(
+                    value=value,
+                    params={"x": value},
+                    distributions={"x": FloatDistribution(0, 1)},
+                    user_attrs=attrs,
+                    intermediate_values={14: value},
+                )
+            )
+        return study
+
+    new, old = study_with(studies.PROTOCOL), study_with(None)
+    assert [t.value for t in finalists.candidates(new, 1)] == [0.99, 0.95, 0.97]
+    assert [t.value for t in finalists.candidates(old, 1)] == [0.99]
+    cfg = compose_run("search", ["budget=8000"])
+    assert [finalists.split_seed(new, cfg, s) for s in (0, 1, 2)] == [0, 1, 2]
+    assert [finalists.split_seed(old, cfg, s) for s in (0, 1, 2)] == [0, 0, 0]
+    assert studies.baseline_name({"cross": "pareto8k×base"}) == "pareto8k×base" and studies.baseline_name({}) is None
+
+
+def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true_tag() -> None:
+    from mnist_design import search
+
+    typed = ["budget=8000", "search_space=design"]
+    cfg = compose_run("search", typed)
+    pairs = search.crosses(cfg, {"base", "published_snehanshu"})
+    assert len(pairs) == 14 and ("base", "base") not in pairs and ("pareto8k", "pareto8k") in pairs
+    crossed = compose_run("search", [*typed, *search.cross("pareto8k_v1", "published_snehanshu", cfg)])
+    assert crossed.hydra.runtime.choices.model == "pareto8k_v1" and crossed.data.batch_size == 64
+    assert crossed.tags.design == "pareto8k_v1×published_snehanshu"  # not the recipe's own design tag

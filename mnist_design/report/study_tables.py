@@ -86,10 +86,14 @@ def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
 
 def what(row: dict[str, Any], finalist: int, best_single: int | None) -> str:
     """Where the candidate came from, whether it is the finalist, and whether one seed alone would have chosen it."""
-    origin = f"`{row['published']}` with its own recipe" if row.get("published") else "searched"
+    name = studies.baseline_name(row)
+    origin = {None: "searched", studies.BASE: "the base config"}.get(name, f"`{name}` with its own recipe")
+    if row.get("cross"):
+        design, recipe = name.split(studies.CROSS)
+        origin = f"a baseline: `{design}`'s design under `{recipe}`'s recipe"
     notes = [
         *(["**the finalist**"] if row["trial"] == finalist else []),
-        "the base config" if row.get("base") else origin,
+        origin,
         *(["the best single trial of the search"] if row["trial"] == best_single and row["trial"] != finalist else []),
     ]
     return "; ".join(notes)

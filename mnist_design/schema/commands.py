@@ -68,6 +68,7 @@ class SearchSettings:
     timeout_min: Optional[float] = None
     enqueue_base: bool = MISSING
     enqueue_published: bool = True
+    crosses: List[str] = field(default_factory=list)
     monitor: str = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
