@@ -91,6 +91,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("scheduler.max_lr", (cfg.get("scheduler") or {}).get("max_lr"), lambda v: v is None or v > 0, "> 0"),
         ("scheduler.span", (cfg.get("scheduler") or {}).get("span"), lambda v: v is None or v > 0, "> 0 or null"),
         (
+            "scheduler.interval",
+            (cfg.get("scheduler") or {}).get("interval"),
+            lambda v: v in (None, *SCHEDULER_INTERVALS),
+            " or ".join(SCHEDULER_INTERVALS),
+        ),
+        (
             "module.label_smoothing",
             (cfg.get("module") or {}).get("label_smoothing", 0.0),
             lambda v: 0 <= v < 1,
@@ -127,6 +133,9 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0"),
         ]
     return checks
+
+
+SCHEDULER_INTERVALS = ("epoch", "step")  # when Lightning steps a scheduler
 
 
 def validate(cfg: DictConfig) -> int:

@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from mnist_design.checkpoints import CheckpointError, read_checkpoint
-from mnist_design.config import config_dir
+from mnist_design.config import ConfigError, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.module import MNISTClassifier
 from mnist_design.threads import ThreadTuner
@@ -64,7 +64,10 @@ JOBS_VARIABLE = "MNIST_DESIGN_JOBS"  # set by whoever starts several training pr
 
 def jobs_sharing_cores(cfg: DictConfig) -> int:
     """Training processes on this machine: the search's workers (via JOBS_VARIABLE), or DDP's CPU processes."""
-    jobs = int(os.environ.get(JOBS_VARIABLE, "1"))
+    given = os.environ.get(JOBS_VARIABLE, "1")
+    if not given.strip().isdigit() or int(given) < 1:
+        raise ConfigError(f"{JOBS_VARIABLE}={given!r} is not allowed: it must be a whole number >= 1 (or unset)")
+    jobs = int(given)
     if cfg.trainer.get("accelerator") == "cpu" and "ddp" in str(cfg.trainer.get("strategy", "")):
         jobs *= int(cfg.trainer.devices) if str(cfg.trainer.devices).isdigit() else 1
     return max(1, jobs)

@@ -38,6 +38,7 @@ from mnist_design.studies import (
     is_baseline,
     protocol,
     reached,
+    recover_dead,
     this_worker,
     was_trained,
 )
@@ -115,9 +116,13 @@ def seed_value(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConf
 
 
 def wait_for_trials(study: optuna.Study, poll_s: float = 10.0) -> None:
-    """Every worker ranks the same trials: wait until no trial is still being trained."""
+    """Every worker ranks the same trials: wait until no trial is still being trained. A trial whose worker died
+    (a zombie too) is failed and enqueued again each poll, so a dead worker never leaves this waiting for ever."""
     while in_flight(study):
-        time.sleep(poll_s)
+        for number in recover_dead(study):
+            print(f"[select] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
+        if in_flight(study):
+            time.sleep(poll_s)
 
 
 def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:

@@ -324,6 +324,11 @@ def search(cfg: DictConfig) -> dict[str, Any]:
             f"preset; search from the base config (published designs are starting points already)"
         )
     validate(cfg)  # the search's own keys and the base config, before any study is opened
+    if cfg.search.workers > factory.usable_cores():
+        raise ConfigError(
+            f"search.workers={cfg.search.workers} is not allowed: it must be at most this machine's "
+            f"{factory.usable_cores()} usable cores (more workers than cores slow every one of them)"
+        )
     if cfg.search.selection.preset:  # a name it may not write is refused now, not when the study ends hours later
         presets.check_replaceable(cfg.search.selection.preset, cfg.budget)
     space.check_keys(cfg, typed)

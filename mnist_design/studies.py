@@ -202,12 +202,17 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
 # --- workers and their trials ---------------------------------------------------------------------------------
 
 
-def start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), so a reused pid is not taken for the old one."""
+def stat_field(pid: int, index: int) -> str:
+    """One field of /proc/<pid>/stat after the command name (Linux); "" when the process is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[index]
     except (OSError, IndexError):
         return ""
+
+
+def start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot, so a reused pid is not taken for the old one."""
+    return stat_field(pid, 19)
 
 
 def this_worker() -> str:
@@ -220,7 +225,12 @@ def alive(worker: str) -> bool | None:
     pid, _, started = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return None
-    return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started
+    return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started and not zombie(int(pid))
+
+
+def zombie(pid: int) -> bool:
+    """Whether the process has exited and only waits to be reaped (its /proc entry stays until then)."""
+    return stat_field(pid, 0) == "Z"
 
 
 def recover_dead(study: optuna.Study) -> list[int]:

@@ -16,6 +16,7 @@ from conftest import REPO
 from PIL import Image
 
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
+FIDELITY = "mnist_design.fidelity"
 REPORT, BENCH, RF, SEARCH = (
     "mnist_design.report",
     "mnist_design.bench",
@@ -168,6 +169,10 @@ CASES = [
     (TRAIN, ["step=padding28", "experiment=pareto8k"], 2, "conflicts with experiment=pareto8k"),
     (SEARCH, ["step=padding28"], 2, "step=padding28: a search varies the design"),
     (SEARCH, ["experiment=pareto5k"], 2, "experiment=pareto5k: a search varies the design"),
+    # issue 36: values checked before training
+    (TRAIN, ["scheduler.interval=banana"], 2, "scheduler.interval=banana is not allowed: it must be epoch or step"),
+    (SEARCH, ["search.workers=1000"], 2, "search.workers=1000 is not allowed: it must be at most this machine's"),
+    (FIDELITY, ["fidelity.worker=5"], 2, "fidelity.worker=5 is not allowed: it must be in [0, fidelity.workers - 1]"),
 ]
 
 
@@ -254,7 +259,19 @@ def test_a_read_only_outputs_folder_is_one_line(
 
 def test_the_suite_covers_every_entry_point_forty_times_over() -> None:
     assert len(CASES) >= 40
-    assert {module for module, *_ in CASES} == {TRAIN, EVALUATE, PREDICT, REPORT, BENCH, RF, SEARCH}
+    assert {module for module, *_ in CASES} == {TRAIN, EVALUATE, PREDICT, REPORT, BENCH, RF, SEARCH, FIDELITY}
+
+
+@pytest.mark.parametrize("jobs", ["abc", "", "0"])
+def test_a_bad_jobs_variable_is_one_line_naming_it(
+    run_entry, hostile_dir: Path, mnist_dir: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    monkeypatch.setenv("MNIST_DESIGN_JOBS", jobs)
+    before = digests(hostile_dir)
+    code, out, err = run_entry(TRAIN, f"data.data_dir={mnist_dir}", "hydra.run.dir=jobs", cwd=hostile_dir)
+    assert code == 2 and "Traceback" not in out + err
+    assert err.startswith(f"error: MNIST_DESIGN_JOBS={jobs!r} is not allowed: it must be a whole number >= 1")
+    assert {name: digests(hostile_dir).get(name) for name in before} == before
 
 
 def test_resuming_a_finished_run_says_so_and_rewrites_nothing(run_entry, hostile_dir: Path) -> None:
