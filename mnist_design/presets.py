@@ -25,6 +25,10 @@ from mnist_design.config import config_dir, model_parameters
 from mnist_design.errors import UserError
 from mnist_design.factory import compose_run
 
+SEARCH_MARK = (
+    "Written by the search (mnist_design/presets.py)"  # a model preset's header line: the search may replace it
+)
+LEGACY_MARK = "Written from the trial's overrides"  # the same, as the search wrote it before naming itself
 PUBLISHED_PREFIX = "published_"  # conf/experiment/published_*.yaml: the public designs, never written by a search
 # What a finalist's preset must reproduce of the trial the search trained, key by key.
 RECIPE = ("model", "optimizer", "scheduler", "augment", "data.batch_size", "trainer.max_epochs", "budget")
@@ -84,7 +88,7 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
             if selection.get("finalist_is_baseline")
             else []
         ),
-        "Written by the search (mnist_design/presets.py) from the trial's overrides.",
+        f"{SEARCH_MARK} from the trial's overrides.",
     ]
 
 
@@ -119,6 +123,15 @@ def preset_paths(name: str) -> dict[str, Path]:
     return {group: Path(config_dir()) / group / f"{name}.yaml" for group in (MODEL_GROUP, EXPERIMENT_GROUP)}
 
 
+def written_by_search(model: Path) -> bool:
+    """Whether a model preset carries the header the search writes (a hand-written file never does)."""
+    try:
+        text = model.read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return SEARCH_MARK in text or LEGACY_MARK in text
+
+
 def check_replaceable(name: str, budget: int) -> None:
     """Only a finalist preset of the same budget may be replaced: a published design, a seed row or another
     budget's finalist under that name is refused before anything is written."""
@@ -128,6 +141,12 @@ def check_replaceable(name: str, budget: int) -> None:
     )
     if name.startswith(PUBLISHED_PREFIX) or not name.isidentifier():
         raise PresetUnwritable(f"search.selection.preset={name} is not allowed: it must be {allowed}")
+    model = preset_paths(name)[MODEL_GROUP]
+    if model.is_file() and not written_by_search(model):
+        raise PresetUnwritable(
+            f"search.selection.preset={name}: {model} was not written by the search (no '{SEARCH_MARK}' line); "
+            f"it must be {allowed}"
+        )
     if not path.is_file():
         return
     existing = OmegaConf.load(path)

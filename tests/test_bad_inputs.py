@@ -131,6 +131,16 @@ CASES = [
     (SEARCH, ["search.selection.preset=row4"], 2, "row4.yaml is another preset; it must be a new name, or"),
     (SEARCH, ["search.selection.preset=pareto2k"], 2, "pareto2k.yaml is another preset"),
     (SEARCH, ["search.selection.preset=../x"], 2, "search.selection.preset=../x is not allowed"),
+    # issue 36: a preset replaces only what the search wrote (conf/model/best.yaml is the default model)
+    *[
+        (
+            SEARCH,
+            ["budget=1000", "search_space=micro", f"search.selection.preset={name}"],
+            2,
+            "not written by the search",
+        )
+        for name in ("best", "skeleton", "bn_dropout", "augmented", "family", "pareto8k_v1")
+    ],
     (SEARCH, ["search.storage=journal:afile/j.log"], 2, "the folder afile does not exist"),
     (TRAIN, ["augment.brightness=abc"], HYDRA, "augment.brightness"),
     (TRAIN, ["augment.brightness=1.5"], 2, "augment.brightness=1.5 is not allowed: it must be in [0, 1]"),
