@@ -27,9 +27,13 @@ class EpochSummary(L.Callback):
     def __init__(self, path: str | None = None) -> None:
         self.path = Path(path) if path else None
         self.started = 0.0
+        self.lr = float("nan")
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self.started = time.perf_counter()
+        # the lr the epoch trains with (a per-step scheduler: its first step's); read at its end, a per-epoch
+        # scheduler may already have stepped to the next epoch's
+        self.lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
 
     @rank_zero_only
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
@@ -60,7 +64,7 @@ class EpochSummary(L.Callback):
                 if spec.curve:
                     logged = logged_name(stage, spec)
                     record[record_key(logged)] = float(metrics.get(logged, float("nan")))
-        record["lr"] = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
+        record["lr"] = self.lr
         record["seconds"] = round(time.perf_counter() - self.started, 3)
         return record
 

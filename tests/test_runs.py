@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import tiny
 
 from mnist_design import runs
 from mnist_design.rundir import RunDir
@@ -86,3 +87,12 @@ def test_hparams_hold_every_group_choice_and_every_override_without_a_hand_kept_
     assert flat["choice/step"] == "padding28" and flat["choice/debug"] == "limit" and "choice/search_space" not in flat
     assert flat["override/augment.p"] == "0.5" and flat["tag/step"] == "padding28"
     assert not any(key.startswith("choice/hydra") for key in flat)
+
+
+def test_the_lr_recorded_for_an_epoch_is_the_lr_it_trained_with(run_entry, mnist_dir: Path, tmp_path: Path) -> None:
+    """A per-epoch scheduler steps at the epoch's end: epoch 1 records the lr it trained with, not the next one's."""
+    args = [*tiny(mnist_dir), "trainer.max_epochs=2", "scheduler=step", "scheduler.step_size=1", "scheduler.gamma=0.5"]
+    status, _, err = run_entry("mnist_design.train", *args, "optimizer.lr=0.01", "hydra.run.dir=r", cwd=tmp_path)
+    assert status == 0, err[-2000:]
+    history = runs.read_history(RunDir(tmp_path / "r").history)
+    assert [round(h["lr"], 6) for h in history] == [0.01, 0.005]
