@@ -208,3 +208,19 @@ def test_every_committed_checkpoint_is_the_trained_model_of_the_run_it_sits_in(m
             predicted = model.classifier(((pixels - model.mean) / model.std)[:, None]).argmax(dim=1)
         accuracy = (predicted == labels).float().mean().item()
         assert abs(accuracy - metrics["test_acc"]) < 0.02, (checkpoint, accuracy)  # 1,000 images: ~0.4 pp std
+
+
+def test_the_front_names_every_run_it_cannot_use_and_its_row_says_it_has_fewer_seeds(tmp_path: Path) -> None:
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    write_design(tmp_path, "ours", 3000, [0.990, 0.991, 0.992])
+    write_design(tmp_path, "theirs", 3500, [0.990, 0.991, 0.992])
+    (tmp_path / "runs" / "ours_1" / "metrics.json").write_text('{"params": 30')  # a truncated record
+    runs.write_metrics(
+        tmp_path / "runs" / "ours_2", {"seed": 2, "params": 3000, "test_acc": float("nan"), "tags": {"design": "ours"}}
+    )
+    loaded = front.Front.load(tmp_path)
+    assert len(loaded.skipped) == 2
+    assert "ours_1/metrics.json is unreadable or truncated" in loaded.skipped[0] + loaded.skipped[1]
+    assert "ours_2/metrics.json: test_acc is nan" in loaded.skipped[0] + loaded.skipped[1]
+    rows = {row[1]: row for row in loaded.rows()}
+    assert rows["ours"][4] == "0 (only 1 of 3)" and rows["theirs"][4] == "0,1,2"

@@ -16,6 +16,7 @@ are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single ru
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -59,10 +60,17 @@ def markers(block: str) -> tuple[str, str]:
     return f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
 
 
-def tested_runs(results: Path) -> list[runs.Run]:
-    """The runs under results/runs/ with a test accuracy."""
-    found, _ = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
-    return [run for run in found if isinstance(run.metrics.get("test_acc"), float)]
+def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
+    """The runs under results/runs/ with a finite test accuracy, and one line naming each run left out and why."""
+    found, skipped = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
+    tested = []
+    for run in found:
+        accuracy = run.metrics.get("test_acc")
+        if isinstance(accuracy, float) and math.isfinite(accuracy):
+            tested.append(run)
+        elif accuracy is not None:
+            skipped.append(f"{run.path / 'metrics.json'}: test_acc is {accuracy!r}, not a finite accuracy")
+    return tested, skipped
 
 
 @dataclass(frozen=True)
@@ -127,16 +135,17 @@ class Front:
     research: Research
     designs: dict[str, list[runs.Run]]
     seed_rows: dict[str, list[runs.Run]]  # every row of the seed's table, with no runs where none is committed
+    skipped: tuple[str, ...] = ()  # one line per run record that could not be used, naming its file
 
     @classmethod
     def load(cls, results: Path, research: Research | None = None) -> Front:
         research = research or Research.load(results)
-        found = tested_runs(results)
+        found, skipped = tested_runs(results)
         rows = seed_rows(found, research.seed_rows)
         designs = by_tag(found, "design")
         if rows.get(research.baseline):
             designs = {**designs, research.baseline: rows[research.baseline]}
-        return cls(results, research, designs, rows)
+        return cls(results, research, designs, rows, tuple(skipped))
 
     def params(self, design: str) -> int:
         return int(self.designs[design][0].metrics["params"])
@@ -334,6 +343,8 @@ def write(front: Front, readme: Path | None) -> Path:
     """Print README's blocks and results/README's study tables, draw the figures, and rewrite both files' blocks
     with them (readme=None: print only; a results folder without its own README.md gets none)."""
     blocks, study_blocks = front.blocks(), study_tables.blocks(front.results)
+    for line in front.skipped:  # a design rendered without these says so in its seeds column
+        print(f"skipped: {line}", file=sys.stderr)
     print("\n\n".join([*blocks.values(), *study_blocks.values()]))
     for drawn in front.draw():
         print(f"{drawn} drawn")
