@@ -66,11 +66,20 @@ def train(cfg: DictConfig | str | None = None, *overrides: str) -> Run:
 
 
 def load_runs(*folders: str | Path, by: str | None = None) -> list[Run] | dict[str, list[Run]]:
-    """Every finished run below the folders (unreadable ones named on stderr), or the tested ones grouped by a tag."""
+    """Every finished run below the folders (unreadable ones named on stderr), or the tested ones grouped by a tag.
+    A folder that does not exist, or a tag no run has, is a ConfigError naming it (an empty answer would hide it)."""
+    missing = [str(folder) for folder in folders if not Path(folder).is_dir()]
+    if missing:
+        raise ConfigError(f"load_runs: {', '.join(missing)} is not a folder")
     found, problems = runs.collect(folders)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
-    return by_tag(found, by) if by else found
+    if not by:
+        return found
+    tags = sorted({key for run in found for key in run.tags})
+    if found and by not in tags:
+        raise ConfigError(f"load_runs: by={by} is not a tag of these runs; their tags are {', '.join(tags)}")
+    return by_tag(found, by)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from PIL import Image
 import mnist_design as md
 from mnist_design import rundir
 from mnist_design.config import ConfigError
+from mnist_design.errors import UserError
 from mnist_design.inference import UnreadableInput
 from mnist_design.preflight import RunDirRefused
 
@@ -55,6 +56,10 @@ def test_train_refuses_a_directory_that_holds_a_run_and_takes_overrides_directly
 def test_load_runs_groups_by_tag_as_the_report_does(api_run: md.Run) -> None:
     assert [r.path for r in md.load_runs(api_run.path.parent)] == [api_run.path]
     assert list(md.load_runs(api_run.path.parent, by="row")) == ["row2"]
+    with pytest.raises(UserError, match=r"by=rwo is not a tag of these runs; their tags are .*row"):
+        md.load_runs(api_run.path.parent, by="rwo")
+    with pytest.raises(UserError, match="load_runs: no_such_folder is not a folder"):
+        md.load_runs("no_such_folder")
 
 
 def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_path: Path) -> None:
