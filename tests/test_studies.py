@@ -186,3 +186,41 @@ def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true
     crossed = compose_run("search", [*typed, *search.cross("pareto8k_v1", "published_snehanshu", cfg)])
     assert crossed.hydra.runtime.choices.model == "pareto8k_v1" and crossed.data.batch_size == 64
     assert crossed.tags.design == "pareto8k_v1×published_snehanshu"  # not the recipe's own design tag
+
+
+def journal_with_a_trial(path: Path) -> None:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    optuna.create_study(study_name="s", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+
+
+@pytest.mark.parametrize("torn", [b'{"op_code": 5, "worker_id": "a', b'{"op_code": 5, "wor\n'])
+def test_a_torn_last_record_is_moved_aside_before_anything_is_appended(tmp_path: Path, torn: bytes, capsys) -> None:
+    journal = tmp_path / "journal.log"
+    journal_with_a_trial(journal)
+    whole = journal.read_bytes()
+    journal.write_bytes(whole + torn)  # a process killed mid-write, or a full disk
+    cfg = compose_run("search", [f"search.storage=journal:{journal}"])
+    studies.storage(cfg)
+    [side] = tmp_path.glob("journal.log.torn-*")
+    assert journal.read_bytes() == whole and side.read_bytes() == torn
+    assert "its last record was torn" in capsys.readouterr().out
+    assert len(studies.load(tmp_path).trials) == 1  # readable again
+
+
+@pytest.mark.parametrize(
+    "content, names",
+    [(b"my notes\nmore notes\n", "is not an Optuna journal"), (None, "line 2 of")],
+)
+def test_a_file_that_is_not_a_journal_or_has_junk_inside_is_refused_untouched(
+    tmp_path: Path, content: bytes | None, names: str
+) -> None:
+    journal = tmp_path / "journal.log"
+    if content is None:
+        journal_with_a_trial(journal)
+        lines = journal.read_bytes().split(b"\n")
+        content = b"\n".join([lines[0], b"junk", *lines[1:]])
+    journal.write_bytes(content)
+    cfg = compose_run("search", [f"search.storage=journal:{journal}"])
+    with pytest.raises(studies.StudyError, match=names):
+        studies.storage(cfg)
+    assert journal.read_bytes() == content
