@@ -8,8 +8,8 @@ import optuna
 import pytest
 
 from mnist_design import studies
+from mnist_design.baselines import enqueue_starting_points
 from mnist_design.factory import compose_run
-from mnist_design.search import enqueue_starting_points
 
 
 @pytest.fixture
@@ -177,13 +177,13 @@ def test_every_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_f
 
 
 def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true_tag() -> None:
-    from mnist_design import search
+    from mnist_design import baselines
 
     typed = ["budget=8000", "search_space=design"]
     cfg = compose_run("search", typed)
-    pairs = search.crosses(cfg, {"base", "published_snehanshu"})
+    pairs = baselines.crosses(cfg, {"base", "published_snehanshu"})
     assert len(pairs) == 14 and ("base", "base") not in pairs and ("pareto8k", "pareto8k") in pairs
-    crossed = compose_run("search", [*typed, *search.cross("pareto8k_v1", "published_snehanshu", cfg)])
+    crossed = compose_run("search", [*typed, *baselines.cross("pareto8k_v1", "published_snehanshu", cfg)])
     assert crossed.hydra.runtime.choices.model == "pareto8k_v1" and crossed.data.batch_size == 64
     assert crossed.tags.design == "pareto8k_v1×published_snehanshu"  # not the recipe's own design tag
 

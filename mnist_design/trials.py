@@ -1,0 +1,120 @@
+"""One search trial: its config composed from the study's point, trained with the pruner watching (a baseline is
+watched but never pruned), and the callbacks that report progress and stop the study at ``search.n_trials``.
+
+    study.optimize(objective(cfg, typed, study_dir), callbacks=[stop_when_done(cfg), progress(cfg)])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import optuna
+from omegaconf import DictConfig
+from optuna_integration import PyTorchLightningPruningCallback
+
+from mnist_design import factory, finalists, runs, space, studies
+from mnist_design.baselines import own_overrides
+from mnist_design.callbacks import NonFiniteLoss
+from mnist_design.config import (
+    ConfigError,
+    check_budget,
+    model_parameters,
+    validate,
+)
+from mnist_design.metrics import metric, record_key
+from mnist_design.portable import portable
+from mnist_design.training import train
+
+REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
+
+
+def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
+    return study_dir / f"trial_{trial.number:04d}"
+
+
+class ReportOnly(PyTorchLightningPruningCallback):
+    """Reports each epoch's value as the pruning callback does, and never prunes: a baseline trains its whole
+    schedule, so the search compares itself with it at full length."""
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        score = trainer.callback_metrics.get(self.monitor)
+        if not trainer.sanity_checking and score is not None and trainer.is_global_zero:
+            self._trial.report(score.item(), step=pl_module.current_epoch)
+
+
+def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_dir: Path) -> DictConfig:
+    """The trial's full config: the search's own, what the user typed, then the trial's values."""
+    trial.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
+    run_dir = run_dirs(study_dir, trial)
+    own = own_overrides(trial.user_attrs, cfg)
+    chosen = [*own, *space.sample(trial, cfg, [*typed, *own], run_dir)]
+    trial.set_user_attr("run_dir", portable(run_dir))
+    trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
+    trial_cfg = factory.compose_run("search", [*typed, *chosen], run_dir)
+    runs.write_config(run_dir, trial_cfg, [*typed, *chosen])
+    return trial_cfg
+
+
+def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[optuna.Trial], float]:
+    def run_trial(trial: optuna.Trial) -> float:
+        trial_cfg = compose_trial(trial, cfg, typed, study_dir)
+        try:
+            params = model_parameters(trial_cfg)
+            trial.set_user_attr("params", params)
+            check_budget(trial_cfg, params)
+            validate(trial_cfg)
+        except ConfigError as refused:  # over budget, or a layout or recipe that cannot be built: no data is read
+            trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
+            raise optuna.TrialPruned(f"refused: {refused}") from None
+        watch = ReportOnly if studies.is_baseline(trial) else PyTorchLightningPruningCallback
+        pruning = watch(trial, monitor=cfg.search.monitor)
+        try:
+            metrics = train(trial_cfg, extra_callbacks=[pruning])
+        except NonFiniteLoss as diverged:
+            trial.set_user_attr(studies.REFUSED_ATTR, str(diverged))
+            raise optuna.TrialPruned("diverged") from None
+        trial.set_user_attr("epochs", metrics["epochs"])
+        return metrics[record_key(cfg.search.monitor)]
+
+    return run_trial
+
+
+def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """One line per finished trial: its state and value, and the best so far, in the monitor's own units."""
+    spec = metric(cfg.search.monitor)
+
+    def say(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        counts = studies.describe(study)
+        got = studies.reached(trial)
+        value = trial.value if trial.value is not None else (got[1] if got else None)
+        shown = spec.show(value) if value is not None else "-"
+        at = f" at epoch {got[0]}" if got else ""
+        refused = f" ({trial.user_attrs[studies.REFUSED_ATTR]})" if studies.REFUSED_ATTR in trial.user_attrs else ""
+        try:
+            best = f"best: trial {study.best_trial.number} {spec.show(study.best_value)}"
+        except ValueError:
+            best = "best: none complete yet"
+        print(
+            f"[search] trial {trial.number} {trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, "
+            f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts['trained']} trained, "
+            f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['trials']} in the study",
+            flush=True,
+        )
+
+    return say
+
+
+def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
+    """Stop once the trained trials and those still running reach n_trials (across workers and continuations);
+    a space that proposes only refused designs ends after REFUSAL_STREAK of them in a row."""
+    streak = 0
+
+    def check(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        nonlocal streak
+        streak = streak + 1 if studies.REFUSED_ATTR in trial.user_attrs else 0
+        if studies.trained(study) + studies.in_flight(study) >= cfg.search.n_trials or streak >= REFUSAL_STREAK:
+            study.stop()
+
+    return check
