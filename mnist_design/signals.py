@@ -24,7 +24,7 @@ import optuna
 from omegaconf import DictConfig
 from scipy.stats import bootstrap, kendalltau
 
-from mnist_design import factory, space
+from mnist_design import factory, runs, space
 from mnist_design.callbacks import NonFiniteLoss
 from mnist_design.config import ConfigError, model_parameters, validate
 from mnist_design.report.tables import markdown
@@ -68,6 +68,15 @@ def schedule(composed: DictConfig, epochs: int) -> list[str]:
     return [*compressed, f"scheduler.span={epochs}"] if "points" in (composed.get("scheduler") or {}) else compressed
 
 
+def run_config(typed: Sequence[str], chosen: list[str], epochs: int, run_dir: Path) -> DictConfig:
+    """One run's config, written into its directory (.hydra/) as a search trial's is, so its record is complete."""
+    base = factory.compose_run("search", [*typed, *chosen], run_dir)
+    overrides = [*typed, *chosen, *schedule(base, epochs)]
+    composed = factory.compose_run("search", overrides, run_dir)
+    runs.write_config(run_dir, composed, overrides)
+    return composed
+
+
 def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]]) -> int:
     """Train this worker's runs that have no record yet (config i belongs to worker i % workers); returns how many."""
     out, trained = Path(cfg.fidelity.results_dir), 0
@@ -79,8 +88,7 @@ def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]])
             if RunDir(run_dir).metrics.is_file() or (run_dir / DIVERGED).is_file():
                 continue
             with space.own_runtime():
-                base = factory.compose_run("search", [*typed, *chosen], run_dir)
-                composed = factory.compose_run("search", [*typed, *chosen, *schedule(base, epochs)], run_dir)
+                composed = run_config(typed, chosen, epochs, run_dir)
                 print(f"[fidelity] config {index}, {epochs} epochs: {' '.join(chosen)}", flush=True)
                 try:
                     train(composed)

@@ -30,6 +30,7 @@ def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_contin
     runs = sorted(p.parent.relative_to(tmp_path / "sample") for p in (tmp_path / "sample").glob("*/*/metrics.json"))
     assert [str(r) for r in runs] == [f"config_0{i}/epochs_{e}" for i in (0, 1) for e in (1, 2)]
     assert "[fidelity] 4 runs trained now" in out
+    assert all((tmp_path / "sample" / run / ".hydra" / "config.yaml").is_file() for run in runs)  # complete records
     assert "| epoch 2 of the full schedule, validation accuracy" in docs.read_text()
     status, out, _ = run_entry("mnist_design.fidelity", *args, cwd=tmp_path)  # again: nothing left to train
     assert status == 0 and "[fidelity] 0 runs trained now" in out
