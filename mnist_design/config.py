@@ -6,6 +6,7 @@ left for ``validate`` is ranges and combinations, checked before any data is rea
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design import rundir, schema
 from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
+from mnist_design.metrics import monitorable
 from mnist_design.models.net import parameter_count
 from mnist_design.module import build_optimizer, build_scheduler
 
@@ -91,6 +93,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("scheduler.max_lr", (cfg.get("scheduler") or {}).get("max_lr"), lambda v: v is None or v > 0, "> 0"),
         ("scheduler.span", (cfg.get("scheduler") or {}).get("span"), lambda v: v is None or v > 0, "> 0 or null"),
         (
+            "scheduler.monitor",
+            (cfg.get("scheduler") or {}).get("monitor"),
+            lambda v: v is None or v in monitorable(),
+            f"a logged metric: {', '.join(monitorable())}",
+        ),
+        (
             "scheduler.interval",
             (cfg.get("scheduler") or {}).get("interval"),
             lambda v: v in (None, *SCHEDULER_INTERVALS),
@@ -138,9 +146,21 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
 SCHEDULER_INTERVALS = ("epoch", "step")  # when Lightning steps a scheduler
 
 
+def non_finite(node: Any, path: str = "") -> str | None:
+    """The first key under ``node`` holding NaN or an infinity (a float no range check below would refuse)."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else path
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    found = (non_finite(value, f"{path}.{key}".lstrip(".")) for key, value in items)
+    return next((key for key in found if key is not None), None)
+
+
 def validate(cfg: DictConfig) -> int:
     """Fail with one line naming the key before any data is touched or any training starts; returns the model's
     parameter count (building the model is part of the check)."""
+    infinite = non_finite({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"})
+    if infinite is not None:  # NaN slips through every range check below, and a run would die as a NaN loss
+        raise ConfigError(f"{infinite}={OmegaConf.select(cfg, infinite)} is not allowed: it must be a finite number")
     for key, value, ok, allowed in range_checks(cfg):
         try:
             good = ok(value)

@@ -67,6 +67,11 @@ def metric(logged: str) -> MetricSpec:
     raise KeyError(f"{logged!r} is not a metric; allowed: {allowed}")
 
 
+def monitorable() -> tuple[str, ...]:
+    """What a scheduler or a search may watch: the metrics logged every epoch for training and validation."""
+    return tuple(logged_name(stage, spec) for stage in ("train", "val") for spec in METRICS)
+
+
 def epoch_keys() -> tuple[str, ...]:
     """What each history record holds per epoch besides epoch, lr and seconds: train and val curves."""
     return tuple(record_key(logged_name(stage, spec)) for stage in ("train", "val") for spec in METRICS if spec.curve)

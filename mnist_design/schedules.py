@@ -21,6 +21,9 @@ def check_points(points: Sequence[Sequence[float]]) -> None:
     """Points are (epoch, lr) pairs, epochs strictly rising from 0, rates >= 0 and not all 0."""
     if not points or any(len(point) != 2 for point in points):
         raise ValueError(f"scheduler.points must be a list of [epoch, lr] pairs; got {list(points)}")
+    numbers = [value for point in points for value in point]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in numbers):
+        raise ValueError(f"scheduler.points must be [epoch, lr] pairs of finite numbers; got {list(points)}")
     epochs, rates = zip(*points)
     if epochs[0] != 0 or any(b <= a for a, b in pairwise(epochs)):
         raise ValueError(f"scheduler.points: epochs must rise strictly from 0; got {list(epochs)}")

@@ -182,6 +182,16 @@ CASES = [
     # issue 36: values checked before training
     (TRAIN, ["scheduler.interval=banana"], 2, "scheduler.interval=banana is not allowed: it must be epoch or step"),
     (SEARCH, ["search.workers=1000"], 2, "search.workers=1000 is not allowed: it must be at most this machine's"),
+    (TRAIN, ["scheduler=plateau", "scheduler.monitor=val/accc"], 2, "scheduler.monitor=val/accc is not allowed"),
+    (TRAIN, ["augment.degrees=inf"], 2, "augment.degrees=inf is not allowed: it must be a finite number"),
+    (
+        TRAIN,
+        ["scheduler=piecewise", "scheduler.points=[[0,0.1],[5,nan]]"],
+        2,
+        "scheduler.points.1.1=nan is not allowed",
+    ),
+    (TRAIN, ["scheduler=piecewise", "scheduler.points=[[0,0.1],[5,abc]]"], 2, "pairs of finite numbers"),
+    (TRAIN, ["model.layers=[{conv: 8}, {maxpool: 0}, {conv: 10}, {gap: true}]"], 2, "maxpool must be a whole number"),
     (FIDELITY, ["fidelity.worker=5"], 2, "fidelity.worker=5 is not allowed: it must be in [0, fidelity.workers - 1]"),
 ]
 

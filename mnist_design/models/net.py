@@ -67,7 +67,10 @@ def build_block(
     if len(kind) != 1:
         raise ValueError(f"model.layers[{index}] = {spec}: needs exactly one of {', '.join(KINDS)}")
     if kind == ["maxpool"]:
-        block, size = nn.MaxPool2d(spec["maxpool"]), size // spec["maxpool"]
+        pool = spec["maxpool"]
+        if not isinstance(pool, int) or isinstance(pool, bool) or pool < 1:
+            raise ValueError(f"model.layers[{index}] = {spec}: maxpool must be a whole number >= 1 (its kernel)")
+        block, size = nn.MaxPool2d(pool), size // pool
     elif kind == ["gap"]:
         block, size = nn.AvgPool2d(size, stride=1), 1  # stride 1 as in the seed's RF table; output is 1x1 anyway
     else:
