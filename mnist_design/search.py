@@ -112,7 +112,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     for number in studies.recover_dead(study):
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
     if not worker and studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
-        enqueue_starting_points(study, cfg, typed)
+        with studies.starting_lock(cfg):
+            enqueue_starting_points(study, cfg, typed)
     if not worker:  # a worker runs with search.workers=1 and inherits the parent's count of processes sharing cores
         os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)
     workers = [] if worker else start_workers(cfg, typed, study_dir)

@@ -89,9 +89,10 @@ def check_writable_folder(folder: Path, url: str, create: bool) -> None:
 
 
 @contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock on path (a sibling .lock file): two commands creating one SQLite study take turns."""
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
+def file_lock(path: Path, suffix: str = ".lock") -> Iterator[None]:
+    """An exclusive lock on path (a sibling file named with ``suffix``): two commands creating one SQLite study, or
+    enqueueing one study's starting points, take turns."""
+    with open(path.with_name(path.name + suffix), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -139,6 +140,20 @@ def is_record(line: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(record, dict) and "op_code" in record
+
+
+@contextmanager
+def starting_lock(cfg: DictConfig) -> Iterator[None]:
+    """Held while a command reads which starting points a study lacks and enqueues them, so two commands starting
+    one study together enqueue each once. A file storage's sibling file (not Optuna's own journal.log.lock); an RDB
+    server's study takes no lock here."""
+    url = storage_url(cfg)
+    path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
+    if path is None:
+        yield
+        return
+    with file_lock(path, ".starting.lock"):
+        yield
 
 
 def storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
