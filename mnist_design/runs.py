@@ -180,6 +180,9 @@ def write_figures(out_dir: Path, named: Mapping[str, Any], logger: Any = None) -
     return written
 
 
+HPARAM_GROUPS = ("data", "model", "optimizer", "scheduler", "augment", "module")  # whose values HParams shows
+
+
 def hparams(cfg: Any) -> dict[str, Any]:
     """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values."""
     runtime = HydraConfig.get()
@@ -194,17 +197,16 @@ def hparams(cfg: Any) -> dict[str, Any]:
     for typed in runtime.overrides.task:
         key, _, value = str(typed).lstrip("+~").partition("=")
         flat[f"override/{key}"] = value
-    flat.update(
-        {
-            "seed": cfg.seed,
-            "batch_size": cfg.data.batch_size,
-            "max_epochs": cfg.trainer.max_epochs,
-            "dropout": float(cfg.model.get("dropout", 0.0)),
-            "lr": float(cfg.optimizer.get("lr", float("nan"))),
-            "max_lr": float((cfg.get("scheduler") or {}).get("max_lr", float("nan"))),
-            "augment_degrees": float((cfg.get("augment") or {}).get("degrees", 0.0)),
-        }
-    )
+    flat.update({"seed": cfg.seed, "trainer.max_epochs": cfg.trainer.max_epochs})
+    for group in HPARAM_GROUPS:  # every scalar each group was composed with: a new knob appears with no edit here
+        node = OmegaConf.to_container(cfg.get(group) or {}, resolve=True)
+        flat.update(
+            {
+                f"{group}.{key}": value
+                for key, value in node.items()
+                if not key.startswith("_") and isinstance(value, (int, float, str, bool)) and value is not None
+            }
+        )
     return flat
 
 

@@ -44,3 +44,16 @@ def test_a_compressed_schedule_rescales_piecewise_points_only(compose_cfg) -> No
 def test_a_worker_index_outside_the_workers_is_one_line(run_entry, tmp_path: Path) -> None:
     status, _, err = run_entry("mnist_design.fidelity", "fidelity.workers=2", "fidelity.worker=2", cwd=tmp_path)
     assert status == 2 and "fidelity.worker=2 is not allowed" in err and "Traceback" not in err
+
+
+def test_docs_search_tables_are_what_the_committed_fidelity_sample_renders() -> None:
+    """docs/search.md's fidelity tables hold exactly what `python -m mnist_design.fidelity` renders from results/."""
+    from conftest import REPO
+
+    from mnist_design.report.front import readme_block
+
+    docs = (REPO / "docs" / "search.md").read_text()
+    for budget in (5000, 8000):
+        sample = REPO / "results" / "fidelity" / f"design_{budget}"
+        rendered = signals.signal_table(sample) if sample.is_dir() else ""
+        assert readme_block(docs, f"fidelity_{budget}") == rendered.strip(), budget

@@ -35,6 +35,7 @@ def write_design(results: Path, name: str, params: int, test_accs: list[float], 
             {
                 "seed": seed,
                 "params": params,
+                "epochs": 15,
                 "test_acc": acc,
                 "val_acc": acc - 0.001 + val_offset,
                 "tags": {"design": name},

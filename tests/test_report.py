@@ -163,7 +163,7 @@ def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path:
     assert [r.path.name for r in seed_rows(found, ROWS)["row4"]] == ["base0", "base1"]
     assert list(by_tag(found, "recipe")) == ["ema"]
     report = write_report(found, tmp_path / "out", "cmd").read_text()
-    assert has_row(report, "ema", "0,1", "99.45 ± 0.07 (min 99.40)", "+0.10 ± 0.00 (2 seeds)")
+    assert has_row(report, "ema", "0,1", "99.45 ± 0.07 (min 99.40)", "+0.10 ± 0.00 pp (2 seeds, better)")
     assert has_row(report, "baseline", "0,1", "99.35 ± 0.07 (min 99.30)", "–")
     assert has_row(
         report,
@@ -186,7 +186,7 @@ def test_design_steps_are_compared_with_the_base_step_seed_by_seed(tmp_path: Pat
         )
     report = write_report(runs.collect([tmp_path / "s"])[0], tmp_path / "out", "cmd").read_text()
     assert "## Design step by step" in report
-    assert has_row(report, "padding28", "0,1,2", "99.30 ± 0.13 (min 99.20)", "+0.10 ± 0.05 (3 seeds)")
+    assert has_row(report, "padding28", "0,1,2", "99.30 ± 0.13 (min 99.20)", "+0.10 ± 0.12 pp (3 seeds, tied)")
     assert has_row(report, "baseline", "0,1,2", "99.20 ± 0.10 (min 99.10)", "–")
 
 

@@ -87,6 +87,9 @@ def test_hparams_hold_every_group_choice_and_every_override_without_a_hand_kept_
     assert flat["choice/step"] == "padding28" and flat["choice/debug"] == "limit" and "choice/search_space" not in flat
     assert flat["override/augment.p"] == "0.5" and flat["tag/step"] == "padding28"
     assert not any(key.startswith("choice/hydra") for key in flat)
+    # every knob of the composed groups, from the config itself (issue 36: augmentation keys were listed by hand)
+    augment = {key for key in cfg.augment if not key.startswith("_")}
+    assert {f"augment.{key}" for key in augment} <= set(flat) and flat["augment.p"] == 0.5
 
 
 def test_the_lr_recorded_for_an_epoch_is_the_lr_it_trained_with(run_entry, mnist_dir: Path, tmp_path: Path) -> None:

@@ -100,8 +100,9 @@ def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(m
         metrics = json.loads((run / "metrics.json").read_text())
         params, finals = hparams_view(run)
         assert params["seed"] == metrics["seed"] and params["choice/model"] == metrics["model"]
-        assert params["tag/row"] == metrics["tags"]["row"] and params["batch_size"] == 128
-        assert {"dropout", "lr", "max_lr", "choice/scheduler", "choice/augment", "choice/optimizer"} <= set(params)
+        assert params["tag/row"] == metrics["tags"]["row"] and params["data.batch_size"] == 128
+        wanted = {"model.dropout", "optimizer.lr", "choice/scheduler", "choice/augment", "choice/optimizer"}
+        assert wanted <= set(params)
         assert finals["final/val_acc"] == pytest.approx(metrics["val_acc"])
         assert finals["final/test_acc"] == pytest.approx(metrics["test_acc"])
         assert finals["final/params"] == metrics["params"]

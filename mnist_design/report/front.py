@@ -25,7 +25,7 @@ from mnist_design import figures, rundir, runs
 from mnist_design.atomic import write_atomic
 from mnist_design.errors import UserError
 from mnist_design.report import study_tables
-from mnist_design.report.groups import by_tag, seed_rows
+from mnist_design.report.groups import by_tag, epochs, seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import Difference, cell, paired, size_point, stats
@@ -249,6 +249,7 @@ class Front:
             return f"_Fewer than two designs have finals under `{self.results.name}/{RUNS_DIR}/`: no curve yet._"
         steps = "; ".join(per_doubling(a, b) for a, b in pairwise(curve))
         first, last, bend = curve[0], curve[-1], knee(curve)
+        length = f"{epochs([run for point in curve for run in point.runs])} epochs"  # what the finals trained
         left_out = [
             f"{p.shown()}, {gain(kept, p).shown()} against {kept.shown()}"
             for p in candidates
@@ -264,19 +265,19 @@ class Front:
             lead += f" Not on the front, not resolved above a smaller design: {'; '.join(left_out)}."
         if len(curve) == 2:
             return (
-                f"{lead} Two points make no bend: at 15 epochs the answer lies at or above {last.params:,} "
+                f"{lead} Two points make no bend: at {length} the answer lies at or above {last.params:,} "
                 f"parameters until a larger design on the front gains less."
             )
         if bend is None:
             return (
                 f"{lead} The curve does not bend yet: no design between {first.params:,} and {last.params:,} "
-                f"parameters lies above the straight line joining them (in log parameters), so at 15 epochs the "
+                f"parameters lies above the straight line joining them (in log parameters), so at {length} the "
                 f"answer lies at or above {last.params:,} parameters."
             )
         return (
             f"{lead} The knee is {bend.shown()}: from {first.params:,} parameters to it, test accuracy gains "
             f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "
-            f"{last.params / bend.params:.1f}× the parameters. So, at 15 epochs, about {bend.params:,} parameters: "
+            f"{last.params / bend.params:.1f}× the parameters. So, at {length}, about {bend.params:,} parameters: "
             f"beyond that each parameter buys little."
         )
 

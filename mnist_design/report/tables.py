@@ -19,7 +19,7 @@ from mnist_design.report.research import Research
 from mnist_design.report.stats import cell, paired, stats, train_test_gap
 from mnist_design.runs import Run
 
-METRICS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
+SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
@@ -46,12 +46,20 @@ def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
     for row, group in rows.items():
         theirs = published_cell(research.seed_rows[row])
         if not group:
-            lines.append([row, "–", "–", "no runs", *[""] * len(METRICS), "–", theirs])
+            lines.append([row, "–", "–", "no runs", *[""] * len(SEED_COLUMNS), "–", theirs])
             continue
         step = paired(group, previous).shown() if previous else "–"
         params = f"{group[0].metrics['params']:,}"
         lines.append(
-            [title(group, row), params, epochs(group), seeds(group), *(cell(group, k) for k in METRICS), step, theirs]
+            [
+                title(group, row),
+                params,
+                epochs(group),
+                seeds(group),
+                *(cell(group, k) for k in SEED_COLUMNS),
+                step,
+                theirs,
+            ]
         )
         previous = group
     header = ["row", "params", "epochs", "seeds", "train acc %", "train loss", "val acc %", "test acc %", "test loss"]
