@@ -112,26 +112,39 @@ class Model:
 
 
 def images(inputs: Input | Sequence[Input]) -> Iterable[tuple[str, Image.Image]]:
+    """Each input as (its name, a grey image); an input that cannot be one raises UnreadableInput naming it."""
     items = [inputs] if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor, Image.Image)) else list(inputs)
     for index, item in enumerate(items):
         if isinstance(item, Image.Image):
             yield f"image[{index}]", item
         elif isinstance(item, (np.ndarray, torch.Tensor)):
-            array = np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item)
-            for offset, plane in enumerate(array if array.ndim == 3 else [array]):
-                yield f"array[{index}]" + (f"[{offset}]" if array.ndim == 3 else ""), pil_image(plane)
+            yield from array_images(index, np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item))
         else:
             for path in expand([str(item)]):
                 try:
                     yield str(path), read_image(path)
                 except UnreadableInput as error:
-                    raise UnreadableInput(f"{path}: {error}") from None
+                    raise UnreadableInput(f"inputs[{index}] {path}: {error}") from None
 
 
-def pil_image(plane: np.ndarray) -> Image.Image:
+def array_images(index: int, array: np.ndarray) -> Iterable[tuple[str, Image.Image]]:
+    """An array input: HxW (one grey image), HxWx3 or HxWx4 (one colour image, made grey), or NxHxW (several)."""
+    name = f"array[{index}]"
+    if array.size == 0 or array.dtype.kind not in "biuf" or not np.isfinite(array).all():
+        raise UnreadableInput(f"{name}: an image array must be non-empty, numeric and finite (shape {array.shape})")
+    if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4:  # colour, channels last
+        yield name, pil_image(array[..., :3].mean(axis=-1), name)
+        return
+    for offset, plane in enumerate(array if array.ndim == 3 else [array]):
+        yield (f"{name}[{offset}]" if array.ndim == 3 else name), pil_image(plane, name)
+
+
+def pil_image(plane: np.ndarray, name: str) -> Image.Image:
     """A grey image from an array of 0-255 values, or of 0-1 values when its maximum is at most 1."""
     if plane.ndim != 2:
-        raise UnreadableInput(f"an array image must be HxW (or NxHxW for several), not shape {plane.shape}")
+        raise UnreadableInput(
+            f"{name}: an array image must be HxW, HxWx3 (colour) or NxHxW for several, not shape {plane.shape}"
+        )
     scaled = plane * 255.0 if plane.dtype.kind == "f" and plane.max() <= 1.0 else plane
     return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
 

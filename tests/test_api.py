@@ -77,9 +77,17 @@ def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_pa
     ]
     assert all(0 <= p.label <= 9 and len(p.probabilities) == 10 for p in found)
     assert len({p.label for p in found}) == 1  # the same digit, however it was given
+    rgb = np.repeat(digit[:, :, None], 3, axis=2)  # one colour image, not 28 images of 28x3
+    [coloured] = model.predict(rgb)
+    assert coloured.source == "array[0]" and coloured.label == found[0].label
     (tmp_path / "bad.png").write_text("not an image")
-    with pytest.raises(UnreadableInput, match=r"bad\.png: not an image"):
+    with pytest.raises(UnreadableInput, match=r"inputs\[0\] .*bad\.png: not an image"):
         model.predict(tmp_path / "bad.png")
+    blank = np.full((28, 28), np.nan)
+    with pytest.raises(UnreadableInput, match=r"array\[1\]: an image array must be non-empty, numeric and finite"):
+        model.predict([digit, blank])
+    with pytest.raises(UnreadableInput, match=r"array\[0\]: .*non-empty"):
+        model.predict(np.zeros((0, 0)))
 
 
 def test_tables_of_a_config_an_override_or_a_model(api_run: md.Run) -> None:
