@@ -122,7 +122,10 @@ def classifier_from_checkpoint(path: str | Path) -> tuple[MNISTClassifier, dict[
 
 def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNISTClassifier, dict[str, Any]]:
     """classifier_from_checkpoint for a checkpoint already read (``path`` names it in errors)."""
-    model = MNISTClassifier(**checkpoint["hyper_parameters"])  # the module's own arguments, as saved
+    try:
+        model = MNISTClassifier(**checkpoint["hyper_parameters"])  # the module's own arguments, as saved
+    except (TypeError, ValueError) as error:  # a key this version does not take, or a value it refuses
+        raise CheckpointError(f"{path}: its saved hyper_parameters do not build a model here ({error})") from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:

@@ -71,6 +71,7 @@ CASES = [
     (EVALUATE, ["ckpt_path=nope.ckpt"], 2, "checkpoint nope.ckpt does not exist"),
     (EVALUATE, ["ckpt_path=trunc.ckpt"], 2, "trunc.ckpt is unreadable, truncated or corrupt"),
     (EVALUATE, ["ckpt_path=foreign.ckpt"], 2, "foreign.ckpt is not an mnist_design checkpoint"),
+    (PREDICT, ["ckpt_path=extra_key.ckpt", "inputs=a.png"], 2, "extra_key.ckpt: its saved hyper_parameters do not"),
     (EVALUATE, ["ckpt_path=notes.txt"], 2, "notes.txt is unreadable, truncated or corrupt"),
     (EVALUATE, ["ckpt_path=run"], 2, "checkpoint run is a directory; pass a file in it"),
     (PREDICT, ["inputs=[a.png]"], 2, "ckpt_path is required"),
@@ -213,6 +214,9 @@ def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
     (tmp_path / "broken" / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 cut short")
     (tmp_path / "trunc.ckpt").write_bytes((run / "checkpoints" / "last.ckpt").read_bytes()[:5000])
     torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
+    extra = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    extra["hyper_parameters"]["colour"] = "blue"  # one key this version does not take
+    torch.save(extra, tmp_path / "extra_key.ckpt")
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     (tmp_path / "afile").write_text("a file where a directory is expected")
     (tmp_path / "empty_dir").mkdir()
