@@ -104,6 +104,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             lambda v: v in (None, *SCHEDULER_INTERVALS),
             " or ".join(SCHEDULER_INTERVALS),
         ),
+        (  # stepped per batch, a piecewise schedule would read its points' epochs as steps
+            "scheduler.interval",
+            (cfg.get("scheduler") or {}).get("interval") if "points" in (cfg.get("scheduler") or {}) else None,
+            lambda v: v in (None, "epoch"),
+            "epoch for scheduler=piecewise (its points are epochs)",
+        ),
         (
             "module.label_smoothing",
             (cfg.get("module") or {}).get("label_smoothing", 0.0),

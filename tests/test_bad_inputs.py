@@ -181,6 +181,7 @@ CASES = [
     (SEARCH, ["step=padding28"], 2, "step=padding28: a search varies the design"),
     (SEARCH, ["experiment=pareto5k"], 2, "experiment=pareto5k: a search varies the design"),
     # issue 36: values checked before training
+    (TRAIN, ["scheduler=piecewise", "scheduler.interval=step"], 2, "it must be epoch for scheduler=piecewise"),
     (TRAIN, ["scheduler.interval=banana"], 2, "scheduler.interval=banana is not allowed: it must be epoch or step"),
     (SEARCH, ["search.workers=1000"], 2, "search.workers=1000 is not allowed: it must be at most this machine's"),
     (TRAIN, ["scheduler=plateau", "scheduler.monitor=val/accc"], 2, "scheduler.monitor=val/accc is not allowed"),
