@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 from omegaconf import DictConfig
 from scipy.stats import bootstrap, kendalltau
@@ -161,7 +162,7 @@ def tau(signal: Sequence[float], target: Sequence[float]) -> tuple[float, float,
         return statistic, math.nan, math.nan
     interval = bootstrap(
         (list(signal), list(target)),
-        lambda x, y: kendalltau(x, y).statistic,
+        lambda x, y: np.nan_to_num(kendalltau(x, y).statistic),  # a resample of one repeated point orders nothing: 0
         paired=True,
         vectorized=False,
         n_resamples=2000,
