@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import factory, presets, space, studies
 from mnist_design.config import (
@@ -23,6 +23,8 @@ from mnist_design.config import (
     model_parameters,
     preset_choices,
 )
+
+NOT_RECIPE = ("defaults", "budget", "tags", "model")  # the keys of an experiment preset that are not its recipe
 
 
 def own_overrides(attrs: dict[str, Any], cfg: DictConfig) -> list[str]:
@@ -72,15 +74,35 @@ def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]
 
 
 def cross(design: str, recipe: str, cfg: DictConfig) -> list[str]:
-    """The overrides of one baseline's design under another's recipe ("base" = the base config's own): the recipe's
-    experiment, then the design's model, with a design tag that names both (the recipe's own tag would be false)."""
+    """The overrides of one baseline's design under another's recipe ("base" = the base config's own): the recipe
+    spelled out key by key (not its experiment, whose design tag and model would be false of this trial), then the
+    design's model, with a design tag that names both."""
     model = "family" if design == studies.BASE else preset_choices("experiment", design).get("model")
     return [
-        *([] if recipe == studies.BASE else [f"experiment={recipe}"]),
+        *([] if recipe == studies.BASE else recipe_overrides(recipe)),
         f"model={model}",
         f"budget={cfg.budget}",
         f"++tags.design='{design}{studies.CROSS}{recipe}'",
     ]
+
+
+def recipe_overrides(experiment: str) -> list[str]:
+    """An experiment preset's recipe as plain overrides: its group choices but the model, then its values but the
+    model's, its budget and its tags."""
+    choices = [f"{group}={option}" for group, option in preset_choices("experiment", experiment).items()]
+    body = OmegaConf.load(Path(config_dir()) / "experiment" / f"{experiment}.yaml")
+    values = {k: v for k, v in OmegaConf.to_container(body).items() if k not in NOT_RECIPE}
+    flat = [space.override(key, value) for key, value in flattened(values)]
+    return [choice for choice in choices if not choice.startswith("model=")] + flat
+
+
+def flattened(node: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """("data.batch_size", 32), ...: every leaf of a nested mapping with its dotted key."""
+    leaves: list[tuple[str, Any]] = []
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        leaves += flattened(value, f"{dotted}.") if isinstance(value, dict) else [(dotted, value)]
+    return leaves
 
 
 def preset(name: str | None, cfg: DictConfig) -> list[str]:

@@ -199,7 +199,7 @@ def hparams(cfg: Any) -> dict[str, Any]:
         flat[f"override/{key}"] = value
     flat.update({"seed": cfg.seed, "trainer.max_epochs": cfg.trainer.max_epochs})
     for group in HPARAM_GROUPS:  # every scalar each group was composed with: a new knob appears with no edit here
-        node = OmegaConf.to_container(cfg.get(group) or {}, resolve=True)
+        node = OmegaConf.to_container(cfg[group], resolve=True) if OmegaConf.is_config(cfg.get(group)) else {}
         flat.update(
             {
                 f"{group}.{key}": value

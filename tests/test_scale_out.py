@@ -42,6 +42,8 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
         "trainer.max_epochs=4",
         "search.selection.top=2",
         "search.selection.seeds=[0,1]",
+        "search.crosses=[]",  # the base config is the one baseline here: the other trials are searched
+        "search.enqueue_published=false",
     ]
     first = run_cli(*args, "search.n_trials=6", "search.workers=2", cwd=tmp_path, module="mnist_design.search")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -74,8 +76,10 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert continued[: len(trials)][0].number == 0 and len([t for t in continued if "refused" not in t.user_attrs]) == 8
     assert sum(t.user_attrs.get("base", False) for t in continued) == 1  # enqueued once, not again
     summary = OmegaConf.load(summary_file)
-    picked = summary.selection  # the top 2 retrained on seeds 0 and 1, on validation; the finalist has the best mean
-    assert picked.finished and len(picked.candidates) == 2
+    picked = summary.selection  # the top 2 and every baseline retrained on seeds 0 and 1, each on its own split
+    assert picked.finished and list(picked.split_seeds) == [0, 1]
+    baselines = [c for c in picked.candidates if c.get("base") or c.get("published")]
+    assert len(picked.candidates) - len(baselines) <= 2 and any(c.get("base") for c in baselines)
     assert all(set(c.per_seed) == {0, 1} and None not in c.per_seed.values() for c in picked.candidates)
     best = max(picked.candidates, key=lambda c: c.mean)
     assert picked.finalist == best.trial

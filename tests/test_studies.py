@@ -9,6 +9,7 @@ import pytest
 
 from mnist_design import studies
 from mnist_design.baselines import enqueue_starting_points
+from mnist_design.config import validate
 from mnist_design.factory import compose_run
 
 
@@ -186,6 +187,8 @@ def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true
     crossed = compose_run("search", [*typed, *baselines.cross("pareto8k_v1", "published_snehanshu", cfg)])
     assert crossed.hydra.runtime.choices.model == "pareto8k_v1" and crossed.data.batch_size == 64
     assert crossed.tags.design == "pareto8k_v1×published_snehanshu"  # not the recipe's own design tag
+    assert crossed.optimizer._target_.endswith("Adam") and crossed.scheduler._target_.endswith("StepLR")
+    validate(crossed)  # a cross is a run the tag checks accept: no experiment claims it
 
 
 def journal_with_a_trial(path: Path) -> None:
