@@ -11,6 +11,7 @@ from mnist_design import studies
 from mnist_design.baselines import enqueue_starting_points
 from mnist_design.config import validate
 from mnist_design.factory import compose_run
+from mnist_design.journal import JournalRefused
 
 
 @pytest.fixture
@@ -224,6 +225,6 @@ def test_a_file_that_is_not_a_journal_or_has_junk_inside_is_refused_untouched(
         content = b"\n".join([lines[0], b"junk", *lines[1:]])
     journal.write_bytes(content)
     cfg = compose_run("search", [f"search.storage=journal:{journal}"])
-    with pytest.raises(studies.StudyError, match=names):
+    with pytest.raises(JournalRefused, match=names):
         studies.storage(cfg)
     assert journal.read_bytes() == content
