@@ -32,6 +32,7 @@ from mnist_design.metrics import record_key
 from mnist_design.rundir import RunDir
 from mnist_design.studies import (
     BASELINE_ATTRS,
+    TRIAL_NAME,
     alive,
     baseline_name,
     in_flight,
@@ -71,7 +72,7 @@ def split_seed(study: optuna.Study, cfg: DictConfig, seed: int) -> int:
 
 
 def run_dir(cfg: DictConfig, trial: FrozenTrial, seed: int) -> Path:
-    return Path(cfg.search.results_dir) / SELECT_DIR / f"trial_{trial.number:04d}_seed{seed}"
+    return Path(cfg.search.results_dir) / SELECT_DIR / f"{TRIAL_NAME.format(trial.number)}_seed{seed}"
 
 
 def reusable(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConfig) -> bool:
@@ -138,7 +139,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
                 f"seed={seed}",
                 f"data.split_seed={split_seed(study, cfg, seed)}",
                 "test=false",
-                f"+tags.candidate=trial_{trial.number:04d}",
+                f"+tags.candidate={TRIAL_NAME.format(trial.number)}",
             ]
             print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
             run_cfg = factory.compose_run("search", overrides, path)

@@ -33,6 +33,7 @@ from mnist_design.metrics import metric
 
 JOURNAL_FILE = "journal.log"
 SUMMARY_FILE = "summary.yaml"
+TRIAL_NAME = "trial_{:04d}"  # a trial's run directory under outputs/searches/<study>/, and its selection runs' prefix
 WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
 REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
 BASELINE_ATTRS = ("base", "published", "cross")  # the user attributes that mark an enqueued starting point

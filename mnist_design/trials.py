@@ -31,7 +31,7 @@ REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that en
 
 
 def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
-    return study_dir / f"trial_{trial.number:04d}"
+    return study_dir / studies.TRIAL_NAME.format(trial.number)
 
 
 class ReportOnly(PyTorchLightningPruningCallback):
