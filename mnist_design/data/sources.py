@@ -190,7 +190,8 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
         if tried and (why := unwritable(data_dir)):
             raise MNISTUnavailable(
                 f"MNIST is not usable in {raw_dir(data_dir)} ({tried[0]}) and that directory "
-                f"cannot be written ({why}); choose a writable data.data_dir=... or put the files "
+                f"cannot be written ({why}); choose a writable data.data_dir=... (the report: "
+                f"train_overrides=[data.data_dir=...]) or put the files "
                 f"{', '.join(RAW_SHA256)} there by hand"
             )
         try:
@@ -203,5 +204,6 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
         return name
     raise MNISTUnavailable(
         "MNIST is not available. Tried " + " | ".join(tried) + f". Put the four uncompressed files "
-        f"{', '.join(RAW_SHA256)} into {raw_dir(data_dir)} (or pass data.data_dir=DIR where DIR/MNIST/raw has them)."
+        f"{', '.join(RAW_SHA256)} into {raw_dir(data_dir)} (or pass data.data_dir=DIR where DIR/MNIST/raw has them; "
+        f"to the report, train_overrides=[data.data_dir=DIR])."
     )
