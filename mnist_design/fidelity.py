@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from mnist_design import signals
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.report.front import rewrite
+from mnist_design.report.blocks import rewrite
 
 
 def fidelity(cfg: DictConfig) -> str:

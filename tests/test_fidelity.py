@@ -5,7 +5,7 @@ from pathlib import Path
 from conftest import tiny
 
 from mnist_design import signals
-from mnist_design.report.front import markers
+from mnist_design.report.blocks import markers
 
 
 def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_continues(
@@ -50,7 +50,7 @@ def test_docs_search_tables_are_what_the_committed_fidelity_sample_renders() -> 
     """docs/search.md's fidelity tables hold exactly what `python -m mnist_design.fidelity` renders from results/."""
     from conftest import REPO
 
-    from mnist_design.report.front import readme_block
+    from mnist_design.report.blocks import readme_block
 
     docs = (REPO / "docs" / "search.md").read_text()
     for budget in (5000, 8000):

@@ -12,7 +12,7 @@ import mnist_design as md
 from mnist_design import runs
 from mnist_design.factory import compose_run
 from mnist_design.models.net import parameter_count
-from mnist_design.report import front, study_tables
+from mnist_design.report import blocks, curve, front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
 from mnist_design.rundir import FILES
 
@@ -24,7 +24,7 @@ def test_readme_blocks_are_what_results_render() -> None:
     """The seed's rows and the front: README holds exactly what `report front=true` renders from results/."""
     readme = (REPO / "README.md").read_text()
     for block, text in front.render(REPO / "results").items():
-        assert front.readme_block(readme, block) == text, block
+        assert blocks.readme_block(readme, block) == text, block
 
 
 def write_design(results: Path, name: str, params: int, test_accs: list[float], val_offset: float = 0.0) -> None:
@@ -55,8 +55,8 @@ def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(
     assert row[5] == "99.45 ± 0.07 (min 99.40)" and row[8] == "99.52 (3,762 params)"
     assert row[6:8] == ["–", "– (the best baseline)"] and row[9:] == ["≥ 99.45", "yes"]
     assert "published_woolly" in front.render(tmp_path)["front"]
-    begin, end = front.markers("front")
-    assert front.with_block(f"a {begin}\nold\n{end} b", "front", "new") == f"a {begin}\nnew\n{end} b"
+    begin, end = blocks.markers("front")
+    assert blocks.with_block(f"a {begin}\nold\n{end} b", "front", "new") == f"a {begin}\nnew\n{end} b"
 
 
 def test_the_front_pairs_each_design_with_the_one_above_and_the_best_baseline_and_says_tied(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_results_readme_study_tables_are_what_the_committed_studies_render() -> 
     tables = study_tables.blocks(REPO / "results")
     assert "selection_design_2000" in tables  # design_2000's selection is committed
     for block, table in tables.items():
-        assert front.readme_block(text, block) == table, block
+        assert blocks.readme_block(text, block) == table, block
 
 
 def test_a_selection_table_ranks_by_mean_and_names_the_finalist_and_the_best_single_trial() -> None:
@@ -134,7 +134,7 @@ def test_the_front_command_writes_into_results_dir_and_makes_no_report_dir(tmp_p
     assert compose_run("report", [f"results_dir={tmp_path}", "out_dir=elsewhere"]).hydra.run.dir == "elsewhere"
 
 
-def points(tmp_path: Path, designs: dict[str, tuple[int, list[float]]]) -> list[front.Point]:
+def points(tmp_path: Path, designs: dict[str, tuple[int, list[float]]]) -> list[curve.Point]:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
     for name, (params, accs) in designs.items():
         write_design(tmp_path, name, params, accs)
@@ -143,10 +143,10 @@ def points(tmp_path: Path, designs: dict[str, tuple[int, list[float]]]) -> list[
 
 
 def test_the_knee_is_the_point_furthest_above_the_chord_in_log_parameters(tmp_path: Path) -> None:
-    bends = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.990), front.Point("c", 8000, 0.992)]
-    assert front.knee(bends) == bends[1]
-    climbs = [front.Point("a", 1000, 0.980), front.Point("b", 2000, 0.981), front.Point("c", 4000, 0.990)]
-    assert front.knee(climbs) is None and front.knee(bends[:2]) is None
+    bends = [curve.Point("a", 1000, 0.980), curve.Point("b", 2000, 0.990), curve.Point("c", 8000, 0.992)]
+    assert curve.knee(bends) == bends[1]
+    climbs = [curve.Point("a", 1000, 0.980), curve.Point("b", 2000, 0.981), curve.Point("c", 4000, 0.990)]
+    assert curve.knee(climbs) is None and curve.knee(bends[:2]) is None
 
 
 def test_a_design_joins_the_front_only_where_its_gain_is_resolved(tmp_path: Path) -> None:
@@ -159,7 +159,7 @@ def test_a_design_joins_the_front_only_where_its_gain_is_resolved(tmp_path: Path
             "big": (4000, [0.990, 0.991, 0.993]),
         },
     )
-    assert front.resolved_front([small, tied, beaten, big]) == [small, big]
+    assert curve.resolved_front([small, tied, beaten, big]) == [small, big]
 
 
 def test_the_answer_takes_one_design_per_budget_by_validation_and_names_the_knee(tmp_path: Path) -> None:

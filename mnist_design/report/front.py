@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
 from mnist_design import figures, rundir, runs
-from mnist_design.atomic import write_atomic
-from mnist_design.errors import UserError
 from mnist_design.report import study_tables
+from mnist_design.report.blocks import rewrite
+from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
-from mnist_design.report.stats import Difference, cell, paired, size_point, stats
+from mnist_design.report.stats import cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
 from mnist_design.rundir import RunDir
 
@@ -51,15 +51,6 @@ PUBLISHED = "published"
 SEARCHED = "searched"
 
 
-class FrontUnwritable(UserError):
-    """A README lacks a block to rewrite, or cannot be read or written."""
-
-
-def markers(block: str) -> tuple[str, str]:
-    """The pair of HTML comments README keeps a generated block between."""
-    return f"<!-- {block}:begin -->", f"<!-- {block}:end -->"
-
-
 def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
     """The runs under results/runs/ with a finite test accuracy, and one line naming each run left out and why."""
     found, skipped = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
@@ -71,53 +62,6 @@ def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
         elif accuracy is not None:
             skipped.append(f"{run.path / 'metrics.json'}: test_acc is {accuracy!r}, not a finite accuracy")
     return tested, skipped
-
-
-@dataclass(frozen=True)
-class Point:
-    """One design on the curve: its name, parameters, mean final-epoch test accuracy over its seeds, and its runs
-    (what its paired differences are measured on)."""
-
-    name: str
-    params: int
-    mean: float
-    runs: tuple[runs.Run, ...] = field(default=(), compare=False)
-
-    def shown(self) -> str:
-        return f"`{self.name}` ({self.params:,} parameters, {100 * self.mean:.2f} %)"
-
-
-def gain(smaller: Point, larger: Point) -> Difference:
-    """The larger design's paired test gain over the smaller one."""
-    return paired(larger.runs, smaller.runs)
-
-
-def resolved_front(points: list[Point]) -> list[Point]:
-    """The designs no smaller one matches: by parameters, a design joins only where its paired test gain over the
-    last design kept is resolved (its 95 % interval above zero); a tie keeps the smaller design."""
-    kept: list[Point] = []
-    for point in sorted(points, key=lambda p: (p.params, -p.mean)):
-        if not kept or gain(kept[-1], point).verdict() == "better":
-            kept.append(point)
-    return kept
-
-
-def knee(front: list[Point]) -> Point | None:
-    """Kneedle's knee (Satopaa et al., 2011) on log parameters: the inner point furthest above the chord from the
-    smallest to the largest design, both axes scaled to [0, 1]; None while no inner point lies above it. Hand-written:
-    a few lines on a handful of points, where the kneed package would be one more dependency."""
-    if len(front) < 3 or front[-1].mean <= front[0].mean:
-        return None
-    xs, ys = [math.log(p.params) for p in front], [p.mean for p in front]
-    above = [(y - ys[0]) / (ys[-1] - ys[0]) - (x - xs[0]) / (xs[-1] - xs[0]) for x, y in zip(xs, ys)]
-    best = max(range(1, len(front) - 1), key=above.__getitem__)
-    return front[best] if above[best] > 0 else None
-
-
-def per_doubling(smaller: Point, larger: Point) -> str:
-    """The paired gain from one front point to the next, per doubling of parameters."""
-    step = gain(smaller, larger).scaled(1 / math.log2(larger.params / smaller.params))
-    return f"{smaller.params:,} → {larger.params:,}: {step.shown('pp per doubling')}"
 
 
 def seeds_cell(group: list[runs.Run], most: int) -> str:
@@ -312,32 +256,6 @@ class Front:
 def render(results: Path) -> dict[str, str]:
     """README's blocks for a results folder, by block name."""
     return Front.load(results).blocks()
-
-
-def readme_block(readme: str, block: str) -> str:
-    """What README holds between a block's markers."""
-    begin, end = markers(block)
-    return readme.split(begin, 1)[1].split(end, 1)[0].strip()
-
-
-def with_block(readme: str, block: str, text: str) -> str:
-    """The readme with one block's text replaced; a ValueError when it has no pair of that block's markers."""
-    begin, end = markers(block)
-    if begin not in readme or end not in readme.split(begin, 1)[1]:
-        raise ValueError(f"no {begin} ... {end} in it")
-    before, rest = readme.split(begin, 1)
-    return f"{before}{begin}\n{text}\n{end}{rest.split(end, 1)[1]}"
-
-
-def rewrite(readme: Path, blocks: dict[str, str]) -> None:
-    """Replace each named block of one markdown file; one line naming the file when it cannot."""
-    try:
-        updated = readme.read_text()
-        for block, text in blocks.items():
-            updated = with_block(updated, block, text)
-    except (OSError, ValueError) as error:
-        raise FrontUnwritable(f"readme={readme}: cannot update its generated blocks ({error})") from None
-    write_atomic(readme, updated.encode())
 
 
 def write(front: Front, readme: Path | None) -> Path:
