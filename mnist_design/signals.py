@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import optuna
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from scipy.stats import bootstrap, kendalltau
 
 from mnist_design import factory, runs, space
@@ -78,12 +78,25 @@ def run_config(typed: Sequence[str], chosen: list[str], epochs: int, run_dir: Pa
     return composed
 
 
+def check_same_draw(config_dir: Path, chosen: list[str]) -> None:
+    """A configuration's runs all train one draw: one already recorded there must be this draw (a change to the
+    space or its checks would otherwise mix two configurations under one name)."""
+    for overrides in sorted(config_dir.glob(f"*/{RunDir(config_dir).overrides.relative_to(config_dir)}")):
+        recorded = set(OmegaConf.to_container(OmegaConf.load(overrides)))
+        if not set(chosen) <= recorded:
+            raise ConfigError(
+                f"{config_dir} holds runs of another draw ({overrides}); this code draws {' '.join(chosen)}. "
+                f"Continue with the code that drew it, or choose a new fidelity.results_dir"
+            )
+
+
 def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]]) -> int:
     """Train this worker's runs that have no record yet (config i belongs to worker i % workers); returns how many."""
     out, trained = Path(cfg.fidelity.results_dir), 0
     for index, chosen in enumerate(configs):
         if index % cfg.fidelity.workers != cfg.fidelity.worker:
             continue
+        check_same_draw(out / CONFIG_DIR.format(index), chosen)
         for epochs in [cfg.fidelity.full_epochs, *cfg.fidelity.compressed]:
             run_dir = out / CONFIG_DIR.format(index) / RUN_DIR.format(epochs)
             if RunDir(run_dir).metrics.is_file() or (run_dir / DIVERGED).is_file():

@@ -34,6 +34,9 @@ def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_contin
     assert "| epoch 2 of the full schedule, validation accuracy" in docs.read_text()
     status, out, _ = run_entry("mnist_design.fidelity", *args, cwd=tmp_path)  # again: nothing left to train
     assert status == 0 and "[fidelity] 0 runs trained now" in out
+    (tmp_path / "sample" / "config_00" / "epochs_1" / ".hydra" / "overrides.yaml").write_text("- model.stage1.0=99\n")
+    status, _, err = run_entry("mnist_design.fidelity", *args, cwd=tmp_path)  # a draw that is not what ran there
+    assert status == 2 and "config_00 holds runs of another draw" in err and "Traceback" not in err
 
 
 def test_a_compressed_schedule_rescales_piecewise_points_only(compose_cfg) -> None:
