@@ -228,3 +228,18 @@ def test_a_file_that_is_not_a_journal_or_has_junk_inside_is_refused_untouched(
     with pytest.raises(JournalRefused, match=names):
         studies.storage(cfg)
     assert journal.read_bytes() == content
+
+
+def test_a_zombie_worker_is_dead_though_its_proc_entry_remains() -> None:
+    """A worker that exited but was not reaped keeps /proc/<pid>: it must not count as running its trial."""
+    import subprocess
+    import time
+
+    child = subprocess.Popen(["true"])
+    worker = f"{socket.gethostname()}:{child.pid}:{studies.start_time(child.pid)}"
+    for _ in range(100):  # until it has exited; nobody reaps it yet
+        if studies.zombie(child.pid):
+            break
+        time.sleep(0.05)
+    assert Path(f"/proc/{child.pid}").exists() and studies.alive(worker) is False
+    child.wait()
