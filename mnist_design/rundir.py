@@ -8,12 +8,14 @@
     run.figure(LEARNING_CURVES)                   # .../learning_curves.png
 
 Config files reach the same names through the ``run_file`` resolver: ``${run_file:${hydra:runtime.output_dir},history}``
-is that run's history file. Renaming a file is one edit here; runs written before keep reading while the name is
-unchanged.
+is that run's history file. Renaming a file is one edit here: a finished run records the names it wrote in its
+metrics file (``files``), and its files are read under those names, so runs written before a rename (the committed
+evidence in results/) are still found. The metrics file itself is the anchor: its name is the one never recorded.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +36,7 @@ LEARNING_CURVES, PREDICTIONS, CONFUSION_MATRIX = "learning_curves", "predictions
 ACCURACY_VS_PARAMETERS, FRONT = "accuracy_vs_parameters", "front"
 FIGURES = (LEARNING_CURVES, PREDICTIONS, CONFUSION_MATRIX, ACCURACY_VS_PARAMETERS, FRONT)
 STARTED = ("metrics", "history", "checkpoints")  # what a started or finished run leaves behind
+RECORDED = "files"  # the metrics file's key that records the names the run's other files were written under
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,20 @@ class RunDir:
         object.__setattr__(self, "path", Path(path))
 
     def file(self, name: str) -> Path:
-        """The run's file called ``name`` in FILES; a KeyError names the ones there are."""
+        """The run's file called ``name`` in FILES, under the name the run recorded for it if it did; a KeyError
+        names the ones there are."""
         if name not in FILES:
             raise KeyError(f"no run file {name!r}; run files are {', '.join(FILES)}")
-        return self.path / FILES[name]
+        recorded = self.recorded().get(name) if name != "metrics" else None
+        return self.path / (recorded or FILES[name])
+
+    def recorded(self) -> dict[str, str]:
+        """The file names the finished run recorded in its metrics file ({} before it finished, or if unreadable)."""
+        try:
+            files = json.loads((self.path / FILES["metrics"]).read_text()).get(RECORDED)
+        except (OSError, ValueError, AttributeError):
+            return {}
+        return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
 
     @property
     def config(self) -> Path:
@@ -84,6 +97,11 @@ class RunDir:
 
     def finished(self) -> bool:
         return self.metrics.is_file()
+
+
+def recorded_names() -> dict[str, str]:
+    """What a finished run records under RECORDED: every run file's name but the metrics file's own."""
+    return {name: path for name, path in FILES.items() if name != "metrics"}
 
 
 def file_name(name: str) -> str:

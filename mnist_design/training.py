@@ -100,6 +100,7 @@ def evaluate(
             "hardware": hardware(trainer),
             "threads": threads.record(trainer.callbacks),
             "run_dir": portable(run_dir),
+            rundir.RECORDED: rundir.recorded_names(),  # read under these names even after a rename
         }
     )
     return metrics

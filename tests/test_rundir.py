@@ -35,3 +35,14 @@ def test_renaming_a_run_file_in_rundir_renames_it_for_writers_and_readers(
     [run], problems = runs.collect([tmp_path])
     assert problems == [] and run.history and run.metrics["epochs"] == 1
     assert rundir.RunDir(run_dir).started() == ["result.json", "epochs.jsonl", "weights"]
+
+
+def test_a_rename_cannot_orphan_committed_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every committed run recorded its files' names: renamed here, each history is still found (issue 36)."""
+    from conftest import REPO
+
+    found_before, _ = runs.collect([REPO / "results"])
+    monkeypatch.setattr(rundir, "FILES", {**rundir.FILES, "history": "curves.jsonl"})
+    found, problems = runs.collect([REPO / "results"])
+    assert problems == [] and len(found) == len(found_before) > 100
+    assert all(run.history for run in found), [str(run.path) for run in found if not run.history]
