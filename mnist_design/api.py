@@ -30,7 +30,7 @@ from PIL import Image
 from mnist_design import factory, runs, training
 from mnist_design.config import ConfigError
 from mnist_design.data import MEAN, STD
-from mnist_design.data.preprocess import mnist_like
+from mnist_design.data.preprocess import NotADigit, mnist_like
 from mnist_design.inference import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.module import MNISTClassifier
@@ -107,7 +107,11 @@ class Model:
         return [self.predict_one(source, image) for source, image in images(inputs)]
 
     def predict_one(self, source: str, image: Image.Image) -> Prediction:
-        probs = classify(self.classifier, mnist_like(image), self.mean, self.std)
+        try:
+            pixels = mnist_like(image)
+        except NotADigit as error:  # a blank image among several: say which one
+            raise NotADigit(f"{source}: {error}") from None
+        probs = classify(self.classifier, pixels, self.mean, self.std)
         return Prediction(source, int(probs.argmax()), float(probs.max()), [float(p) for p in probs])
 
 

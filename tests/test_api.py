@@ -86,6 +86,8 @@ def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_pa
     blank = np.full((28, 28), np.nan)
     with pytest.raises(UnreadableInput, match=r"array\[1\]: an image array must be non-empty, numeric and finite"):
         model.predict([digit, blank])
+    with pytest.raises(UserError, match=r"array\[1\]: no digit found"):
+        model.predict([digit, np.zeros((28, 28))])  # a blank image among others is named
     with pytest.raises(UnreadableInput, match=r"array\[0\]: .*non-empty"):
         model.predict(np.zeros((0, 0)))
 

@@ -13,11 +13,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from mnist_design.errors import UserError
+
 INK = 0.2  # fraction of the brightest pixel above which a pixel counts as part of the digit
 
 
-class NotADigit(ValueError):
-    """The image holds nothing that looks like a digit (e.g. blank)."""
+class NotADigit(UserError, ValueError):
+    """The image holds nothing that looks like a digit (e.g. blank): the user's input, so one line, no traceback."""
 
 
 def grayscale(image: Image.Image) -> np.ndarray:
