@@ -28,7 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
 
 from mnist_design import factory, runs, training
-from mnist_design.config import ConfigError
+from mnist_design.config import ConfigError, built
 from mnist_design.data import MEAN, STD
 from mnist_design.data.preprocess import NotADigit, mnist_like
 from mnist_design.inference import UnreadableInput, classify, expand, normalisation, read_image
@@ -169,7 +169,7 @@ def as_classifier(what: DictConfig | str | Model | MNISTClassifier | Any) -> MNI
         what = compose(what)
     if not isinstance(what, DictConfig):
         raise ConfigError(f"expected a config, an override such as 'model=best', or a model; got {type(what).__name__}")
-    return factory.classifier(what)
+    return built("model", lambda: factory.classifier(what))
 
 
 def layer_table(what: DictConfig | str | Model | MNISTClassifier) -> str:

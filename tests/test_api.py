@@ -99,3 +99,5 @@ def test_tables_of_a_config_an_override_or_a_model(api_run: md.Run) -> None:
     assert "**GAP**" in md.receptive_field_table(md.compose("model=best"))
     with pytest.raises(ConfigError, match="expected a config"):
         md.layer_table(42)
+    with pytest.raises(ConfigError, match=r"model.layers\[9\] = .* shrinks the feature map below 1x1"):
+        md.layer_table(md.compose("model=family", "model.stage3=[20,20,20]"))
