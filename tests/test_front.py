@@ -225,3 +225,15 @@ def test_the_front_names_every_run_it_cannot_use_and_its_row_says_it_has_fewer_s
     assert "ours_2/metrics.json: test_acc is nan" in loaded.skipped[0] + loaded.skipped[1]
     rows = {row[1]: row for row in loaded.rows()}
     assert rows["ours"][4] == "0 (only 1 of 3)" and rows["theirs"][4] == "0,1,2"
+
+
+@pytest.mark.parametrize(
+    "summary, names",
+    [("selection: [unclosed\n", "not a study summary"), ("selection: {finished: true}\n", "its selection lacks")],
+)
+def test_a_malformed_or_short_summary_is_one_line_naming_it(tmp_path: Path, summary: str, names: str) -> None:
+    summary_file = tmp_path / study_tables.STUDIES_DIR / "design_x" / "summary.yaml"
+    summary_file.parent.mkdir(parents=True)
+    summary_file.write_text(summary)
+    with pytest.raises(study_tables.StudyUnreadable, match=names):
+        study_tables.blocks(tmp_path)

@@ -44,7 +44,13 @@ def summaries(results: Path) -> dict[str, dict[str, Any]]:
     """Each study's summary.yaml (written when a search invocation ends), by study name."""
     found = {}
     for summary_file in sorted((results / STUDIES_DIR).glob(f"*/{studies.SUMMARY_FILE}")):
-        found[summary_file.parent.name] = OmegaConf.to_container(OmegaConf.load(summary_file))
+        try:
+            summary = OmegaConf.to_container(OmegaConf.load(summary_file))
+        except Exception as error:  # noqa: BLE001 - YAML and OmegaConf raise several kinds for a malformed file
+            raise StudyUnreadable(f"{summary_file}: not a study summary ({type(error).__name__}: {error})") from None
+        if not isinstance(summary, dict):
+            raise StudyUnreadable(f"{summary_file}: not a study summary (a mapping is expected)")
+        found[summary_file.parent.name] = summary
     return found
 
 
@@ -75,6 +81,8 @@ def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
     for journal in sorted((results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}")):
         study = read_study(journal)
         attrs, counts = study.user_attrs, studies.describe(study)
+        if not {"budget", "base"} <= set(attrs):
+            raise StudyUnreadable(f"{journal}: a study this project did not start (no budget or base recorded in it)")
         command = studies.command(attrs["budget"], json.loads(attrs["base"]))
         numbers = [str(counts[key]) for key in COUNTS]
         row = [f"`{study.study_name}`", f"`{command}`", *numbers, selection_state(done.get(journal.parent.name))]
@@ -124,5 +132,15 @@ def table(summary: dict[str, Any]) -> str:
 def blocks(results: Path) -> dict[str, str]:
     """results/README's generated blocks, by block name."""
     found = summaries(results)
-    tables = {f"selection_{study}": table(summary) for study, summary in finished(found).items()}
+    tables = {f"selection_{study}": checked_table(study, summary) for study, summary in finished(found).items()}
     return {"studies": state_table(results, found), **tables} if (results / STUDIES_DIR).is_dir() else tables
+
+
+def checked_table(study: str, summary: dict[str, Any]) -> str:
+    """A finished selection's table; one line naming the study when its summary lacks what the table reads."""
+    try:
+        return table(summary)
+    except (KeyError, TypeError, ValueError) as error:
+        raise StudyUnreadable(
+            f"{STUDIES_DIR}/{study}/{studies.SUMMARY_FILE}: its selection lacks {error} (written by another version?)"
+        ) from None
