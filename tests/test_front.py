@@ -219,10 +219,11 @@ def test_the_front_names_every_run_it_cannot_use_and_its_row_says_it_has_fewer_s
     runs.write_metrics(
         tmp_path / "runs" / "ours_2", {"seed": 2, "params": 3000, "test_acc": float("nan"), "tags": {"design": "ours"}}
     )
+    (tmp_path / "runs" / "theirs" / "seed_3").mkdir(parents=True)  # a final whose metrics.json is gone
     loaded = front.Front.load(tmp_path)
-    assert len(loaded.skipped) == 2
-    assert "ours_1/metrics.json is unreadable or truncated" in loaded.skipped[0] + loaded.skipped[1]
-    assert "ours_2/metrics.json: test_acc is nan" in loaded.skipped[0] + loaded.skipped[1]
+    assert len(loaded.skipped) == 3 and any("theirs/seed_3/metrics.json: missing" in s for s in loaded.skipped)
+    assert any("ours_1/metrics.json is unreadable or truncated" in line for line in loaded.skipped)
+    assert any("ours_2/metrics.json: test_acc is nan" in line for line in loaded.skipped)
     rows = {row[1]: row for row in loaded.rows()}
     assert rows["ours"][4] == "0 (only 1 of 3)" and rows["theirs"][4] == "0,1,2"
 

@@ -54,6 +54,10 @@ SEARCHED = "searched"
 def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
     """The runs under results/runs/ with a finite test accuracy, and one line naming each run left out and why."""
     found, skipped = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
+    unfinished = [d for d in sorted((results / RUNS_DIR).glob("*/*")) if d.is_dir() and not RunDir(d).finished()]
+    skipped += [
+        f"{RunDir(d).metrics}: missing, so {d.name} is left out (unfinished, or its record lost)" for d in unfinished
+    ]
     tested = []
     for run in found:
         accuracy = run.metrics.get("test_acc")
