@@ -1,9 +1,11 @@
 import re
 from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_both_ratios(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli(
         "quick=true", f"data.data_dir={mnist_dir}", "trainer.accelerator=cpu", cwd=tmp_path, module="mnist_design.bench"

@@ -19,6 +19,7 @@ def evaluate(run_entry):
     return run
 
 
+@pytest.mark.slow
 def test_last_checkpoint_reproduces_the_run_test_numbers(tiny_run, evaluate, tmp_path: Path) -> None:
     run, _ = tiny_run
     status, _, err = evaluate(
@@ -49,6 +50,7 @@ def test_bad_checkpoints_get_one_line(evaluate, tmp_path: Path, make, message: s
     assert err.startswith("error: ") and message in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_truncated_copy_of_a_real_checkpoint_is_refused(tiny_run, evaluate, tmp_path: Path) -> None:
     run, _ = tiny_run
     good = (run / "checkpoints" / "last.ckpt").read_bytes()

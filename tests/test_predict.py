@@ -22,6 +22,7 @@ def make_inputs(mnist_dir: Path, root: Path) -> None:
     (root / "more" / "empty.png").write_bytes(b"")
 
 
+@pytest.mark.slow
 def test_classifies_good_files_and_reports_bad_ones(tiny_run, mnist_dir: Path, tmp_path: Path) -> None:
     run, _ = tiny_run
     make_inputs(mnist_dir, tmp_path)
@@ -36,6 +37,7 @@ def test_classifies_good_files_and_reports_bad_ones(tiny_run, mnist_dir: Path, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "more"]  # prints only, writes nothing
 
 
+@pytest.mark.slow
 def test_json_lines_and_exit_zero_when_all_good(tiny_run, mnist_dir: Path, tmp_path: Path) -> None:
     run, _ = tiny_run
     make_inputs(mnist_dir, tmp_path)
@@ -55,6 +57,7 @@ def test_missing_checkpoint_is_exit_two(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith("error: checkpoint")
 
 
+@pytest.mark.slow
 def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(
     tiny_run, mnist_dir: Path, tmp_path: Path
 ) -> None:
@@ -79,6 +82,7 @@ def test_sixteen_bit_images_one_path_without_brackets_and_a_decompression_bomb(
     assert bomb.stdout.startswith("bomb/ok.png: ")  # the others are still classified
 
 
+@pytest.mark.slow
 def test_a_sub_folder_and_a_symlink_loop_are_named(run_entry, tiny_run, mnist_dir: Path, tmp_path: Path) -> None:
     run, _ = tiny_run
     make_inputs(mnist_dir, tmp_path)

@@ -1,3 +1,4 @@
+import pytest
 from conftest import run_cli
 from torch import nn
 
@@ -28,6 +29,7 @@ def test_gap_spans_the_whole_map() -> None:
     assert (rows[1].operation, rows[1].kernel, rows[1].n_out, rows[1].r_out) == ("GAP", 26, 1, 28)
 
 
+@pytest.mark.slow
 def test_best_model_reproduces_the_seed_table(tmp_path) -> None:
     result = run_cli("model=best", cwd=tmp_path, module="mnist_design.receptive_field")
     assert result.returncode == 0, result.stderr[-2000:]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import pytest
 from conftest import REPO, run_cli
 
 from mnist_design import runs
@@ -106,6 +107,7 @@ def test_a_truncated_metrics_file_is_named_and_skipped(tmp_path: Path, compose_c
     assert len(problems) == 1 and "sweep/a/metrics.json is unreadable or truncated" in problems[0]
 
 
+@pytest.mark.slow
 def test_report_command_collects_a_sweep_dir(tmp_path: Path, compose_cfg) -> None:
     two_runs(tmp_path / "sweep", compose_cfg)
     (tmp_path / "sweep" / "c").mkdir()
@@ -121,6 +123,7 @@ def test_report_command_collects_a_sweep_dir(tmp_path: Path, compose_cfg) -> Non
     assert "skipped: " in result.stderr and "c/metrics.json" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_report_with_nothing_to_collect_fails_clearly(tmp_path: Path) -> None:
     result = run_cli(
         f"sweep_dirs=[{tmp_path}]", f"out_dir={tmp_path / 'report'}", cwd=tmp_path, module="mnist_design.report"

@@ -122,6 +122,7 @@ def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) ->
     assert seeds == [0, 1]
 
 
+@pytest.mark.slow
 def test_submitit_slurm_fields_are_overridable(tmp_path: Path) -> None:
     result = run_cli(
         "hydra/launcher=submitit_slurm",

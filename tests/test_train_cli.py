@@ -30,6 +30,7 @@ def run_dirs(root: Path) -> list[Path]:
     return sorted(path.parent for path in root.glob("outputs/**/.hydra"))
 
 
+@pytest.mark.slow
 def test_the_card_example_trains_and_writes_everything(tiny_run) -> None:
     run, result = tiny_run
     metrics = json.loads((run / "metrics.json").read_text())
@@ -48,6 +49,7 @@ def test_the_card_example_trains_and_writes_everything(tiny_run) -> None:
         assert rundir.RunDir(run).figure(figure).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_tensorboard_gets_curves_figures_and_the_receptive_field_table(tiny_run) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -90,6 +92,7 @@ def hparams_view(run: Path) -> tuple[dict, dict[str, float]]:
     return params, finals
 
 
+@pytest.mark.slow
 def test_multirun_writes_one_directory_per_job_and_both_reach_the_hparams_view(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("-m", "experiment=row2,row4", *tiny(mnist_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -117,6 +120,7 @@ def test_runs_started_together_never_share_a_directory(mnist_dir: Path, tmp_path
     assert len(run_dirs(tmp_path)) == 2
 
 
+@pytest.mark.slow
 def test_unknown_model_lists_the_valid_choices(tmp_path: Path) -> None:
     result = run_cli("model=nonexistent", cwd=tmp_path)
     assert result.returncode != 0
@@ -126,6 +130,7 @@ def test_unknown_model_lists_the_valid_choices(tmp_path: Path) -> None:
     assert not (tmp_path / "outputs").exists()
 
 
+@pytest.mark.slow
 def test_bad_value_is_one_line_before_training(tmp_path: Path) -> None:
     result = run_cli("data.batch_size=0", "data.data_dir=/nonexistent/never/fetched", cwd=tmp_path)
     assert result.returncode == 2
@@ -133,6 +138,7 @@ def test_bad_value_is_one_line_before_training(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and "HYDRA_FULL_ERROR=1" in result.stderr
 
 
+@pytest.mark.slow
 def test_configs_are_found_from_a_non_editable_install(tmp_path: Path) -> None:
     target = tmp_path / "site"
     install = subprocess.run(
@@ -168,6 +174,7 @@ def test_configs_are_found_from_a_non_editable_install(tmp_path: Path) -> None:
     assert where.stdout.strip() == str(target / "mnist_design" / "conf")
 
 
+@pytest.mark.slow
 def test_seed_protocol_is_labelled_in_console_and_metrics(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli("data.val_on_test=true", *tiny(mnist_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
