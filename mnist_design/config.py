@@ -73,6 +73,7 @@ def fraction_or_count(v: Any) -> bool:
 
 def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool], str]]:
     """(key, value, ok, allowed) for every value with a range; types are already enforced by the schema."""
+    scheduler = cfg.get("scheduler") or {}  # null under scheduler=none
     checks = [
         ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
         ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
@@ -90,23 +91,23 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("model.dropout", cfg.model.get("dropout", 0.0), lambda v: 0 <= v < 1, "in [0, 1)"),
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
-        ("scheduler.max_lr", (cfg.get("scheduler") or {}).get("max_lr"), lambda v: v is None or v > 0, "> 0"),
-        ("scheduler.span", (cfg.get("scheduler") or {}).get("span"), lambda v: v is None or v > 0, "> 0 or null"),
+        ("scheduler.max_lr", scheduler.get("max_lr"), lambda v: v is None or v > 0, "> 0"),
+        ("scheduler.span", scheduler.get("span"), lambda v: v is None or v > 0, "> 0 or null"),
         (
             "scheduler.monitor",
-            (cfg.get("scheduler") or {}).get("monitor"),
+            scheduler.get("monitor"),
             lambda v: v is None or v in monitorable(),
             f"a logged metric: {', '.join(monitorable())}",
         ),
         (
             "scheduler.interval",
-            (cfg.get("scheduler") or {}).get("interval"),
+            scheduler.get("interval"),
             lambda v: v in (None, *SCHEDULER_INTERVALS),
             " or ".join(SCHEDULER_INTERVALS),
         ),
         (  # stepped per batch, a piecewise schedule would read its points' epochs as steps
             "scheduler.interval",
-            (cfg.get("scheduler") or {}).get("interval") if "points" in (cfg.get("scheduler") or {}) else None,
+            scheduler.get("interval") if "points" in scheduler else None,
             lambda v: v in (None, "epoch"),
             "epoch for scheduler=piecewise (its points are epochs)",
         ),

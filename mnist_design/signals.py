@@ -81,7 +81,9 @@ def run_config(typed: Sequence[str], chosen: list[str], epochs: int, run_dir: Pa
 def check_same_draw(config_dir: Path, chosen: list[str]) -> None:
     """A configuration's runs all train one draw: one already recorded there must be this draw (a change to the
     space or its checks would otherwise mix two configurations under one name)."""
-    for overrides in sorted(config_dir.glob(f"*/{RunDir(config_dir).overrides.relative_to(config_dir)}")):
+    for overrides in (RunDir(run).overrides for run in sorted(config_dir.glob("*"))):
+        if not overrides.is_file():
+            continue
         recorded = set(OmegaConf.to_container(OmegaConf.load(overrides)))
         if not set(chosen) <= recorded:
             raise ConfigError(
@@ -99,7 +101,7 @@ def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]])
         check_same_draw(out / CONFIG_DIR.format(index), chosen)
         for epochs in [cfg.fidelity.full_epochs, *cfg.fidelity.compressed]:
             run_dir = out / CONFIG_DIR.format(index) / RUN_DIR.format(epochs)
-            if RunDir(run_dir).metrics.is_file() or (run_dir / DIVERGED).is_file():
+            if RunDir(run_dir).finished() or (run_dir / DIVERGED).is_file():
                 continue
             with space.own_runtime():
                 composed = run_config(typed, chosen, epochs, run_dir)
