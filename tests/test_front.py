@@ -1,5 +1,7 @@
 """README's front table is exactly what the project renders from the committed results/, so it cannot drift."""
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -238,3 +240,26 @@ def test_a_malformed_or_short_summary_is_one_line_naming_it(tmp_path: Path, summ
     summary_file.write_text(summary)
     with pytest.raises(study_tables.StudyUnreadable, match=names):
         study_tables.blocks(tmp_path)
+
+
+def test_the_gpu_block_pairs_the_gpu_runs_with_the_cpu_runs_and_shows_the_bench(tmp_path: Path) -> None:
+    from mnist_design.bench import BENCH_FILE
+    from mnist_design.report import gpu
+
+    assert "No GPU records" in gpu.block(tmp_path, [])  # a session without a GPU wrote none
+    folder = tmp_path / gpu.GPU_DIR
+    (folder / gpu.BENCH_DIR).mkdir(parents=True)
+    (folder / gpu.CARD_FILE).write_text("NVIDIA H200, 580.1, 143771 MiB\n\ntorch   2.11\n")
+    for seed, (on_gpu, on_cpu) in enumerate([(0.9940, 0.9950), (0.9945, 0.9948), (0.9950, 0.9946)]):
+        for device, acc, folder_runs in (("cuda:0", on_gpu, folder / gpu.DEFAULT_RUNS), ("cpu", on_cpu, tmp_path)):
+            metrics = {"seed": seed, "params": 7496, "test_acc": acc, "seconds": 10.0 + seed, "tags": {}}
+            runs.write_metrics(folder_runs / f"seed_{seed}", {**metrics, "device": device, "hardware": device.upper()})
+    cpu_runs, _ = runs.collect([tmp_path / f"seed_{s}" for s in range(3)])
+    medians = {name: 100.0 * (i + 1) for i, name in enumerate("ABCD")}
+    bench = {"flops_per_image": 1e6, "median": medians, "ratio_vs_raw_loop": 0.5}
+    (folder / gpu.BENCH_DIR / BENCH_FILE).write_text(json.dumps(bench))
+    text = gpu.block(tmp_path, cpu_runs)
+    assert text.startswith("The card: NVIDIA H200, 580.1, 143771 MiB; torch 2.11.")
+    assert "| cuda:0 " in text and "| cpu " in text and "0,1,2" in text and "11 (10–12)" in text
+    assert "GPU − CPU, paired by seed: -0.03 ±" in text and "tied" in text
+    assert "`ratio_vs_raw_loop=0.50`" in text and re.search(r"seed notebook .*\| +400 \| +0\.4 \|", text)

@@ -35,11 +35,13 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from mnist_design import factory
+from mnist_design.bench import BENCH_FILE
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
 from mnist_design.bench.paths import PATHS, flops_per_image
 from mnist_design.config import config_dir, validate
 from mnist_design.errors import exit_on_user_error
 from mnist_design.factory import training_device
+from mnist_design.portable import make_portable
 
 
 def measure(cfg: DictConfig) -> dict[str, Any]:
@@ -105,7 +107,9 @@ def main(cfg: DictConfig) -> None:
         for name, (label, _) in PATHS.items() if not cfg.busy else ():
             median = result["median"][name]
             print(f"{name} {label}: median {median:,.0f} img/s, {median * flops / 1e9:.2f} GFLOP/s")
-        (Path(HydraConfig.get().runtime.output_dir) / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+        out_dir = Path(HydraConfig.get().runtime.output_dir)
+        (out_dir / BENCH_FILE).write_text(json.dumps(result, indent=2) + "\n")
+        make_portable(out_dir, Path(config_dir()))  # a bench kept under results/ reads the same on every clone
         for key in RATIOS:
             if key in result:
                 print(f"{key}={result[key]:.2f}")

@@ -1,7 +1,7 @@
 """README's evidence, from the run records committed in results/: the seed's rows, the front and the answer.
 
     front = Front.load(Path("results"))  # research.yaml, the seed's rows and the finals, read once
-    front.blocks()                       # {"rows", "front", "baselines", "answer"}: README's generated blocks
+    front.blocks()                       # {"rows", "front", "baselines", "answer", "gpu"}: README's blocks
     python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks (and
                                                # results/README's study tables, mnist_design/report/study_tables.py)
 
@@ -22,7 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from mnist_design import figures, rundir, runs
-from mnist_design.report import study_tables
+from mnist_design.report import gpu, study_tables
 from mnist_design.report.blocks import rewrite
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows
@@ -236,6 +236,7 @@ class Front:
             "front": self.table(),
             "baselines": self.baseline_table(),
             "answer": self.answer(),
+            "gpu": gpu.block(self.results, self.seed_rows.get(self.research.baseline, [])),
         }
 
     def draw(self) -> list[Path]:
