@@ -12,7 +12,6 @@ from pathlib import Path
 import lightning as L
 import optuna
 from omegaconf import DictConfig
-from optuna_integration import PyTorchLightningPruningCallback
 
 from mnist_design import factory, finalists, runs, space, studies
 from mnist_design.baselines import own_overrides
@@ -34,14 +33,27 @@ def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
     return study_dir / studies.TRIAL_NAME.format(trial.number)
 
 
-class ReportOnly(PyTorchLightningPruningCallback):
-    """Reports each epoch's value as the pruning callback does, and never prunes: a baseline trains its whole
-    schedule, so the search compares itself with it at full length."""
+class EpochPruning(L.Callback):
+    """Reports each epoch's validation value to the trial, then asks the pruner whether to stop, unless ``prune`` is
+    false (a baseline trains its whole schedule, so the search compares itself with it at full length).
 
-    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    Hand-written rather than optuna-integration's callback, which decides in on_validation_end: a trial stopped there
+    never recorded the epoch that stopped it. Here the decision comes at the epoch's end, after the run's own
+    callbacks (registered before this one) have written that epoch to its history."""
+
+    def __init__(self, trial: optuna.Trial, monitor: str, prune: bool = True) -> None:
+        self.trial, self.monitor, self.prune = trial, monitor, prune
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)
-        if not trainer.sanity_checking and score is not None and trainer.is_global_zero:
-            self._trial.report(score.item(), step=pl_module.current_epoch)
+        if trainer.sanity_checking or score is None:
+            return
+        stop = False
+        if trainer.is_global_zero:  # one report per epoch, whatever the number of processes
+            self.trial.report(score.item(), step=pl_module.current_epoch)
+            stop = self.prune and self.trial.should_prune()
+        if trainer.strategy.broadcast(stop):  # under DDP every process stops together
+            raise optuna.TrialPruned(f"pruned after epoch {pl_module.current_epoch + 1}")
 
 
 def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_dir: Path) -> DictConfig:
@@ -68,8 +80,7 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
         except ConfigError as refused:  # over budget, or a layout or recipe that cannot be built: no data is read
             trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None
-        watch = ReportOnly if studies.is_baseline(trial) else PyTorchLightningPruningCallback
-        pruning = watch(trial, monitor=cfg.search.monitor)
+        pruning = EpochPruning(trial, cfg.search.monitor, prune=not studies.is_baseline(trial))
         try:
             metrics = train(trial_cfg, extra_callbacks=[pruning])
         except NonFiniteLoss as diverged:
