@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design import journal
+from mnist_design.config import ConfigError
 from mnist_design.errors import UserError
 from mnist_design.metrics import metric
 
@@ -182,14 +184,22 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     }
 
 
+def built(cfg: DictConfig, key: str) -> Any:
+    """search.<key> (the sampler, the pruner) built by Optuna; its refusal of an argument is one line naming it."""
+    try:
+        return instantiate(cfg.search[key])
+    except InstantiationException as error:
+        raise ConfigError(f"search.{key}: {error.__cause__ or error}") from None
+
+
 def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
     """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
     journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open."""
     options = {
         "study_name": cfg.search.study_name,
         "storage": store,
-        "sampler": instantiate(cfg.search.sampler),
-        "pruner": instantiate(cfg.search.pruner),
+        "sampler": built(cfg, "sampler"),
+        "pruner": built(cfg, "pruner"),
     }
     if cfg.search.study_name in optuna.get_all_study_names(store):
         return optuna.load_study(**options)

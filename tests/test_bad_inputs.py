@@ -15,6 +15,8 @@ import torch
 from conftest import REPO
 from PIL import Image
 
+from mnist_design.rundir import FILES
+
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
 FIDELITY = "mnist_design.fidelity"
 REPORT, BENCH, RF, SEARCH = (
@@ -170,7 +172,12 @@ CASES = [
     ),
     # run directories, checked before Hydra writes anything into them
     (TRAIN, ["hydra.run.dir=run"], 2, "hydra.run.dir=run already holds a run (metrics.json"),
-    (TRAIN, ["hydra.run.dir=killed"], 2, "already holds a run (history.jsonl, checkpoints); choose a new directory"),
+    (
+        TRAIN,
+        ["hydra.run.dir=killed"],
+        2,
+        f"already holds a run ({FILES['history']}, {FILES['checkpoints']}); choose a new directory",
+    ),
     (TRAIN, ["hydra.run.dir=afile"], 2, "afile is a file, not a directory"),
     (TRAIN, ["hydra.run.dir=" + "x" * 300], 2, "File name too long"),
     (TRAIN, ["hydra.run.dir=" + "/".join(["y" * 200] * 25)], 2, "File name too long"),

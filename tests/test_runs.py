@@ -1,4 +1,4 @@
-"""The runs layer: the one writer and reader of metrics.json and history.jsonl."""
+"""The runs layer: the one writer and reader of a run's metrics and history files."""
 
 import json
 from pathlib import Path

@@ -14,6 +14,8 @@ import pytest
 from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
 
+from mnist_design.rundir import RunDir
+
 
 def trial_args(mnist_dir: Path) -> list[str]:
     return [
@@ -61,7 +63,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     summary_file = tmp_path / "results" / "studies" / "tiny" / "summary.yaml"
     assert OmegaConf.load(summary_file).selection.finished  # whichever process trained the last trial
     for t in trained:  # every trial is a train run in its own directory, and never looked at the test set
-        history = Path(t.user_attrs["run_dir"]) / "history.jsonl"
+        history = RunDir(t.user_attrs["run_dir"]).history
         assert len(history.read_text().splitlines()) == len(t.intermediate_values)  # the deciding epoch is kept
         if t.state.name == "COMPLETE":
             metrics = json.loads((Path(t.user_attrs["run_dir"]) / "metrics.json").read_text())
@@ -109,7 +111,7 @@ def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp
     trials = study(tmp_path, "small").trials
     refused = [t for t in trials if "over budget=2,000" in t.user_attrs.get("refused", "")]
     assert refused and all(t.user_attrs["params"] > 2000 for t in refused)
-    assert not any((Path(t.user_attrs["run_dir"]) / "history.jsonl").exists() for t in refused)  # no training
+    assert not any(RunDir(t.user_attrs["run_dir"]).history.exists() for t in refused)  # no training
     trained = [t for t in trials if "refused" not in t.user_attrs]
     assert len(trained) == 1 and trained[0].user_attrs["params"] <= 2000
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import optuna
 import pytest
 
-from mnist_design import studies
+from mnist_design import reference, studies
 from mnist_design.baselines import enqueue_starting_points
-from mnist_design.config import validate
+from mnist_design.config import ConfigError, validate
 from mnist_design.factory import compose_run
 from mnist_design.journal import JournalRefused
 
@@ -243,3 +243,16 @@ def test_a_zombie_worker_is_dead_though_its_proc_entry_remains() -> None:
         time.sleep(0.05)
     assert Path(f"/proc/{child.pid}").exists() and studies.alive(worker) is False
     child.wait()
+
+
+@pytest.mark.parametrize("option", reference.on_disk("pruner"))
+def test_every_pruner_option_is_an_optuna_pruner_the_study_uses(search_cfg, option: str) -> None:
+    cfg = search_cfg(f"pruner={option}")
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    assert isinstance(study.pruner, optuna.pruners.BasePruner)
+    assert type(study.pruner).__name__ == cfg.search.pruner._target_.rsplit(".", 1)[1]
+
+
+def test_an_argument_the_pruner_refuses_is_one_line_naming_it(search_cfg) -> None:
+    with pytest.raises(ConfigError, match=r"^search.pruner: The value of `reduction_factor` is 0, but must be"):
+        studies.built(search_cfg("search.pruner.reduction_factor=0"), "pruner")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli, tiny
 
-from mnist_design import rundir
+from mnist_design import rundir, runs
 from mnist_design.training import train
 
 METRIC_KEYS = {
@@ -43,7 +43,7 @@ def test_the_card_example_trains_and_writes_everything(tiny_run) -> None:
     assert "augment" in (run / ".hydra" / "config.yaml").read_text()
     assert "TEST (final epoch 1)" in result.stdout and str(run) in result.stdout
     assert "epoch  1/1" in result.stdout and "val loss" in result.stdout
-    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    history = runs.read_history(rundir.RunDir(run).history)
     assert [h["epoch"] for h in history] == [1] and history[0]["val_acc"] == metrics["val_acc"]
     for figure in (rundir.LEARNING_CURVES, rundir.PREDICTIONS, rundir.CONFUSION_MATRIX):
         assert rundir.RunDir(run).figure(figure).read_bytes()[:4] == b"\x89PNG"

@@ -13,6 +13,8 @@ import pytest
 import torch
 from conftest import run_cli
 
+from mnist_design.rundir import RunDir
+
 VOLATILE = {"seconds", "run_dir", "checkpoint"}
 
 
@@ -110,7 +112,7 @@ def test_a_run_killed_anywhere_resumes_to_the_same_metrics(
     assert status == 0, err[-3000:]
     assert "resume: " in out
     assert metrics(killed) == metrics(uninterrupted)
-    epochs = [json.loads(line)["epoch"] for line in (killed / "history.jsonl").read_text().splitlines()]
+    epochs = [json.loads(line)["epoch"] for line in RunDir(killed).history.read_text().splitlines()]
     assert sorted(set(epochs)) == [1, 2, 3] and len(epochs) <= 4  # at most the epoch in flight is recomputed
     assert not list((killed / "checkpoints").glob(".*.tmp"))
     # the resume rewrote nothing of .hydra/ (the same overrides as the uninterrupted run, typed once)
