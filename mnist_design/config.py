@@ -24,6 +24,7 @@ from mnist_design.errors import UserError
 from mnist_design.metrics import monitorable
 from mnist_design.models.net import parameter_count
 from mnist_design.module import build_optimizer, build_scheduler
+from mnist_design.schedules import is_piecewise
 
 schema.register()  # every entry point imports this module before Hydra composes
 
@@ -107,7 +108,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ),
         (  # stepped per batch, a piecewise schedule would read its points' epochs as steps
             "scheduler.interval",
-            scheduler.get("interval") if "points" in scheduler else None,
+            scheduler.get("interval") if is_piecewise(scheduler) else None,
             lambda v: v in (None, "epoch"),
             "epoch for scheduler=piecewise (its points are epochs)",
         ),

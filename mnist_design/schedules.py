@@ -9,12 +9,18 @@ segment; a list of absolute (epoch, lr) points is what the published recipes pri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
+
+
+def is_piecewise(scheduler: Mapping[str, Any] | None) -> bool:
+    """Whether a scheduler config is a piecewise-linear lr (its points are epochs, so it is stepped per epoch)."""
+    return "points" in (scheduler or {})
 
 
 def check_points(points: Sequence[Sequence[float]]) -> None:

@@ -40,8 +40,8 @@ def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_contin
 
 
 def test_a_compressed_schedule_rescales_piecewise_points_only(compose_cfg) -> None:
-    assert signals.schedule(compose_cfg("scheduler=piecewise"), 3) == ["trainer.max_epochs=3", "scheduler.span=3"]
-    assert signals.schedule(compose_cfg("scheduler=onecycle"), 3) == ["trainer.max_epochs=3"]
+    assert signals.schedule(compose_cfg("scheduler=piecewise"), 3) == {"trainer.max_epochs": 3, "scheduler.span": 3}
+    assert signals.schedule(compose_cfg("scheduler=onecycle"), 3) == {"trainer.max_epochs": 3}
 
 
 def test_a_worker_index_outside_the_workers_is_one_line(run_entry, tmp_path: Path) -> None:
