@@ -23,7 +23,7 @@ from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
 from mnist_design.metrics import monitorable
 from mnist_design.models.net import parameter_count
-from mnist_design.module import build_optimizer, build_scheduler
+from mnist_design.module import MNISTClassifier, build_optimizer, build_scheduler
 from mnist_design.schedules import is_piecewise
 
 schema.register()  # every entry point imports this module before Hydra composes
@@ -89,7 +89,6 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
         ("data.val_size", cfg.data.val_size, lambda v: 0 < v < 60_000, "between 1 and 59,999"),
         ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
-        ("model.dropout", cfg.model.get("dropout", 0.0), lambda v: 0 <= v < 1, "in [0, 1)"),
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
         ("scheduler.max_lr", scheduler.get("max_lr"), lambda v: v is None or v > 0, "> 0"),
@@ -111,12 +110,6 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             scheduler.get("interval") if is_piecewise(scheduler) else None,
             lambda v: v in (None, "epoch"),
             "epoch for scheduler=piecewise (its points are epochs)",
-        ),
-        (
-            "module.label_smoothing",
-            (cfg.get("module") or {}).get("label_smoothing", 0.0),
-            lambda v: 0 <= v < 1,
-            "in [0, 1)",
         ),
     ]
     for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
@@ -185,7 +178,9 @@ def validate(cfg: DictConfig) -> int:
     check_recipe(cfg)
     if HydraConfig.initialized():
         check_presets(HydraConfig.get().runtime.choices)
-    return model_parameters(cfg)
+    params = model_parameters(cfg)  # the net checks its own arguments (model.dropout, the layers)
+    built("module", lambda: MNISTClassifier.from_config(cfg))  # and the module its own (module.label_smoothing)
+    return params
 
 
 def first_line(error: BaseException) -> str:
@@ -255,10 +250,7 @@ def check_options(key: str, group: str, chosen: list[str]) -> None:
 
 def model_parameters(cfg: DictConfig) -> int:
     """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
-    try:
-        return parameter_count(instantiate(cfg.model))
-    except Exception as error:
-        raise ConfigError(f"model: {first_line(error)}") from error
+    return built("model", lambda: parameter_count(instantiate(cfg.model)))
 
 
 def check_budget(cfg: DictConfig, params: int) -> None:

@@ -33,9 +33,7 @@ def datamodule(cfg: DictConfig) -> MNISTDataModule:
 
 
 def classifier(cfg: DictConfig) -> MNISTClassifier:
-    return MNISTClassifier(
-        net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"), **(cfg.get("module") or {})
-    )
+    return MNISTClassifier.from_config(cfg)
 
 
 def callbacks(cfg: DictConfig) -> list[L.Callback]:

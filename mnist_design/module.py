@@ -33,6 +33,11 @@ def plain(config: Mapping | None) -> dict | None:
 
 
 class MNISTClassifier(L.LightningModule):
+    @classmethod
+    def from_config(cls, cfg: DictConfig) -> MNISTClassifier:
+        """The module of a composed run config: its model, optimizer, scheduler and module groups."""
+        return cls(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.get("scheduler"), **(cfg.get("module") or {}))
+
     def __init__(
         self,
         net: Mapping,
@@ -42,7 +47,7 @@ class MNISTClassifier(L.LightningModule):
         tta_degrees: Sequence[float] = (),
     ) -> None:
         super().__init__()
-        if not 0 <= label_smoothing < 1:
+        if not 0 <= label_smoothing < 1:  # the one check of this range: config.validate builds the module to ask it
             raise ValueError(f"module.label_smoothing must be in [0, 1); got {label_smoothing}")
         self.save_hyperparameters(
             {
