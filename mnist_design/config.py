@@ -35,6 +35,8 @@ OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
 OmegaConf.register_new_resolver("or_resume", lambda resume, fresh: resume if resume else fresh, replace=True)
 # ${when:COND,A,B}: A when COND is true, else B (the report writes into results_dir, not out_dir, when front=true).
 OmegaConf.register_new_resolver("when", lambda cond, then, otherwise: then if cond else otherwise, replace=True)
+# the step Optuna is told for the end of epoch N (steps count epochs from 0): a pruner's rung at a given epoch
+OmegaConf.register_new_resolver("epoch_step", lambda epochs: int(epochs) - 1, replace=True)
 OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else rundir.HYDRA_DIR, replace=True)
 
 
@@ -124,6 +126,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     if "search" in cfg:  # the search's own keys
         checks += [
             ("search.workers", cfg.search.workers, positive, ">= 1"),
+            (
+                "search.rung_epochs",
+                cfg.search.get("rung_epochs"),
+                lambda v: v is None or 0 < v < cfg.trainer.max_epochs,
+                f"null or a whole number of epochs from 1 to below trainer.max_epochs ({cfg.trainer.max_epochs})",
+            ),
             ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
             ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
             ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),

@@ -15,12 +15,25 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from torch.optim.lr_scheduler import LRScheduler
 
 
 def is_piecewise(scheduler: Mapping[str, Any] | None) -> bool:
     """Whether a scheduler config is a piecewise-linear lr (its points are epochs, so it is stepped per epoch)."""
     return "points" in (scheduler or {})
+
+
+def compress(composed: DictConfig, epochs: int) -> list[str]:
+    """Run a composed config's schedule in ``epochs`` epochs, in place: OneCycleLR spans the run by itself, a
+    piecewise lr's points are rescaled (scheduler.span). Returns the same as overrides, for the run's record."""
+    keys = {
+        "trainer.max_epochs": epochs,
+        **({"scheduler.span": epochs} if is_piecewise(composed.get("scheduler")) else {}),
+    }
+    for key, value in keys.items():  # set on the composed config, as Hydra would from these overrides
+        OmegaConf.update(composed, key, value)
+    return [f"{key}={value}" for key, value in keys.items()]
 
 
 def check_points(points: Sequence[Sequence[float]]) -> None:

@@ -31,7 +31,7 @@ from mnist_design.config import ConfigError, model_parameters, validate
 from mnist_design.report.tables import markdown
 from mnist_design.rundir import RunDir
 from mnist_design.runs import RunUnreadable, read_history, read_metrics
-from mnist_design.schedules import is_piecewise
+from mnist_design.schedules import compress
 from mnist_design.training import train
 
 CONFIG_DIR = "config_{:02d}"  # one sampled configuration's runs
@@ -63,20 +63,10 @@ def sample_configs(cfg: DictConfig, typed: Sequence[str]) -> list[list[str]]:
     return configs
 
 
-def schedule(composed: DictConfig, epochs: int) -> dict[str, int]:
-    """The keys that run the config's schedule in ``epochs`` epochs: OneCycleLR spans the run by itself, the
-    piecewise lr's points are rescaled (scheduler.span)."""
-    compressed = {"trainer.max_epochs": epochs}
-    return {**compressed, "scheduler.span": epochs} if is_piecewise(composed.get("scheduler")) else compressed
-
-
 def run_config(typed: Sequence[str], chosen: list[str], epochs: int, run_dir: Path) -> DictConfig:
     """One run's config, written into its directory (.hydra/) as a search trial's is, so its record is complete."""
     composed = factory.compose_run("search", [*typed, *chosen], run_dir)
-    compressed = schedule(composed, epochs)
-    for key, value in compressed.items():  # set on the composed config, as Hydra would from these overrides
-        OmegaConf.update(composed, key, value)
-    overrides = [*typed, *chosen, *(f"{key}={value}" for key, value in compressed.items())]
+    overrides = [*typed, *chosen, *compress(composed, epochs)]
     runs.write_config(run_dir, composed, overrides)
     return composed
 

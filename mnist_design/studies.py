@@ -174,6 +174,9 @@ def command(budget: int | str | None, base: list[str]) -> str:
     return " ".join(["python -m mnist_design.search", f"budget={budget}", *base])
 
 
+RUNG_KEY = "rung_epochs"  # in a study's identity only when it judges trials on a compressed schedule
+
+
 def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     """What the study is: its budget, search space, base config (what was typed) and objective."""
     return {
@@ -181,6 +184,8 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
         "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
         "base": json.dumps(base_overrides(typed)),
         "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
+        # a study judged on compressed rungs says so (studies from before rungs have no such key)
+        **({RUNG_KEY: str(cfg.search.rung_epochs)} if cfg.search.get("rung_epochs") else {}),
     }
 
 
@@ -212,14 +217,14 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
         study = load_or_create(cfg, storage(cfg))
     except OSError as error:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
-    recorded = {key: study.user_attrs.get(key) for key in wanted}
+    recorded = {key: study.user_attrs.get(key) for key in {*wanted, RUNG_KEY}}
     if all(value is None for value in recorded.values()) and not study.trials:
         for key, value in {**wanted, PROTOCOL_ATTR: PROTOCOL}.items():
             study.set_user_attr(key, value)
         return study
-    differs = [key for key, value in wanted.items() if recorded.get(key) != value]
+    differs = [key for key in recorded if recorded[key] != wanted.get(key)]
     if differs:
-        shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted[key]}" for key in differs)
+        shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted.get(key)}" for key in sorted(differs))
         raise StudyError(
             f"study {study.study_name} ({storage_url(cfg)}) was started with another {', '.join(differs)} "
             f"({shown}); continue it with the same settings or choose a new search.study_name"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import lightning as L
 import optuna
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
 from mnist_design import factory, finalists, runs, space, studies
 from mnist_design.baselines import own_overrides
@@ -24,8 +25,10 @@ from mnist_design.config import (
 )
 from mnist_design.metrics import metric, record_key
 from mnist_design.portable import portable
+from mnist_design.schedules import compress
 from mnist_design.training import train
 
+RUNG_SUFFIX = "_rung{}"  # a trial's compressed run beside its full one: trial_0007_rung3
 REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
 
 
@@ -43,6 +46,14 @@ class EpochPruning(L.Callback):
 
     def __init__(self, trial: optuna.Trial, monitor: str, prune: bool = True) -> None:
         self.trial, self.monitor, self.prune = trial, monitor, prune
+
+    @classmethod
+    def watching(cls, trial: optuna.Trial, cfg: DictConfig) -> list[L.Callback]:
+        """What watches a trial's full schedule: nothing under rungs (the rung already judged it, and its epochs
+        would reuse the rung's steps); else a report each epoch, pruning a searched trial."""
+        if cfg.search.rung_epochs:
+            return []
+        return [cls(trial, cfg.search.monitor, prune=not studies.is_baseline(trial))]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)
@@ -69,6 +80,23 @@ def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_
     return trial_cfg
 
 
+def judge_on_rung(trial: optuna.Trial, trial_cfg: DictConfig, typed: list[str], study_dir: Path) -> None:
+    """Hyperband's original form: train the trial's schedule compressed to search.rung_epochs epochs in a run of its
+    own (trial_NNNN_rungE), report its last validation value at that epoch, and stop the trial if the pruner says so."""
+    epochs, chosen = trial_cfg.search.rung_epochs, trial.user_attrs[finalists.OVERRIDES_ATTR]
+    rung_dir = study_dir / f"{studies.TRIAL_NAME.format(trial.number)}{RUNG_SUFFIX.format(epochs)}"
+    rung_cfg = factory.compose_run("search", [*typed, *chosen], rung_dir)
+    OmegaConf.update(rung_cfg, "search.rung_epochs", None)  # the rung is a plain run of the short schedule
+    runs.write_config(rung_dir, rung_cfg, [*typed, *chosen, *compress(rung_cfg, epochs), "search.rung_epochs=null"])
+    try:
+        metrics = train(rung_cfg)
+    finally:  # Hydra's one current config is the trial's own again, for its full run
+        HydraConfig.instance().set_config(trial_cfg)
+    trial.report(metrics[record_key(trial_cfg.search.monitor)], step=epochs - 1)
+    if trial.should_prune():
+        raise optuna.TrialPruned(f"pruned on its {epochs}-epoch compressed schedule")
+
+
 def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[optuna.Trial], float]:
     def run_trial(trial: optuna.Trial) -> float:
         trial_cfg = compose_trial(trial, cfg, typed, study_dir)
@@ -80,14 +108,18 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
         except ConfigError as refused:  # over budget, or a layout or recipe that cannot be built: no data is read
             trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None
-        pruning = EpochPruning(trial, cfg.search.monitor, prune=not studies.is_baseline(trial))
         try:
-            metrics = train(trial_cfg, extra_callbacks=[pruning])
+            if cfg.search.rung_epochs and not studies.is_baseline(trial):
+                judge_on_rung(trial, trial_cfg, typed, study_dir)
+            metrics = train(trial_cfg, extra_callbacks=EpochPruning.watching(trial, cfg))
         except NonFiniteLoss as diverged:
             trial.set_user_attr(studies.REFUSED_ATTR, str(diverged))
             raise optuna.TrialPruned("diverged") from None
         trial.set_user_attr("epochs", metrics["epochs"])
-        return metrics[record_key(cfg.search.monitor)]
+        value = metrics[record_key(cfg.search.monitor)]
+        if cfg.search.rung_epochs:  # the full schedule's end, where studies.reached() finds how far the trial got
+            trial.report(value, step=metrics["epochs"] - 1)
+        return value
 
     return run_trial
 

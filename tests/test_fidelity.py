@@ -6,6 +6,7 @@ from conftest import tiny
 
 from mnist_design import signals
 from mnist_design.report.blocks import markers
+from mnist_design.schedules import compress
 
 
 def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_continues(
@@ -40,8 +41,9 @@ def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_contin
 
 
 def test_a_compressed_schedule_rescales_piecewise_points_only(compose_cfg) -> None:
-    assert signals.schedule(compose_cfg("scheduler=piecewise"), 3) == {"trainer.max_epochs": 3, "scheduler.span": 3}
-    assert signals.schedule(compose_cfg("scheduler=onecycle"), 3) == {"trainer.max_epochs": 3}
+    piecewise, onecycle = compose_cfg("scheduler=piecewise"), compose_cfg("scheduler=onecycle")
+    assert compress(piecewise, 3) == ["trainer.max_epochs=3", "scheduler.span=3"] and piecewise.scheduler.span == 3
+    assert compress(onecycle, 3) == ["trainer.max_epochs=3"] and onecycle.trainer.max_epochs == 3
 
 
 def test_a_worker_index_outside_the_workers_is_one_line(run_entry, tmp_path: Path) -> None:

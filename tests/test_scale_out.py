@@ -117,6 +117,45 @@ def test_search_refuses_over_budget_designs_before_training(mnist_dir: Path, tmp
 
 
 @pytest.mark.slow
+def test_compressed_rungs_judge_each_searched_trial_on_a_short_schedule_first(
+    run_entry, mnist_dir: Path, tmp_path: Path
+) -> None:
+    """pruner=compressed: a searched trial trains its schedule compressed to rung_epochs in trial_NNNN_rungE and is
+    judged there; a kept one trains the full schedule afresh; the base config skips the rung."""
+    status, out, err = run_entry(
+        "mnist_design.search",
+        *trial_args(mnist_dir),
+        "trainer.max_epochs=3",
+        "pruner=compressed",
+        "search.rung_epochs=2",
+        "search.study_name=rungs",
+        "search.n_trials=4",
+        "search.sampler.seed=0",
+        "search.selection.top=0",
+        "search.crosses=[]",
+        "search.enqueue_published=false",
+        cwd=tmp_path,
+    )
+    assert status == 0, err[-3000:]
+    trained = [t for t in study(tmp_path, "rungs").trials if "refused" not in t.user_attrs]
+    assert len(trained) == 4 and trained[0].user_attrs["base"]
+    for t in trained:
+        full = RunDir(t.user_attrs["run_dir"])
+        rung = RunDir(f"{full.path}_rung2")
+        if t.user_attrs.get("base"):  # a baseline trains its whole schedule only, reported at its end
+            assert not rung.path.exists() and t.state.name == "COMPLETE" and list(t.intermediate_values) == [2]
+            continue
+        rung_metrics = json.loads(rung.metrics.read_text())
+        assert rung_metrics["epochs"] == 2 and t.intermediate_values[1] == rung_metrics["val_acc"]
+        if t.state.name == "PRUNED":  # judged on the rung only: no full run
+            assert list(t.intermediate_values) == [1] and not full.finished()
+        else:
+            assert list(t.intermediate_values) == [1, 2] and t.value == json.loads(full.metrics.read_text())["val_acc"]
+            assert json.loads(full.metrics.read_text())["epochs"] == 3
+    assert "pruned on its 2-epoch compressed schedule" in out + err or all(t.state.name == "COMPLETE" for t in trained)
+
+
+@pytest.mark.slow
 def test_submitit_local_runs_a_two_job_sweep(mnist_dir: Path, tmp_path: Path) -> None:
     result = run_cli(
         "-m", "hydra/launcher=submitit_local", "seed=0,1", "hydra.sweep.dir=sweep", *trial_args(mnist_dir), cwd=tmp_path

@@ -72,6 +72,7 @@ class SearchSettings:
     monitor: str = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
+    rung_epochs: Optional[int] = None
     space: Dict[str, Any] = MISSING
 
 
