@@ -120,12 +120,13 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None
     if studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
-        study.optimize(
-            objective(cfg, typed, study_dir),
-            callbacks=[stop_when_done(cfg), progress(cfg)],
-            timeout=timeout,
-            gc_after_trial=True,
-        )
+        with studies.storage_errors(cfg):
+            study.optimize(
+                objective(cfg, typed, study_dir),
+                callbacks=[stop_when_done(cfg), progress(cfg)],
+                timeout=timeout,
+                gc_after_trial=True,
+            )
     if studies.trained(study) == 0:
         raise ConfigError(
             f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "

@@ -64,6 +64,36 @@ class StudyError(UserError):
     """A storage that cannot be opened, or a continuation that does not match the study it continues."""
 
 
+class StorageUnwritable(UserError):
+    """The study's storage failed mid-write (a full disk): exit 4, as any file-system refusal."""
+
+    status = 4
+
+
+def os_error_in(error: BaseException | None) -> OSError | None:
+    """The OSError an exception was raised in handling (Optuna, failing to record a failed write, raises again)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+@contextmanager
+def storage_errors(cfg: DictConfig) -> Iterator[None]:
+    """A file-system failure under Optuna's own handling is one line naming the storage, not a chain of traces."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as error:
+        cause = os_error_in(error)
+        if cause is None:
+            raise
+        raise StorageUnwritable(
+            f"search.storage={storage_url(cfg)} could not be written ({cause.strerror or cause}); make room and run "
+            f"the same command again: a torn last record is set aside when the study is next opened"
+        ) from None
+
+
 def journal_path(cfg: DictConfig) -> Path:
     return Path(cfg.search.results_dir) / JOURNAL_FILE
 

@@ -1,4 +1,4 @@
-"""A disk that fills up during training: one line naming the file, exit 4, no temp file, the old checkpoint whole."""
+"""A disk that fills up: one line naming the file or the storage, exit 4, nothing torn left in the way."""
 
 import shutil
 import subprocess
@@ -46,3 +46,41 @@ def test_a_full_disk_is_one_line_and_leaves_no_torn_file(run_entry, small_disk: 
     assert not list(checkpoints.glob(".*.tmp"))  # the atomic write cleaned up after itself
     for ckpt in checkpoints.glob("*.ckpt"):
         assert "state_dict" in torch.load(ckpt, map_location="cpu", weights_only=False)  # whole, readable
+
+
+def test_a_study_whose_disk_fills_is_one_line_then_continues_once_there_is_room(
+    run_entry, tmp_path: Path, mnist_dir: Path
+) -> None:
+    """The journal on a 12 KB tmpfs: the search stops with one line when a write fails (Optuna, failing to record
+    that, raises again: no chain of traces), and once there is room the same command sets the torn record aside and
+    finishes the study."""
+    disk = tmp_path / "journal_disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount)")
+    args = [
+        "budget=2000",
+        "search_space=tiny",
+        f"search.results_dir={disk / 'study'}",
+        "search.n_trials=3",
+        "search.selection.top=0",
+        "search.enqueue_published=false",
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=256",
+        "trainer.max_epochs=1",
+        "trainer.limit_val_batches=1",
+        "callbacks.model_summary=null",
+        "logger=none",
+        "trainer.enable_progress_bar=false",
+    ]
+    try:
+        code, out, err = run_entry("mnist_design.search", *args, cwd=tmp_path)
+        assert code == 4 and "Traceback" not in out + err, err[-2000:]
+        assert "could not be written (No space left on device)" in err and err.startswith("error: search.storage=")
+        subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True, capture_output=True)
+        code, out, err = run_entry("mnist_design.search", *args, cwd=tmp_path)
+        assert code == 0, err[-2000:]
+        assert "its last record was torn" in out and list((disk / "study").glob("journal.log.torn-*"))
+        assert "3 trained" in out
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)
