@@ -10,13 +10,15 @@ is a candidate too, and selection seed s validates on split s, so the mean is ov
 (selection protocol 2, recorded when a study begins; an older study keeps protocol 1). A complete trial already
 trained on one of those seeds and its split is reused. The finalist has the best mean. Every run lives in
 <search.results_dir>/select/trial_NNNN_seedS, beside the journal, so its record is committed with the study and a
-continuation in another checkout keeps the runs already done; a process claims a run by creating its ``.claim`` file,
-so several workers share the work, and a claim whose process is gone is taken over (safe to kill and continue).
+continuation in another checkout keeps the runs already done.
+
+The runs are shared out through Optuna's own storage, as the trials are: a second study in the same storage,
+``<study>.select``, holds one enqueued trial per (candidate, seed) still to train; each process asks it for the next
+one, and a run whose process died is failed and enqueued again (safe to kill and continue).
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import time
@@ -32,20 +34,24 @@ from mnist_design.metrics import record_key
 from mnist_design.rundir import RunDir
 from mnist_design.studies import (
     BASELINE_ATTRS,
+    CANDIDATE_ATTR,
+    SEED_ATTR,
     TRIAL_NAME,
-    alive,
+    WORKER_ATTR,
     baseline_name,
     in_flight,
     is_baseline,
     protocol,
     reached,
     recover_dead,
+    starting_lock,
     this_worker,
     was_trained,
 )
 from mnist_design.training import train
 
 SELECT_DIR = "select"
+SELECT_STUDY = "{}.select"  # the selection's study, in the storage of the study it selects from
 OVERRIDES_ATTR = "overrides"  # the trial's own overrides (its point in the space), recorded when it starts
 
 
@@ -82,23 +88,39 @@ def reusable(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConfig
     return trial.state == TrialState.COMPLETE and same_run
 
 
-def claim(path: Path) -> bool:
-    """Take the run at ``path`` for this process: True if it is ours to train now."""
-    marker = path.with_name(path.name + ".claim")
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if alive(marker.read_text().strip()) is not False or RunDir(path).finished():
-                return False
-            shutil.rmtree(path, ignore_errors=True)  # its process died mid-run: start that run afresh
-            marker.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(this_worker())
-        return True
-    return False
+def selection_study(study: optuna.Study, create: bool) -> optuna.Study | None:
+    """The study's selection study in the same storage (None when it has none and ``create`` is false: a finished
+    study opened again to write its preset gains no record)."""
+    name = SELECT_STUDY.format(study.study_name)
+    if not create and name not in optuna.get_all_study_names(study._storage):
+        return None
+    return optuna.create_study(study_name=name, storage=study._storage, direction=study.direction, load_if_exists=True)
+
+
+def enqueue_runs(select: optuna.Study, runs_left: list[tuple[int, int]], cfg: DictConfig) -> None:
+    """Enqueue each (candidate, seed) run not already waiting, running or done, once even with two processes."""
+    with starting_lock(cfg):
+        live = (TrialState.WAITING, TrialState.RUNNING, TrialState.COMPLETE)
+        present = {
+            (t.user_attrs.get(CANDIDATE_ATTR), t.user_attrs.get(SEED_ATTR))
+            for t in select.get_trials(deepcopy=False, states=live)
+        }
+        for number, seed in runs_left:
+            if (number, seed) not in present:
+                select.enqueue_trial({}, user_attrs={CANDIDATE_ATTR: number, SEED_ATTR: seed})
+
+
+def next_run(select: optuna.Study, cfg: DictConfig) -> optuna.Trial | None:
+    """The next enqueued run, now this process's; None when none is waiting (asking then would make a new one)."""
+    with starting_lock(cfg):
+        if not select.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            return None
+        trial = select.ask()
+        trial.set_user_attr(WORKER_ATTR, this_worker())
+    if CANDIDATE_ATTR not in trial.user_attrs:  # an RDB server takes no lock here: another took the last one
+        select.tell(trial, state=TrialState.FAIL)
+        return None
+    return trial
 
 
 def value_of(path: Path, monitor: str) -> float | None:
@@ -126,25 +148,47 @@ def wait_for_trials(study: optuna.Study, poll_s: float = 10.0) -> None:
             time.sleep(poll_s)
 
 
+def train_run(study: optuna.Study, cfg: DictConfig, typed: list[str], trial: FrozenTrial, seed: int) -> float:
+    """One selection run: the candidate's overrides on one seed and its split, validation only."""
+    path = run_dir(cfg, trial, seed)
+    shutil.rmtree(path, ignore_errors=True)  # what a process that died mid-run left: the run starts afresh
+    overrides = [
+        *typed,
+        *trial.user_attrs.get(OVERRIDES_ATTR, []),
+        f"seed={seed}",
+        f"data.split_seed={split_seed(study, cfg, seed)}",
+        "test=false",
+        f"+tags.candidate={TRIAL_NAME.format(trial.number)}",
+    ]
+    print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
+    run_cfg = factory.compose_run("search", overrides, path)
+    runs.write_config(path, run_cfg, overrides)
+    return float(train(run_cfg)[record_key(cfg.search.monitor)])
+
+
 def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
-    """Train every (candidate, seed) run that no process has claimed yet."""
-    for trial in candidates(study, cfg.search.selection.top):
-        for seed in cfg.search.selection.seeds:
-            path = run_dir(cfg, trial, seed)
-            if reusable(study, trial, seed, cfg) or RunDir(path).finished() or not claim(path):
-                continue
-            overrides = [
-                *typed,
-                *trial.user_attrs.get(OVERRIDES_ATTR, []),
-                f"seed={seed}",
-                f"data.split_seed={split_seed(study, cfg, seed)}",
-                "test=false",
-                f"+tags.candidate={TRIAL_NAME.format(trial.number)}",
-            ]
-            print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
-            run_cfg = factory.compose_run("search", overrides, path)
-            runs.write_config(path, run_cfg, overrides)
-            train(run_cfg)
+    """Train, with every other process of the study, the (candidate, seed) runs that have no record yet."""
+    chosen = {t.number: t for t in candidates(study, cfg.search.selection.top)}
+    runs_left = [
+        (number, seed)
+        for number, trial in chosen.items()
+        for seed in cfg.search.selection.seeds
+        if not reusable(study, trial, seed, cfg) and not RunDir(run_dir(cfg, trial, seed)).finished()
+    ]
+    select = selection_study(study, create=bool(runs_left))
+    if select is None:
+        return
+    for number in recover_dead(select):
+        print(f"[select] run {number}: its process is gone; failed, and enqueued again", flush=True)
+    enqueue_runs(select, runs_left, cfg)
+    while (run := next_run(select, cfg)) is not None:
+        number, seed = run.user_attrs[CANDIDATE_ATTR], run.user_attrs[SEED_ATTR]
+        try:
+            value = train_run(study, cfg, typed, chosen[number], seed)
+        except BaseException:
+            select.tell(run, state=TrialState.FAIL)  # a later command enqueues it again
+            raise
+        select.tell(run, value)
 
 
 def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, Any] | None:

@@ -296,6 +296,10 @@ def zombie(pid: int) -> bool:
     return stat_field(pid, 0) == "Z"
 
 
+CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: which trial, on which seed
+RETRY_ATTRS = (*BASELINE_ATTRS, CANDIDATE_ATTR, SEED_ATTR)  # what a trial enqueued again keeps of the one that died
+
+
 def recover_dead(study: optuna.Study) -> list[int]:
     """Fail every RUNNING trial whose worker is gone and enqueue its design again; the numbers of those trials."""
     recovered = []
@@ -307,7 +311,7 @@ def recover_dead(study: optuna.Study) -> list[int]:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process recovered it first
-        kept = {key: trial.user_attrs[key] for key in BASELINE_ATTRS if key in trial.user_attrs}
+        kept = {key: trial.user_attrs[key] for key in RETRY_ATTRS if key in trial.user_attrs}
         study.enqueue_trial(
             dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number}
         )
