@@ -9,7 +9,7 @@ This module runs the command; each job it coordinates is a module of its own:
 - baselines.py: the first trials, the base config, every published design that fits and each cross of a budget's
   baselines, trained at full length and always selection candidates;
 - trials.py: one trial, a training run composed like ``python -m mnist_design.train`` (the space is
-  conf/search_space/) in outputs/searches/<study>/trial_NNNN, reporting validation accuracy to the pruner each epoch;
+  conf/search_space/) in outputs/searches/<study>/trial_NNNN, judged by the pruner on a compressed rung or each epoch;
 - workers.py: the extra processes of ``search.workers``;
 - finalists.py: when ``search.n_trials`` have trained, the top trials and every baseline retrained on three seeds,
   each on its own validation split; the finalist is the best mean;
@@ -107,6 +107,12 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     space.check_keys(cfg, typed)
     if cfg.budget is not None:
         refuse_unfit_space(cfg)
+    if cfg.search.get("rung_epochs") and not studies.rung_epochs(cfg) and not worker:
+        print(
+            f"[search] search.rung_epochs={cfg.search.rung_epochs} is not shorter than trainer.max_epochs="
+            f"{cfg.trainer.max_epochs}: no rung to judge on, so every trial trains its whole schedule, unpruned",
+            flush=True,
+        )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
     study = studies.open_study(cfg, studies.identity(cfg, typed))
     for number in studies.recover_dead(study):

@@ -207,6 +207,13 @@ def command(budget: int | str | None, base: list[str]) -> str:
 RUNG_KEY = "rung_epochs"  # in a study's identity only when it judges trials on a compressed schedule
 
 
+def rung_epochs(cfg: DictConfig) -> int | None:
+    """The compressed schedule that judges searched trials, if any: search.rung_epochs when it is shorter than the
+    full schedule (a rung as long as the run would judge nothing cheaper; the search says so when it starts)."""
+    rung, full = cfg.search.get("rung_epochs"), cfg.trainer.get("max_epochs")
+    return rung if rung and (full is None or full < 0 or rung < full) else None
+
+
 def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     """What the study is: its budget, search space, base config (what was typed) and objective."""
     return {
@@ -215,7 +222,7 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
         "base": json.dumps(base_overrides(typed)),
         "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
         # a study judged on compressed rungs says so (studies from before rungs have no such key)
-        **({RUNG_KEY: str(cfg.search.rung_epochs)} if cfg.search.get("rung_epochs") else {}),
+        **({RUNG_KEY: str(rung_epochs(cfg))} if rung_epochs(cfg) else {}),
     }
 
 
@@ -253,6 +260,8 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
             study.set_user_attr(key, value)
         return study
     differs = [key for key in recorded if recorded[key] != wanted.get(key)]
+    if differs == [RUNG_KEY] and trained(study) >= cfg.search.n_trials:
+        differs = []  # a finished study trains nothing more: how its trials were judged no longer matters
     if differs:
         shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted.get(key)}" for key in sorted(differs))
         raise StudyError(

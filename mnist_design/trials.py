@@ -1,5 +1,6 @@
-"""One search trial: its config composed from the study's point, trained with the pruner watching (a baseline is
-watched but never pruned), and the callbacks that report progress and stop the study at ``search.n_trials``.
+"""One search trial: its config composed from the study's point, judged by the pruner on its schedule compressed to
+``search.rung_epochs`` or on each epoch of the full one (a baseline is never pruned), and the callbacks that report
+progress and stop the study at ``search.n_trials``.
 
     study.optimize(objective(cfg, typed, study_dir), callbacks=[stop_when_done(cfg), progress(cfg)])
 """
@@ -51,9 +52,10 @@ class EpochPruning(L.Callback):
     def watching(cls, trial: optuna.Trial, cfg: DictConfig) -> list[L.Callback]:
         """What watches a trial's full schedule: nothing under rungs (the rung already judged it, and its epochs
         would reuse the rung's steps); else a report each epoch, pruning a searched trial."""
-        if cfg.search.rung_epochs:
+        if studies.rung_epochs(cfg):
             return []
-        return [cls(trial, cfg.search.monitor, prune=not studies.is_baseline(trial))]
+        asked_rung = bool(cfg.search.get("rung_epochs"))  # but the schedule is too short for one: nothing prunes
+        return [cls(trial, cfg.search.monitor, prune=not studies.is_baseline(trial) and not asked_rung)]
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         score = trainer.callback_metrics.get(self.monitor)
@@ -87,6 +89,7 @@ def judge_on_rung(trial: optuna.Trial, trial_cfg: DictConfig, typed: list[str], 
     rung_dir = study_dir / f"{studies.TRIAL_NAME.format(trial.number)}{RUNG_SUFFIX.format(epochs)}"
     rung_cfg = factory.compose_run("search", [*typed, *chosen], rung_dir)
     OmegaConf.update(rung_cfg, "search.rung_epochs", None)  # the rung is a plain run of the short schedule
+
     runs.write_config(rung_dir, rung_cfg, [*typed, *chosen, *compress(rung_cfg, epochs), "search.rung_epochs=null"])
     try:
         metrics = train(rung_cfg)
@@ -109,7 +112,7 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
             trial.set_user_attr(studies.REFUSED_ATTR, str(refused))
             raise optuna.TrialPruned(f"refused: {refused}") from None
         try:
-            if cfg.search.rung_epochs and not studies.is_baseline(trial):
+            if studies.rung_epochs(cfg) and not studies.is_baseline(trial):
                 judge_on_rung(trial, trial_cfg, typed, study_dir)
             metrics = train(trial_cfg, extra_callbacks=EpochPruning.watching(trial, cfg))
         except NonFiniteLoss as diverged:
@@ -117,7 +120,7 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
             raise optuna.TrialPruned("diverged") from None
         trial.set_user_attr("epochs", metrics["epochs"])
         value = metrics[record_key(cfg.search.monitor)]
-        if cfg.search.rung_epochs:  # the full schedule's end, where studies.reached() finds how far the trial got
+        if studies.rung_epochs(cfg):  # the full schedule's end, where studies.reached() finds how far the trial got
             trial.report(value, step=metrics["epochs"] - 1)
         return value
 

@@ -60,14 +60,16 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
         studies.open_study(spaced, studies.identity(spaced, []))
     again = search_cfg("search.n_trials=5", "search.workers=2")  # how the work is done may change
     assert studies.open_study(again, studies.identity(again, ["search.n_trials=5"])).study_name == "design_2000"
-    rungs = search_cfg("pruner=compressed")  # but not how trials are judged, in either direction
-    with pytest.raises(studies.StudyError, match="another rung_epochs"):
-        studies.open_study(rungs, studies.identity(rungs, []))
-    judged = search_cfg("pruner=compressed", "search.study_name=rungs")
-    studies.open_study(judged, studies.identity(judged, []))
-    plain = search_cfg("search.study_name=rungs")
+    halving = search_cfg("pruner=halving")  # but not how trials are judged, in either direction
     with pytest.raises(studies.StudyError, match="rung_epochs: study 3 vs now None"):
-        studies.open_study(plain, studies.identity(plain, []))
+        studies.open_study(halving, studies.identity(halving, []))
+    per_epoch = search_cfg("pruner=halving", "search.study_name=per_epoch")
+    studies.open_study(per_epoch, studies.identity(per_epoch, [])).enqueue_trial({"model.stage1.0": 4})
+    rungs = search_cfg("search.study_name=per_epoch")
+    with pytest.raises(studies.StudyError, match="rung_epochs: study None vs now 3"):
+        studies.open_study(rungs, studies.identity(rungs, []))
+    finished = search_cfg("search.study_name=per_epoch", "search.n_trials=0")  # nothing more to train: reopened
+    assert studies.open_study(finished, studies.identity(finished, [])).study_name == "per_epoch"
 
 
 @pytest.mark.parametrize(
