@@ -38,12 +38,13 @@ from mnist_design.studies import (
     SEED_ATTR,
     TRIAL_NAME,
     WORKER_ATTR,
+    alive,
     baseline_name,
-    in_flight,
     is_baseline,
     protocol,
     reached,
     recover_dead,
+    running,
     starting_lock,
     this_worker,
     was_trained,
@@ -138,14 +139,29 @@ def seed_value(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConf
     return value_of(run_dir(cfg, trial, seed), cfg.search.monitor)
 
 
-def wait_for_trials(study: optuna.Study, poll_s: float = 10.0) -> None:
-    """Every worker ranks the same trials: wait until no trial is still being trained. A trial whose worker died
-    (a zombie too) is failed and enqueued again each poll, so a dead worker never leaves this waiting for ever."""
-    while in_flight(study):
-        for number in recover_dead(study):
+def wait_for_trials(study: optuna.Study, cfg: DictConfig, poll_s: float = 10.0) -> list[int]:
+    """Every worker ranks the same trials: wait until no trial is still being trained here. A trial whose worker died
+    (a zombie too) is failed and enqueued again each poll, so a dead worker never leaves this waiting for ever. Trials
+    running on other hosts, which this machine cannot check, are not waited for: their numbers are returned (and
+    said), and the selection is left to the processes there, or to a run with search.gone_hosts naming them."""
+    gone = list(cfg.search.gone_hosts)
+    while True:
+        for number in recover_dead(study, gone):
             print(f"[select] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
-        if in_flight(study):
-            time.sleep(poll_s)
+        left = running(study, gone)
+        elsewhere = {t.number: str(t.user_attrs.get(WORKER_ATTR, "")).partition(":")[0] for t in left}
+        if left and all(alive(str(t.user_attrs.get(WORKER_ATTR, "")), gone) is None for t in left):
+            hosts = ",".join(sorted(set(elsewhere.values())))
+            print(
+                f"[select] trials {', '.join(map(str, elsewhere))} are running on {hosts}, which this machine cannot "
+                f"check: the selection is left to the processes there (if those machines are gone, run the same "
+                f"command with search.gone_hosts=[{hosts}])",
+                flush=True,
+            )
+            return sorted(elsewhere)
+        if not left:
+            return []
+        time.sleep(poll_s)
 
 
 def train_run(study: optuna.Study, cfg: DictConfig, typed: list[str], trial: FrozenTrial, seed: int) -> float:
@@ -178,7 +194,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
     select = selection_study(study, create=bool(runs_left))
     if select is None:
         return
-    for number in recover_dead(select):
+    for number in recover_dead(select, list(cfg.search.gone_hosts)):
         print(f"[select] run {number}: its process is gone; failed, and enqueued again", flush=True)
     enqueue_runs(select, runs_left, cfg)
     while (run := next_run(select, cfg)) is not None:
@@ -195,7 +211,8 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, 
     """Train what is left of the selection, then (if every run is there) the candidates and the finalist."""
     if not cfg.search.selection.top:
         return None
-    wait_for_trials(study)
+    if wait_for_trials(study, cfg):
+        return None
     train_pending(study, cfg, typed)
     sign = better_sign(study)
     rows = []

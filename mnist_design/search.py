@@ -115,9 +115,10 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
     study = studies.open_study(cfg, studies.identity(cfg, typed))
-    for number in studies.recover_dead(study):
+    gone = list(cfg.search.gone_hosts)
+    for number in studies.recover_dead(study, gone):
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
-    if not worker and studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
+    if not worker and studies.trained(study) + studies.in_flight(study, gone) < cfg.search.n_trials:
         with studies.starting_lock(cfg):
             enqueue_starting_points(study, cfg, typed)
     if not worker:  # a worker runs with search.workers=1 and inherits the parent's count of processes sharing cores
@@ -125,7 +126,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     workers = [] if worker else start_workers(cfg, typed, study_dir)
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None
-    if studies.trained(study) + studies.in_flight(study) < cfg.search.n_trials:
+    if studies.trained(study) + studies.in_flight(study, gone) < cfg.search.n_trials:
         with studies.storage_errors(cfg):
             study.optimize(
                 objective(cfg, typed, study_dir),
@@ -138,8 +139,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
             f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
             f"all refused; raise budget or choose a smaller search_space"
         )
-    finalists.wait_for_trials(study)  # another process's last trial may be what completes n_trials
-    finished = studies.trained(study) >= cfg.search.n_trials
+    elsewhere = finalists.wait_for_trials(study, cfg)  # another process's last trial may be what completes n_trials
+    finished = studies.trained(study) >= cfg.search.n_trials and not elsewhere
     if finished:
         finalists.select(study, cfg, typed)  # this process's share of the selection runs
     failed = [w for w in workers if w.wait() != 0]

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -291,10 +291,13 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
 
 
-def alive(worker: str) -> bool | None:
-    """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell)."""
+def alive(worker: str, gone_hosts: Collection[str] = ()) -> bool | None:
+    """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell), unless
+    that host is one the user says is gone (search.gone_hosts: a machine given back, a node that died)."""
     host, _, rest = worker.partition(":")
     pid, _, started = rest.partition(":")
+    if host in gone_hosts:
+        return False
     if host != socket.gethostname() or not pid.isdigit():
         return None
     return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started and not zombie(int(pid))
@@ -309,12 +312,12 @@ CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: wh
 RETRY_ATTRS = (*BASELINE_ATTRS, CANDIDATE_ATTR, SEED_ATTR)  # what a trial enqueued again keeps of the one that died
 
 
-def recover_dead(study: optuna.Study) -> list[int]:
+def recover_dead(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[int]:
     """Fail every RUNNING trial whose worker is gone and enqueue its design again; the numbers of those trials."""
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(WORKER_ATTR)
-        if owner is None or alive(str(owner)) is not False:
+        if owner is None or alive(str(owner), gone_hosts) is not False:
             continue
         try:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
@@ -353,12 +356,17 @@ def trained(study: optuna.Study) -> int:
     return sum(was_trained(t) for t in study.get_trials(deepcopy=False))
 
 
-def in_flight(study: optuna.Study) -> int:
+def running(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[FrozenTrial]:
     """RUNNING trials whose worker may still finish them."""
-    return sum(
-        alive(str(t.user_attrs.get(WORKER_ATTR, ""))) is not False
+    return [
+        t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    )
+        if alive(str(t.user_attrs.get(WORKER_ATTR, "")), gone_hosts) is not False
+    ]
+
+
+def in_flight(study: optuna.Study, gone_hosts: Collection[str] = ()) -> int:
+    return len(running(study, gone_hosts))
 
 
 def reached(trial: FrozenTrial) -> tuple[int, float] | None:

@@ -160,7 +160,10 @@ def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.Froz
     def check(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         nonlocal streak
         streak = streak + 1 if studies.REFUSED_ATTR in trial.user_attrs else 0
-        if studies.trained(study) + studies.in_flight(study) >= cfg.search.n_trials or streak >= REFUSAL_STREAK:
+        if (
+            studies.trained(study) + studies.in_flight(study, cfg.search.gone_hosts) >= cfg.search.n_trials
+            or streak >= REFUSAL_STREAK
+        ):
             study.stop()
 
     return check

@@ -138,9 +138,21 @@ def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search
     assert studies.recover_dead(study) == []  # once only
 
 
-def test_a_worker_on_another_host_is_not_judged(search_cfg) -> None:
-    assert studies.alive("another-host:1:0") is None
+def test_a_worker_on_another_host_is_not_judged_or_waited_for_unless_named_gone(search_cfg, capsys) -> None:
+    from mnist_design import finalists
+
+    assert studies.alive("another-host:1:0") is None and studies.alive("another-host:1:0", ["another-host"]) is False
     assert studies.alive(studies.this_worker()) is True
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    elsewhere = study.ask()  # a lent machine's trial, RUNNING when that machine was given back
+    elsewhere.set_user_attr(studies.WORKER_ATTR, "another-host:465:2819")
+    assert studies.recover_dead(study) == [] and studies.in_flight(study) == 1
+    assert finalists.wait_for_trials(study, cfg, poll_s=0) == [elsewhere.number]  # said, not waited on for ever
+    assert "search.gone_hosts=[another-host]" in capsys.readouterr().out
+    gone = search_cfg("search.gone_hosts=[another-host]")
+    assert finalists.wait_for_trials(study, gone, poll_s=0) == []  # failed, and its design enqueued again
+    assert [t.state.name for t in study.trials] == ["FAIL", "WAITING"]
 
 
 def test_a_study_still_searching_gets_the_published_designs_added_since_it_began(search_cfg) -> None:

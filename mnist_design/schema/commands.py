@@ -72,6 +72,7 @@ class SearchSettings:
     monitor: str = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
+    gone_hosts: List[str] = field(default_factory=list)
     rung_epochs: Optional[int] = None
     space: Dict[str, Any] = MISSING
 
