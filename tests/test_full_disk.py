@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import run_cli
 
 
 @pytest.fixture
@@ -48,12 +49,11 @@ def test_a_full_disk_is_one_line_and_leaves_no_torn_file(run_entry, small_disk: 
         assert "state_dict" in torch.load(ckpt, map_location="cpu", weights_only=False)  # whole, readable
 
 
-def test_a_study_whose_disk_fills_is_one_line_then_continues_once_there_is_room(
-    run_entry, tmp_path: Path, mnist_dir: Path
-) -> None:
+@pytest.mark.slow
+def test_a_study_whose_disk_fills_is_one_line_then_continues_once_there_is_room(tmp_path: Path, mnist_dir) -> None:
     """The journal on a 12 KB tmpfs: the search stops with one line when a write fails (Optuna, failing to record
     that, raises again: no chain of traces), and once there is room the same command sets the torn record aside and
-    finishes the study."""
+    finishes the study. Two processes, as a user runs them: the first one's trial, left RUNNING, is a dead worker's."""
     disk = tmp_path / "journal_disk"
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(disk)], capture_output=True).returncode:
@@ -74,13 +74,14 @@ def test_a_study_whose_disk_fills_is_one_line_then_continues_once_there_is_room(
         "trainer.enable_progress_bar=false",
     ]
     try:
-        code, out, err = run_entry("mnist_design.search", *args, cwd=tmp_path)
-        assert code == 4 and "Traceback" not in out + err, err[-2000:]
-        assert "could not be written (No space left on device)" in err and err.startswith("error: search.storage=")
+        first = run_cli(*args, cwd=tmp_path, module="mnist_design.search")
+        assert first.returncode == 4 and "Traceback" not in first.stdout + first.stderr, first.stderr[-2000:]
+        assert "error: search.storage=" in first.stderr
+        assert "could not be written (No space left on device)" in first.stderr
         subprocess.run(["mount", "-o", "remount,size=4m", str(disk)], check=True, capture_output=True)
-        code, out, err = run_entry("mnist_design.search", *args, cwd=tmp_path)
-        assert code == 0, err[-2000:]
-        assert "its last record was torn" in out and list((disk / "study").glob("journal.log.torn-*"))
-        assert "3 trained" in out
+        again = run_cli(*args, cwd=tmp_path, module="mnist_design.search")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "its last record was torn" in again.stdout and list((disk / "study").glob("journal.log.torn-*"))
+        assert "3 trained" in again.stdout
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
