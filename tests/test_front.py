@@ -243,7 +243,7 @@ def test_a_malformed_or_short_summary_is_one_line_naming_it(tmp_path: Path, summ
 
 
 def test_the_gpu_block_pairs_the_gpu_runs_with_the_cpu_runs_and_shows_the_bench(tmp_path: Path) -> None:
-    from mnist_design.bench import BENCH_FILE
+    from mnist_design.bench.paths import BENCH_FILE
     from mnist_design.report import gpu
 
     assert "No GPU records" in gpu.block(tmp_path, [])  # a session without a GPU wrote none

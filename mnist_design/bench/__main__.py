@@ -35,9 +35,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from mnist_design import factory
-from mnist_design.bench import BENCH_FILE
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
-from mnist_design.bench.paths import PATHS, flops_per_image
+from mnist_design.bench.paths import BENCH_FILE, PATHS, flops_per_image
 from mnist_design.config import config_dir, validate
 from mnist_design.errors import exit_on_user_error
 from mnist_design.factory import training_device

@@ -174,6 +174,7 @@ def flops_per_image(cfg: DictConfig) -> float:
     return counter.get_total_flops() / len(x)
 
 
+BENCH_FILE = "bench.json"  # what a bench run leaves in its run directory: every measurement, medians and ratios
 PATHS: dict[str, tuple[str, Callable[[DictConfig], float]]] = {
     "A": ("project path (Lightning, resident tensors, batched augmentation)", lightning_path),
     "B": ("raw PyTorch loop, same model and data path", raw_loop),

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mnist_design import runs
-from mnist_design.bench import BENCH_FILE
-from mnist_design.bench.paths import PATHS
+from mnist_design.bench.paths import BENCH_FILE, PATHS
 from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
 
