@@ -129,6 +129,11 @@ CASES = [
     (SEARCH, ["search.selection.seeds=[-1]"], 2, "search.selection.seeds=[-1] is not allowed"),
     (SEARCH, ["search.selection.seeds=abc"], HYDRA, "search.selection.seeds"),
     (SEARCH, ["search.enqueue_published=maybe"], HYDRA, "search.enqueue_published"),
+    (SEARCH, ["search.rung_epochs=0"], 2, "search.rung_epochs=0 is not allowed: it must be null or >= 1"),
+    (SEARCH, ["search.rung_epochs=abc"], HYDRA, "search.rung_epochs"),
+    (SEARCH, ["pruner=nonexistent"], HYDRA, "pruner/nonexistent"),
+    (SEARCH, ["search.pruner.reduction_factor=0"], 2, "search.pruner: The value of `reduction_factor` is 0"),
+    (SEARCH, ["search.gone_hosts=vm"], HYDRA, "search.gone_hosts"),
     # a finalist's preset may not replace another preset: refused before the study opens, not hours later
     (SEARCH, ["search.selection.preset=published_woolly"], 2, "search.selection.preset=published_woolly is not"),
     (SEARCH, ["search.selection.preset=row4"], 2, "row4.yaml is another preset; it must be a new name, or"),
