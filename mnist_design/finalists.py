@@ -40,6 +40,7 @@ from mnist_design.studies import (
     WORKER_ATTR,
     alive,
     baseline_name,
+    host_of,
     is_baseline,
     protocol,
     reached,
@@ -48,6 +49,7 @@ from mnist_design.studies import (
     starting_lock,
     this_worker,
     was_trained,
+    worker_of,
 )
 from mnist_design.training import train
 
@@ -144,21 +146,20 @@ def wait_for_trials(study: optuna.Study, cfg: DictConfig, poll_s: float = 10.0) 
     (a zombie too) is failed and enqueued again each poll, so a dead worker never leaves this waiting for ever. Trials
     running on other hosts, which this machine cannot check, are not waited for: their numbers are returned (and
     said), and the selection is left to the processes there, or to a run with search.gone_hosts naming them."""
-    gone = list(cfg.search.gone_hosts)
+    gone = cfg.search.gone_hosts
     while True:
         for number in recover_dead(study, gone):
             print(f"[select] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
         left = running(study, gone)
-        elsewhere = {t.number: str(t.user_attrs.get(WORKER_ATTR, "")).partition(":")[0] for t in left}
-        if left and all(alive(str(t.user_attrs.get(WORKER_ATTR, "")), gone) is None for t in left):
-            hosts = ",".join(sorted(set(elsewhere.values())))
+        if left and all(alive(worker_of(t), gone) is None for t in left):
+            hosts, numbers = ",".join(sorted({host_of(worker_of(t)) for t in left})), [t.number for t in left]
             print(
-                f"[select] trials {', '.join(map(str, elsewhere))} are running on {hosts}, which this machine cannot "
+                f"[select] trials {', '.join(map(str, numbers))} are running on {hosts}, which this machine cannot "
                 f"check: the selection is left to the processes there (if those machines are gone, run the same "
                 f"command with search.gone_hosts=[{hosts}])",
                 flush=True,
             )
-            return sorted(elsewhere)
+            return sorted(numbers)
         if not left:
             return []
         time.sleep(poll_s)
@@ -194,7 +195,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
     select = selection_study(study, create=bool(runs_left))
     if select is None:
         return
-    for number in recover_dead(select, list(cfg.search.gone_hosts)):
+    for number in recover_dead(select, cfg.search.gone_hosts):
         print(f"[select] run {number}: its process is gone; failed, and enqueued again", flush=True)
     enqueue_runs(select, runs_left, cfg)
     while (run := next_run(select, cfg)) is not None:

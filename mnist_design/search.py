@@ -115,7 +115,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress line below says it shorter
     study = studies.open_study(cfg, studies.identity(cfg, typed))
-    gone = list(cfg.search.gone_hosts)
+    gone = cfg.search.gone_hosts
     for number in studies.recover_dead(study, gone):
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
     if not worker and studies.trained(study) + studies.in_flight(study, gone) < cfg.search.n_trials:

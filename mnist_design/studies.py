@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design import journal
-from mnist_design.config import ConfigError
+from mnist_design.config import built
 from mnist_design.errors import UserError
 from mnist_design.metrics import metric
 
@@ -134,9 +133,9 @@ def file_lock(path: Path, suffix: str = ".lock") -> Iterator[None]:
 
 @contextmanager
 def starting_lock(cfg: DictConfig) -> Iterator[None]:
-    """Held while a command reads which starting points a study lacks and enqueues them, so two commands starting
-    one study together enqueue each once. A file storage's sibling file (not Optuna's own journal.log.lock); an RDB
-    server's study takes no lock here."""
+    """Held while a command reads which starting points (or selection runs) a study lacks and enqueues them, or asks
+    for the next selection run, so two commands together enqueue each once and take each once. A file storage's
+    sibling file (not Optuna's own journal.log.lock); an RDB server's study takes no lock here."""
     url = storage_url(cfg)
     path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
     if path is None:
@@ -216,22 +215,15 @@ def rung_epochs(cfg: DictConfig) -> int | None:
 
 def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     """What the study is: its budget, search space, base config (what was typed) and objective."""
+    rung = rung_epochs(cfg)
     return {
         "budget": str(cfg.budget),
         "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
         "base": json.dumps(base_overrides(typed)),
         "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
         # a study judged on compressed rungs says so (studies from before rungs have no such key)
-        **({RUNG_KEY: str(rung_epochs(cfg))} if rung_epochs(cfg) else {}),
+        **({RUNG_KEY: str(rung)} if rung else {}),
     }
-
-
-def built(cfg: DictConfig, key: str) -> Any:
-    """search.<key> (the sampler, the pruner) built by Optuna; its refusal of an argument is one line naming it."""
-    try:
-        return instantiate(cfg.search[key])
-    except InstantiationException as error:
-        raise ConfigError(f"search.{key}: {error.__cause__ or error}") from None
 
 
 def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
@@ -240,8 +232,9 @@ def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optun
     options = {
         "study_name": cfg.search.study_name,
         "storage": store,
-        "sampler": built(cfg, "sampler"),
-        "pruner": built(cfg, "pruner"),
+        # an argument Optuna refuses is one line naming search.<key>, as for any class config.validate builds
+        "sampler": built("search.sampler", lambda: instantiate(cfg.search.sampler)),
+        "pruner": built("search.pruner", lambda: instantiate(cfg.search.pruner)),
     }
     if cfg.search.study_name in optuna.get_all_study_names(store):
         return optuna.load_study(**options)
@@ -289,6 +282,15 @@ def start_time(pid: int) -> str:
 
 def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
+
+
+def worker_of(trial: FrozenTrial) -> str:
+    """The worker a trial recorded (this_worker(): host:pid:start time), or "" when it recorded none."""
+    return str(trial.user_attrs.get(WORKER_ATTR, ""))
+
+
+def host_of(worker: str) -> str:
+    return worker.partition(":")[0]
 
 
 def alive(worker: str, gone_hosts: Collection[str] = ()) -> bool | None:
@@ -361,7 +363,7 @@ def running(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[Froze
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if alive(str(t.user_attrs.get(WORKER_ATTR, "")), gone_hosts) is not False
+        if alive(worker_of(t), gone_hosts) is not False
     ]
 
 

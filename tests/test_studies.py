@@ -317,8 +317,9 @@ def test_every_pruner_option_is_an_optuna_pruner_the_study_uses(search_cfg, opti
 
 
 def test_an_argument_the_pruner_refuses_is_one_line_naming_it(search_cfg) -> None:
+    refused = search_cfg("search.pruner.reduction_factor=0")
     with pytest.raises(ConfigError, match=r"^search.pruner: The value of `reduction_factor` is 0, but must be"):
-        studies.built(search_cfg("search.pruner.reduction_factor=0"), "pruner")
+        studies.load_or_create(refused, studies.storage(refused))
 
 
 def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dead_one(
