@@ -47,6 +47,7 @@ FREE_KEYS = (
     "search.n_trials",
     "search.workers",
     "search.timeout_min",
+    "search.gone_hosts",
     "search.storage",
     "search.enqueue_base",
     "search.enqueue_published",
@@ -55,6 +56,7 @@ FREE_KEYS = (
     "search.is_worker",
     "search.selection",
     "threads",
+    "trainer.accelerator",  # a GPU and a CPU train the same runs (README's GPU block: tied); a study may move
     "hydra.",
 )
 
@@ -295,12 +297,13 @@ def host_of(worker: str) -> str:
 
 def alive(worker: str, gone_hosts: Collection[str] = ()) -> bool | None:
     """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell), unless
-    that host is one the user says is gone (search.gone_hosts: a machine given back, a node that died)."""
+    that host is one the user says is gone (search.gone_hosts: a machine given back, a node that died). On this
+    host the pid and its start time decide, even where gone_hosts names it (lent machines may share a hostname)."""
     host, _, rest = worker.partition(":")
     pid, _, started = rest.partition(":")
-    if host in gone_hosts:
-        return False
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname():
+        return False if host in gone_hosts else None
+    if not pid.isdigit():
         return None
     return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started and not zombie(int(pid))
 

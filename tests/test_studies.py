@@ -58,8 +58,9 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
     spaced = search_cfg("search_space=small", "search.study_name=design_2000")
     with pytest.raises(studies.StudyError, match="another space"):
         studies.open_study(spaced, studies.identity(spaced, []))
-    again = search_cfg("search.n_trials=5", "search.workers=2")  # how the work is done may change
-    assert studies.open_study(again, studies.identity(again, ["search.n_trials=5"])).study_name == "design_2000"
+    how = ["search.n_trials=5", "search.workers=2", "search.gone_hosts=[vm]", "trainer.accelerator=cpu"]
+    again = search_cfg(*how)  # how the work is done, and where, may change
+    assert studies.open_study(again, studies.identity(again, how)).study_name == "design_2000"
     halving = search_cfg("pruner=halving")  # but not how trials are judged, in either direction
     with pytest.raises(studies.StudyError, match="rung_epochs: study 3 vs now None"):
         studies.open_study(halving, studies.identity(halving, []))
@@ -143,6 +144,7 @@ def test_a_worker_on_another_host_is_not_judged_or_waited_for_unless_named_gone(
 
     assert studies.alive("another-host:1:0") is None and studies.alive("another-host:1:0", ["another-host"]) is False
     assert studies.alive(studies.this_worker()) is True
+    assert studies.alive(studies.this_worker(), [socket.gethostname()]) is True  # this host: its pids decide
     cfg = search_cfg()
     study = studies.open_study(cfg, studies.identity(cfg, []))
     elsewhere = study.ask()  # a lent machine's trial, RUNNING when that machine was given back
