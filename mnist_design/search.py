@@ -153,7 +153,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
     if selection and selection["finished"] and cfg.search.selection.preset:
-        command = studies.command(cfg.budget, studies.base_overrides(typed))
+        command = studies.command(studies.identity(cfg, typed))
         written = presets.write(cfg.search.selection.preset, cfg.search.study_name, command, selection, cfg.budget)
         print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
         listed = reference.sync()

@@ -55,6 +55,8 @@ FREE_KEYS = (
     "search.results_dir",
     "search.is_worker",
     "search.selection",
+    "pruner=",  # how trials are pruned may change; what their values mean (the rung, compared apart) may not
+    "search.pruner.",
     "threads",
     "trainer.accelerator",  # a GPU and a CPU train the same runs (README's GPU block: tied); a study may move
     "hydra.",
@@ -200,12 +202,25 @@ def base_overrides(typed: list[str]) -> list[str]:
     return sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
 
 
-def command(budget: int | str | None, base: list[str]) -> str:
-    """The command that starts (and continues) the study of this budget and base."""
-    return " ".join(["python -m mnist_design.search", f"budget={budget}", *base])
+def pruner_overrides(typed: list[str]) -> list[str]:
+    """What was typed that chooses how trials are pruned, sorted."""
+    return sorted(o for o in typed if o.lstrip("+~").startswith(("pruner=", "search.pruner.")))
+
+
+def command(recorded: dict[str, Any]) -> str:
+    """The command that starts (and continues) the study whose identity() is ``recorded`` (its user attributes)."""
+    if PRUNED_BY in recorded:
+        pruned_by = json.loads(recorded[PRUNED_BY])
+    else:  # begun before it was recorded: with the default pruner of the day, a rung's or the per-epoch one
+        pruned_by = [] if RUNG_KEY in recorded else [LEGACY_PRUNER]
+    return " ".join(
+        ["python -m mnist_design.search", f"budget={recorded['budget']}", *json.loads(recorded["base"]), *pruned_by]
+    )
 
 
 RUNG_KEY = "rung_epochs"  # in a study's identity only when it judges trials on a compressed schedule
+PRUNED_BY = "pruned_by"  # the typed pruner overrides: recorded for the study's command, never compared
+LEGACY_PRUNER = "pruner=halving"  # what the studies begun before PRUNED_BY was recorded ran under (then the default)
 
 
 def rung_epochs(cfg: DictConfig) -> int | None:
@@ -225,6 +240,7 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
         "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
         # a study judged on compressed rungs says so (studies from before rungs have no such key)
         **({RUNG_KEY: str(rung)} if rung else {}),
+        PRUNED_BY: json.dumps(pruner_overrides(typed)),
     }
 
 
@@ -249,7 +265,7 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
         study = load_or_create(cfg, storage(cfg))
     except OSError as error:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
-    recorded = {key: study.user_attrs.get(key) for key in {*wanted, RUNG_KEY}}
+    recorded = {key: study.user_attrs.get(key) for key in {*wanted, RUNG_KEY} - {PRUNED_BY}}
     if all(value is None for value in recorded.values()) and not study.trials:
         for key, value in {**wanted, PROTOCOL_ATTR: PROTOCOL}.items():
             study.set_user_attr(key, value)

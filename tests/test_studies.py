@@ -1,12 +1,14 @@
 """A study that is safe to kill, share and continue (mnist_design/studies.py), checked without training."""
 
 import os
+import shlex
+import shutil
 import socket
 from pathlib import Path
 
 import optuna
 import pytest
-from conftest import tiny
+from conftest import REPO, tiny
 
 from mnist_design import reference, studies
 from mnist_design.baselines import enqueue_starting_points
@@ -71,6 +73,17 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
         studies.open_study(rungs, studies.identity(rungs, []))
     finished = search_cfg("search.study_name=per_epoch", "search.n_trials=0")  # nothing more to train: reopened
     assert studies.open_study(finished, studies.identity(finished, [])).study_name == "per_epoch"
+
+
+@pytest.mark.parametrize("study_dir", sorted(p.parent.name for p in (REPO / "results/studies").glob("*/journal.log")))
+def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_path: Path, study_dir: str) -> None:
+    """results/README shows studies.command(); a user who types it (with one more trial) must get the study back."""
+    shutil.copy(REPO / "results/studies" / study_dir / studies.JOURNAL_FILE, tmp_path)
+    recorded = studies.load(REPO / "results/studies" / study_dir).user_attrs
+    typed = shlex.split(studies.command(recorded))[3:]
+    typed += [f"search.results_dir={tmp_path}", "search.n_trials=1000"]  # the name: the default or typed
+    cfg = compose_cfg(*typed, config_name="search")
+    assert studies.open_study(cfg, studies.identity(cfg, typed)).study_name == study_dir
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ in them is test data.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +82,7 @@ def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
         attrs, counts = study.user_attrs, studies.describe(study)
         if not {"budget", "base"} <= set(attrs):
             raise StudyUnreadable(f"{journal}: a study this project did not start (no budget or base recorded in it)")
-        command = studies.command(attrs["budget"], json.loads(attrs["base"]))
+        command = studies.command(attrs)
         numbers = [str(counts[key]) for key in COUNTS]
         row = [f"`{study.study_name}`", f"`{command}`", *numbers, selection_state(done.get(journal.parent.name))]
         budget = int(attrs["budget"]) if str(attrs["budget"]).isdigit() else 0  # budget=null sorts first
