@@ -181,9 +181,9 @@ def validate(cfg: DictConfig) -> int:
     check_recipe(cfg)
     if HydraConfig.initialized():
         check_presets(HydraConfig.get().runtime.choices)
-    params = model_parameters(cfg)  # the net checks its own arguments (model.dropout, the layers)
-    built("module", lambda: MNISTClassifier.from_config(cfg))  # and the module its own (module.label_smoothing)
-    return params
+    # built once: the net checks its own arguments (model.dropout, the layers), the module its own (module.*)
+    module = built("model", lambda: MNISTClassifier.from_config(cfg), also=("module.",))
+    return parameter_count(module.net)
 
 
 def first_line(error: BaseException) -> str:
@@ -201,13 +201,14 @@ def check_recipe(cfg: DictConfig) -> None:
         built("scheduler", lambda: build_scheduler(cfg.scheduler, optimizer, total_steps=lambda: 1))
 
 
-def built(group: str, build: Callable[[], Any]) -> Any:
-    """What ``build`` makes; its error as a ConfigError naming the group (or the key, when the class names it)."""
+def built(group: str, build: Callable[[], Any], also: tuple[str, ...] = ()) -> Any:
+    """What ``build`` makes; its error as a ConfigError naming the group (or the key, when the class names it: one
+    of the group's, or one starting with a prefix in ``also``)."""
     try:
         return build()
     except Exception as error:  # Hydra wraps the class's own ValueError; its message says why
         message = first_line(error)
-        raise ConfigError(message if message.startswith(f"{group}.") else f"{group}: {message}") from error
+        raise ConfigError(message if message.startswith((f"{group}.", *also)) else f"{group}: {message}") from error
 
 
 PRESET_GROUPS = ("experiment", "step")  # options that choose other groups and tag the run with their own name
