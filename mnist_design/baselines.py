@@ -5,8 +5,9 @@
 
 The base config's own point (the seed's design, when it fits), every published design that fits
 (conf/experiment/published_*.yaml, each with its own recipe) and, where the space names ``search.crosses``, each of
-those baselines' designs under each of their recipes. A baseline is never pruned and is always a selection candidate
-(mnist_design/trials.py, finalists.py), so what the search finds has beaten them on the same seeds at full length.
+those baselines' designs under each of their recipes. A baseline is never pruned (mnist_design/trials.py); with its
+own recipe it is always a selection candidate (finalists.py), so what the search finds has beaten it on the same
+seeds at full length, and a cross is one when it is among the top trials.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@
 
 This module runs the command; each job it coordinates is a module of its own:
 - baselines.py: the first trials, the base config, every published design that fits and each cross of a budget's
-  baselines, trained at full length and always selection candidates;
+  baselines, trained at full length; those with their own recipe are always selection candidates;
 - trials.py: one trial, a training run composed like ``python -m mnist_design.train`` (the space is
   conf/search_space/) in outputs/searches/<study>/trial_NNNN, judged by the pruner on a compressed rung or each epoch;
 - workers.py: the extra processes of ``search.workers``;
-- finalists.py: when ``search.n_trials`` have trained, the top trials and every baseline retrained on three seeds,
-  each on its own validation split; the finalist is the best mean;
+- finalists.py: when ``search.n_trials`` have trained, the top trials and every own-recipe baseline retrained on
+  three seeds, each on its own validation split; the finalist is the best mean;
 - studies.py: the study file (results/studies/<study>/journal.log) kept safe to kill, share and continue;
 - presets.py: the finalist written as conf/model/ and conf/experiment/ presets.
 """

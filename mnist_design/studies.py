@@ -362,6 +362,13 @@ def is_baseline(trial: FrozenTrial | optuna.Trial) -> bool:
     return baseline_name(trial.user_attrs) is not None
 
 
+def own_recipe(attrs: dict[str, Any]) -> bool:
+    """A baseline as it was first trained: the base config, a published design, or an earlier finalist's cross with
+    its own recipe ("pareto8k×pareto8k"); not a design under another's recipe."""
+    design, _, recipe = str(attrs.get("cross", "")).partition(CROSS)
+    return baseline_name(attrs) is not None and (not recipe or design == recipe)
+
+
 def baseline_name(attrs: dict[str, Any]) -> str | None:
     """The name a starting point is enqueued under: "base", a published preset, or "<design>×<recipe>"; None for a
     searched trial."""

@@ -183,9 +183,9 @@ def test_a_study_still_searching_gets_the_published_designs_added_since_it_began
     assert len(study.trials) == 3  # and never twice
 
 
-def test_every_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_from_protocol_2() -> None:
-    """The search's finalist must beat each baseline at full length on the same seeds; a study begun before keeps
-    its own protocol (the committed ones)."""
+def test_every_own_recipe_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_from_protocol_2() -> None:
+    """The search's finalist must beat each baseline at full length on the same seeds (a cross with another's recipe
+    only from the top, as any trial); a study begun before keeps its own protocol (the committed ones)."""
     from optuna.distributions import FloatDistribution
     from optuna.trial import create_trial
 
@@ -195,7 +195,13 @@ def test_every_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_f
         study = optuna.create_study(direction="maximize")
         if protocol:
             study.set_user_attr(studies.PROTOCOL_ATTR, protocol)
-        for value, attrs in [(0.99, {}), (0.98, {}), (0.95, {"cross": "pareto8k×base"}), (0.97, {"published": "p"})]:
+        for value, attrs in [
+            (0.99, {}),
+            (0.98, {}),
+            (0.985, {"cross": "pareto8k×base"}),
+            (0.95, {"cross": "pareto8k×pareto8k"}),
+            (0.97, {"published": "p"}),
+        ]:
             study.add_trial(
                 create_trial(
                     value=value,
@@ -209,6 +215,7 @@ def test_every_baseline_is_a_selection_candidate_and_seeds_see_their_own_split_f
 
     new, old = study_with(studies.PROTOCOL), study_with(None)
     assert [t.value for t in finalists.candidates(new, 1)] == [0.99, 0.95, 0.97]
+    assert [t.value for t in finalists.candidates(new, 2)] == [0.99, 0.985, 0.95, 0.97]
     assert [t.value for t in finalists.candidates(old, 1)] == [0.99]
     cfg = compose_run("search", ["budget=8000"])
     assert [finalists.split_seed(new, cfg, s) for s in (0, 1, 2)] == [0, 1, 2]
