@@ -202,6 +202,9 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
     enqueue_runs(select, runs_left, cfg)
     while (run := next_run(select, cfg)) is not None:
         number, seed = run.user_attrs[CANDIDATE_ATTR], run.user_attrs[SEED_ATTR]
+        if number not in chosen:  # enqueued when the candidates were others (search.selection.top changed since)
+            select.tell(run, state=TrialState.PRUNED)  # not live: enqueued again if it is ever chosen again
+            continue
         try:
             value = train_run(study, cfg, typed, chosen[number], seed)
         except BaseException:

@@ -380,7 +380,9 @@ def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dea
     dead.set_user_attr(studies.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
     dead.set_user_attr(studies.CANDIDATE_ATTR, trial.number)
     dead.set_user_attr(studies.SEED_ATTR, 2)
+    select.enqueue_trial({}, user_attrs={studies.CANDIDATE_ATTR: 99, studies.SEED_ATTR: 1})  # chosen under another top
     again = finalists.select(study, cfg, [*tiny(mnist_dir), "logger=none"])
     assert again["finished"] and RunDir(lost).finished()
     states = [t.state.name for t in finalists.selection_study(study, create=False).trials]
-    assert states.count("FAIL") == 1 and states.count("COMPLETE") == 3
+    assert states.count("FAIL") == 1 and states.count("COMPLETE") == 3 and states.count("PRUNED") == 1
+    assert not list((tmp_path / "res").rglob(f"{studies.TRIAL_NAME.format(99)}_*"))  # dropped, not trained
