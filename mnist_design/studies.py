@@ -42,6 +42,8 @@ PROTOCOL_ATTR = "selection_protocol"  # recorded when a study begins; a study ke
 PROTOCOL = 2  # 1: the top trials on one validation split; 2: every baseline too, and seed s validates on split s
 BASE = "base"  # the base config's name as a starting point and in search.crosses
 CROSS = "×"  # joins a cross's design and recipe in its name: "pareto8k×published_snehanshu"
+# How trials are pruned: a continuation may change it (what their values mean, the rung, is compared apart).
+PRUNER_KEYS = ("pruner=", "search.pruner.")
 # Keys a continuation may change freely: how the work is done, not what the study is.
 FREE_KEYS = (
     "search.n_trials",
@@ -55,8 +57,7 @@ FREE_KEYS = (
     "search.results_dir",
     "search.is_worker",
     "search.selection",
-    "pruner=",  # how trials are pruned may change; what their values mean (the rung, compared apart) may not
-    "search.pruner.",
+    *PRUNER_KEYS,
     "threads",
     "trainer.accelerator",  # a GPU and a CPU train the same runs (README's GPU block: tied); a study may move
     "hydra.",
@@ -204,7 +205,7 @@ def base_overrides(typed: list[str]) -> list[str]:
 
 def pruner_overrides(typed: list[str]) -> list[str]:
     """What was typed that chooses how trials are pruned, sorted."""
-    return sorted(o for o in typed if o.lstrip("+~").startswith(("pruner=", "search.pruner.")))
+    return sorted(o for o in typed if o.lstrip("+~").startswith(PRUNER_KEYS))
 
 
 def command(recorded: dict[str, Any]) -> str:
