@@ -1,6 +1,5 @@
 """Each finalist preset (conf/experiment/pareto<N>k.yaml) is the trial its study selected, and the search writes it."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -55,7 +54,8 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
         if "mnist_design/presets.py" not in model_path.read_text():
             continue  # written by hand before the search wrote presets; the test above still holds it
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
-        command = studies.command(budget, json.loads(attrs["base"]))
+        # the command as the search wrote it then: before studies recorded their pruner, none was shown
+        command = studies.command({**attrs, studies.PRUNED_BY: attrs.get(studies.PRUNED_BY, "[]")})
         about = presets.header(study_dir.name, command, selection, {**finalist, "budget": budget})
         searched = presets.searched_config(budget, finalist["overrides"])
         assert model_path.read_bytes() == presets.model_file(name, searched, about)
