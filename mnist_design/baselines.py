@@ -68,6 +68,18 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
     return points
 
 
+def crossed_finalists() -> set[str]:
+    """Every earlier finalist some search space crosses as a baseline (``search.crosses`` of conf/search_space/),
+    the base config and the published designs aside: the report shows each as a baseline once a later finalist of
+    its budget has finals."""
+    named = {
+        str(name)
+        for path in sorted((Path(config_dir()) / "search_space").glob("*.yaml"))
+        for name in OmegaConf.select(OmegaConf.load(path), "search.crosses", default=None) or []
+    }
+    return {name for name in named if name != studies.BASE and not name.startswith(presets.PUBLISHED_PREFIX)}
+
+
 def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]:
     """Every (design, recipe) pair of ``search.crosses`` that is not already a starting point of its own."""
     names = list(cfg.search.crosses)

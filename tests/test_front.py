@@ -80,6 +80,23 @@ def test_the_front_pairs_each_design_with_the_one_above_and_the_best_baseline_an
     assert rows["few"][4] == "0 (only 1 of 3)" and "1 seed: no interval, tied" in rows["few"][6]
 
 
+def test_an_earlier_finalist_is_a_baseline_once_a_later_finalist_of_its_budget_has_finals(tmp_path: Path) -> None:
+    """pareto8k and pareto8k_v1 are crossed by conf/search_space/design.yaml: searched designs while no later
+    finalist has finals, then baselines the new one is paired against."""
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    write_design(tmp_path, "pareto8k", 7308, [0.9945, 0.9940, 0.9950])
+    write_design(tmp_path, "pareto8k_v1", 7376, [0.9935, 0.9930, 0.9940])
+    before = front.Front.load(tmp_path)
+    assert [before.kind(d) for d in before.order()] == [front.SEARCHED, front.SEARCHED]
+    write_design(tmp_path, "pareto8k_v3", 7600, [0.9955, 0.9950, 0.9960], val_offset=0.001)
+    after = front.Front.load(tmp_path)
+    assert [after.kind(d) for d in after.order()] == [front.EARLIER, front.EARLIER, front.SEARCHED]
+    table = after.baseline_table()
+    assert "| pareto8k_v3       | pareto8k    | earlier finalist | +0.10 ± 0.00 pp (3 seeds, better)" in table
+    assert "pareto8k_v3       | pareto8k_v1" in table
+    assert {row[1]: row[7] for row in after.rows()}["pareto8k_v3"].startswith("`pareto8k`: +0.10")
+
+
 def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
     metrics = {"params": 7496, "epochs": 15, "train_acc": 0.99, "train_loss": 0.02, "val_acc": 0.995}

@@ -7,7 +7,8 @@
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
 test), and the seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml
-that it is under, and its baselines there are the seed's design and the published ones. Every difference stated is
+that it is under, and its baselines there are the seed's design, the published ones and, once a later finalist of
+the budget has finals, the earlier finalists the search spaces cross (mnist_design/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
 shows its own published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows
 are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design import figures, rundir, runs
+from mnist_design import baselines, figures, rundir, runs
 from mnist_design.report import gpu, study_tables
 from mnist_design.report.blocks import rewrite
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
@@ -49,6 +50,7 @@ HEADER = [
 SEED_DESIGN = "the seed's design"  # the kind of the seed's final row, a baseline at its budget
 PUBLISHED = "published"
 SEARCHED = "searched"
+EARLIER = "earlier finalist"  # a searched design a later study of its budget crosses, once that one has finals
 
 
 def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
@@ -84,6 +86,7 @@ class Front:
     designs: dict[str, list[runs.Run]]
     seed_rows: dict[str, list[runs.Run]]  # every row of the seed's table, with no runs where none is committed
     skipped: tuple[str, ...] = ()  # one line per run record that could not be used, naming its file
+    crossed: frozenset[str] = frozenset()  # earlier finalists that later searches cross as baselines
 
     @classmethod
     def load(cls, results: Path, research: Research | None = None) -> Front:
@@ -93,7 +96,7 @@ class Front:
         designs = by_tag(found, "design")
         if rows.get(research.baseline):
             designs = {**designs, research.baseline: rows[research.baseline]}
-        return cls(results, research, designs, rows, tuple(skipped))
+        return cls(results, research, designs, rows, tuple(skipped), frozenset(baselines.crossed_finalists()))
 
     def params(self, design: str) -> int:
         return int(self.designs[design][0].metrics["params"])
@@ -104,7 +107,14 @@ class Front:
     def kind(self, design: str) -> str:
         if design == self.research.baseline:
             return SEED_DESIGN
-        return PUBLISHED if design in self.research.published else SEARCHED
+        if design in self.research.published:
+            return PUBLISHED
+        return EARLIER if design in self.crossed and self.newer_finalists(design) else SEARCHED
+
+    def newer_finalists(self, design: str) -> list[str]:
+        """The searched designs of the budget that no search crosses as a baseline: the later finalists."""
+        own = {self.research.baseline, *self.research.published, *self.crossed}
+        return [d for d in self.designs if d not in own and self.budget(d) == self.budget(design)]
 
     def best_baseline(self, budget: int | None) -> str | None:
         """The budget's baseline (the seed's design, a published one) with the best mean validation accuracy:
