@@ -12,6 +12,7 @@ seeds at full length, and a cross is one when it is among the top trials.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from mnist_design.config import (
 )
 
 NOT_RECIPE = ("defaults", "budget", "tags", "model")  # the keys of an experiment preset that are not its recipe
+SAME_TRIAL_ASIDE = ("tags", "hydra", "search")  # what two starting points may differ in and train the same trial
 
 
 def own_overrides(attrs: dict[str, Any], cfg: DictConfig) -> list[str]:
@@ -53,7 +55,7 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
             composed = factory.compose_run("search", [*typed, *cross(design, recipe, cfg)], run_dir)
             found.append(({"cross": f"{design}{studies.CROSS}{recipe}"}, composed))
     points = []
-    for attrs, composed in found:
+    for attrs, composed in distinct(found):
         name = studies.baseline_name(attrs)
         params = model_parameters(composed)
         if cfg.budget is not None and params > cfg.budget:
@@ -66,6 +68,23 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
             print(f"[search] {name}: {own} not in the space, kept as the preset has it")
         points.append(({**attrs, space.FIXED_ATTR: sorted(kept)}, kept))
     return points
+
+
+def distinct(found: list[tuple[dict[str, Any], DictConfig]]) -> list[tuple[dict[str, Any], DictConfig]]:
+    """The starting points less any that trains exactly what an earlier one trains: a recipe can equal another's
+    (pareto8k_v1's is the base config's), and its crosses would be the same trials again, at full length."""
+    first: dict[str, str | None] = {}
+    kept = []
+    for attrs, composed in found:
+        body = {k: v for k, v in OmegaConf.to_container(composed).items() if k not in SAME_TRIAL_ASIDE}
+        key = json.dumps(body, sort_keys=True, default=str)
+        name = studies.baseline_name(attrs)
+        if key in first:
+            print(f"[search] {name} trains what {first[key]} trains: not a starting point of its own")
+            continue
+        first[key] = name
+        kept.append((attrs, composed))
+    return kept
 
 
 def crossed_finalists() -> set[str]:
@@ -83,7 +102,8 @@ def crossed_finalists() -> set[str]:
 def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]:
     """Every (design, recipe) pair of ``search.crosses`` that is not already a starting point of its own."""
     names = list(cfg.search.crosses)
-    return [(d, r) for d in names for r in names if not (d == r and d in enqueued)]
+    pairs = [(d, r) for d in names for r in names if not (d == r and d in enqueued)]
+    return sorted(pairs, key=lambda pair: pair[0] != pair[1])  # each design's own recipe first: kept if one repeats
 
 
 def cross(design: str, recipe: str, cfg: DictConfig) -> list[str]:

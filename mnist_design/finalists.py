@@ -97,7 +97,9 @@ def selection_study(study: optuna.Study, create: bool) -> optuna.Study | None:
     """The study's selection study in the same storage (None when it has none and ``create`` is false: a finished
     study opened again to write its preset gains no record)."""
     name = SELECT_STUDY.format(study.study_name)
-    if not create and name not in optuna.get_all_study_names(study._storage):
+    if name in optuna.get_all_study_names(study._storage):  # loaded, not created: no create record on every open
+        return optuna.load_study(study_name=name, storage=study._storage)
+    if not create:
         return None
     return optuna.create_study(study_name=name, storage=study._storage, direction=study.direction, load_if_exists=True)
 

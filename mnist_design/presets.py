@@ -19,7 +19,7 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design import space
+from mnist_design import space, studies
 from mnist_design.atomic import write_atomic
 from mnist_design.config import config_dir, model_parameters
 from mnist_design.errors import UserError
@@ -73,13 +73,21 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
     seeds = " / ".join(f"{100 * finalist['per_seed'][s]:.2f}" for s in selection["seeds"])
     ranked = sorted(selection["candidates"], key=lambda row: row["mean"], reverse=True)
     others = ", ".join(
-        f"trial {row['trial']} {100 * row['mean']:.2f}" for row in ranked if row["trial"] != finalist["trial"]
+        f"trial {row['trial']}{named(row, selection)} {100 * row['mean']:.2f}"
+        for row in ranked
+        if row["trial"] != finalist["trial"]
+    )
+    # protocol 2 (split_seeds recorded): the candidates are the top trials and every baseline with its own recipe
+    pool = (
+        f"its {len(selection['candidates'])} candidates (the top trials and every baseline with its own recipe)"
+        if "split_seeds" in selection
+        else f"the top {len(selection['candidates'])} trials"
     )
     return [
         f"The < {finalist['budget']:,}-parameter finalist: trial {finalist['trial']} of study {study}, "
         f"{finalist['params']:,} params.",
         f"  {command}   (results/studies/{study}/)",
-        f"Chosen on validation only: of the top {len(selection['candidates'])} trials, each retrained on seeds "
+        f"Chosen on validation only: of {pool}, each retrained on seeds "
         f"{', '.join(map(str, selection['seeds']))} for the full schedule,",
         f"the best mean validation accuracy, {100 * finalist['mean']:.2f} % (seeds: {seeds}; summary.yaml).",
         f"The others' means: {others}." if others else "It was the only candidate.",
@@ -90,6 +98,12 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
         ),
         f"{SEARCH_MARK} from the trial's overrides.",
     ]
+
+
+def named(row: dict[str, Any], selection: dict[str, Any]) -> str:
+    """ " (<baseline>)" after a baseline candidate's trial number under protocol 2 (older headers stay as written)."""
+    name = studies.baseline_name(row) if "split_seeds" in selection else None
+    return f" ({name})" if name else ""
 
 
 def commented(lines: Sequence[str], body: dict[str, Any]) -> bytes:

@@ -23,12 +23,13 @@ def finished_selections() -> list[tuple[Path, dict, dict]]:
     return found
 
 
-def preset_of(budget: int) -> str:
-    """The finalist preset that names this budget (conf/experiment/*.yaml with that budget and a design tag)."""
+def preset_of(study: Path) -> str:
+    """The finalist preset the study wrote: the conf/model/pareto*.yaml whose first line names it (the earlier
+    rounds' versioned finalists name a study of theirs no longer committed)."""
     [name] = [
         path.stem
-        for path in (REPO / "conf" / "experiment").glob("pareto*k.yaml")  # not the versioned earlier finalists
-        if OmegaConf.load(path).get("budget") == budget
+        for path in (REPO / "conf" / "model").glob("pareto*.yaml")
+        if f" of study {study.name}, " in path.read_text().splitlines()[0]
     ]
     return name
 
@@ -36,11 +37,11 @@ def preset_of(budget: int) -> str:
 def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
     """conf/experiment/pareto<N>k.yaml composes to the point summary.yaml names as finalist, key by key."""
     checked = 0
-    for _, attrs, selection in finished_selections():
+    for study_dir, attrs, selection in finished_selections():
         budget = int(attrs["budget"])
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
         searched = presets.searched_config(budget, finalist["overrides"])
-        assert presets.mismatches(preset_of(budget), searched, finalist["params"]) == []
+        assert presets.mismatches(preset_of(study_dir), searched, finalist["params"]) == []
         checked += 1
     assert checked  # design_2000's selection is committed
 
@@ -49,7 +50,7 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
     """A preset marked as written by the search has not been edited by hand since (design_1000's, at least)."""
     checked = 0
     for study_dir, attrs, selection in finished_selections():
-        budget, name = int(attrs["budget"]), preset_of(int(attrs["budget"]))
+        budget, name = int(attrs["budget"]), preset_of(study_dir)
         model_path = REPO / "conf" / "model" / f"{name}.yaml"
         if "mnist_design/presets.py" not in model_path.read_text():
             continue  # written by hand before the search wrote presets; the test above still holds it
@@ -83,25 +84,38 @@ def test_another_budgets_finalist_is_not_replaced() -> None:
 
 
 @pytest.mark.slow
-def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_nothing(tmp_path: Path) -> None:
-    """design_1000, copied as a fresh checkout has it (journal, summary, selection runs), and its own command."""
-    study_dir = shutil.copytree(STUDIES / "design_1000", tmp_path / "design_1000")
+@pytest.mark.parametrize(
+    ("study", "typed", "preset", "finalist"),
+    [
+        ("design_1000", ["budget=1000", "search_space=micro"], "pareto1k", 128),  # selection protocol 1
+        (
+            "design_8000_v3",
+            ["budget=8000", "search_space=design", "search.study_name=design_8000_v3"],
+            "pareto8k_v3",
+            63,
+        ),
+    ],
+)
+def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_nothing(
+    tmp_path: Path, study: str, typed: list[str], preset: str, finalist: int
+) -> None:
+    """A finished study, copied as a fresh checkout has it (journal, summary, selection runs), and its own command."""
+    study_dir = shutil.copytree(STUDIES / study, tmp_path / study)
     summary, journal = (study_dir / "summary.yaml").read_bytes(), (study_dir / "journal.log").read_bytes()
-    before = {path: path.read_bytes() for path in presets.preset_paths("pareto1k").values()}
+    before = {path: path.read_bytes() for path in presets.preset_paths(preset).values()}
     result = run_cli(
-        "budget=1000",
-        "search_space=micro",
+        *typed,
         f"search.results_dir={study_dir}",
-        "search.selection.preset=pareto1k",
+        f"search.selection.preset={preset}",
         cwd=tmp_path,
         module="mnist_design.search",
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "[select] trial" not in result.stdout and "finalist trial 128 written as" in result.stdout
+    assert "[select] trial" not in result.stdout and f"finalist trial {finalist} written as" in result.stdout
     assert {path: path.read_bytes() for path in before} == before  # what it wrote is what is committed
     assert (study_dir / "summary.yaml").read_bytes() == summary  # the record of the invocation that did the work
     assert (study_dir / "journal.log").read_bytes() == journal  # opened to read, so the committed study is as it was
-    assert not list((tmp_path / "outputs" / "searches" / "design_1000").glob("trial_*"))  # no trial ran
+    assert not list((tmp_path / "outputs" / "searches" / study).glob("trial_*"))  # no trial ran
 
 
 def test_a_preset_that_would_not_check_out_leaves_the_files_as_they_were(tmp_path: Path, monkeypatch) -> None:

@@ -237,6 +237,19 @@ def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true
     validate(crossed)  # a cross is a run the tag checks accept: no experiment claims it
 
 
+def test_a_cross_that_trains_what_another_starting_point_trains_is_not_enqueued(search_cfg, capsys) -> None:
+    """pareto8k_v1's recipe is the base config's: its crosses repeat other starting points, each a full-length trial
+    (design_8000_v3 trained four twice); each design's own recipe is the one kept."""
+    from mnist_design import baselines
+
+    typed = ["search_space=design", "budget=8000"]
+    names = [studies.baseline_name(attrs) for attrs, _ in baselines.starting_points(search_cfg(*typed), typed)]
+    assert {"base", "pareto8k_v1×pareto8k_v1", "pareto8k×base", "published_snehanshu×base"} <= set(names)
+    assert not {"pareto8k_v1×base", "base×pareto8k_v1", "pareto8k×pareto8k_v1"} & set(names)
+    assert len(names) == len(set(names)) == 15  # 19 less the four repeats
+    assert "pareto8k_v1×base trains what pareto8k_v1×pareto8k_v1 trains" in capsys.readouterr().out
+
+
 def journal_with_a_trial(path: Path) -> None:
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     optuna.create_study(study_name="s", storage=storage).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
