@@ -97,6 +97,18 @@ def test_an_earlier_finalist_is_a_baseline_once_a_later_finalist_of_its_budget_h
     assert {row[1]: row[7] for row in after.rows()}["pareto8k_v3"].startswith("`pareto8k`: +0.10")
 
 
+def test_a_design_with_fewer_seeds_does_not_stand_for_its_budget(tmp_path: Path) -> None:
+    """A baseline whose finals are still running (one seed, a lucky one) is shown but is not the best baseline and
+    does not stand for its budget on the front."""
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    write_design(tmp_path, "published_snehanshu", 7918, [0.9940, 0.9935, 0.9945])
+    write_design(tmp_path, "published_woolly", 3692, [0.9920, 0.9915, 0.9925])
+    write_design(tmp_path, "published_pradeep", 7900, [0.9990], val_offset=0.005)  # here an 8k baseline, one seed
+    loaded = front.Front.load(tmp_path)
+    assert loaded.best_baseline(8000) == "published_snehanshu"
+    assert [p.name for p in loaded.candidates()] == ["published_woolly", "published_snehanshu"]
+
+
 def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
     metrics = {"params": 7496, "epochs": 15, "train_acc": 0.99, "train_loss": 0.02, "val_acc": 0.995}

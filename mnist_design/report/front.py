@@ -119,8 +119,14 @@ class Front:
     def best_baseline(self, budget: int | None) -> str | None:
         """The budget's baseline (the seed's design, a published one) with the best mean validation accuracy:
         chosen on validation, like everything else, so the test set only reports."""
-        baselines = [d for d in self.designs if self.kind(d) != SEARCHED and self.budget(d) == budget]
+        baselines = [d for d in self.complete() if self.kind(d) != SEARCHED and self.budget(d) == budget]
         return max(baselines, key=lambda d: stats(self.designs[d], "val_acc")[0], default=None)
+
+    def complete(self) -> list[str]:
+        """The designs with as many seeds as the most any has: one still training its finals is shown, with its
+        seeds, but does not stand for its budget on a mean of fewer runs."""
+        most = max((len(group) for group in self.designs.values()), default=0)
+        return [d for d in self.order() if len(self.designs[d]) >= most]
 
     def order(self) -> list[str]:
         """The designs by parameters."""
@@ -129,7 +135,7 @@ class Front:
     def rows(self) -> list[list[str]]:
         """One row per design with tested runs, by parameters."""
         names = self.order()
-        most = max(len(group) for group in self.designs.values())
+        most = max(len(group) for group in self.designs.values())  # seeds_cell says where a design has fewer
         return [self.row(d, names[i - 1] if i else None, most) for i, d in enumerate(names)]
 
     def row(self, design: str, above: str | None, most: int) -> list[str]:
@@ -188,7 +194,7 @@ class Front:
         """Per budget, the design (ours, a baseline) with the best mean validation accuracy: one point per budget,
         chosen on validation, so two designs of nearly one size are not a step of their own."""
         best: dict[int | None, str] = {}
-        for design in self.order():
+        for design in self.complete():
             budget = self.budget(design)
             val = stats(self.designs[design], "val_acc")[0]
             if budget not in best or val > stats(self.designs[best[budget]], "val_acc")[0]:
