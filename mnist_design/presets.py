@@ -101,7 +101,8 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
 
 
 def named(row: dict[str, Any], selection: dict[str, Any]) -> str:
-    """ " (<baseline>)" after a baseline candidate's trial number under protocol 2 (older headers stay as written)."""
+    """The baseline a candidate is, in brackets after its trial number, under protocol 2 (older headers stay as
+    they were written)."""
     name = studies.baseline_name(row) if "split_seeds" in selection else None
     return f" ({name})" if name else ""
 

@@ -117,16 +117,18 @@ class Front:
         return [d for d in self.designs if d not in own and self.budget(d) == self.budget(design)]
 
     def best_baseline(self, budget: int | None) -> str | None:
-        """The budget's baseline (the seed's design, a published one) with the best mean validation accuracy:
-        chosen on validation, like everything else, so the test set only reports."""
+        """The budget's baseline (the seed's design, a published one, an earlier finalist) with the best mean
+        validation accuracy among those with every seed: chosen on validation, so the test set only reports."""
         baselines = [d for d in self.complete() if self.kind(d) != SEARCHED and self.budget(d) == budget]
         return max(baselines, key=lambda d: stats(self.designs[d], "val_acc")[0], default=None)
 
     def complete(self) -> list[str]:
         """The designs with as many seeds as the most any has: one still training its finals is shown, with its
         seeds, but does not stand for its budget on a mean of fewer runs."""
-        most = max((len(group) for group in self.designs.values()), default=0)
-        return [d for d in self.order() if len(self.designs[d]) >= most]
+        return [d for d in self.order() if len(self.designs[d]) >= self.most_seeds()]
+
+    def most_seeds(self) -> int:
+        return max((len(group) for group in self.designs.values()), default=0)
 
     def order(self) -> list[str]:
         """The designs by parameters."""
@@ -134,8 +136,7 @@ class Front:
 
     def rows(self) -> list[list[str]]:
         """One row per design with tested runs, by parameters."""
-        names = self.order()
-        most = max(len(group) for group in self.designs.values())  # seeds_cell says where a design has fewer
+        names, most = self.order(), self.most_seeds()  # seeds_cell says where a design has fewer
         return [self.row(d, names[i - 1] if i else None, most) for i, d in enumerate(names)]
 
     def row(self, design: str, above: str | None, most: int) -> list[str]:
