@@ -90,7 +90,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     study_dir = Path(HydraConfig.get().runtime.output_dir)
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("search.is_worker=")]
     worker = cfg.search.is_worker
-    tagged = [o for o in typed if o.split("=", 1)[0].lstrip("+~") in PRESET_GROUPS]
+    tagged = [o for o in typed if space.key_of(o) in PRESET_GROUPS]
     if tagged:  # every trial would carry that preset's tag while the search changes what it names
         raise ConfigError(
             f"{' '.join(tagged)}: a search varies the design and recipe, so its trials cannot be that "

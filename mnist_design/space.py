@@ -44,6 +44,17 @@ def override(key: str, value: Any) -> str:
     return f"{key}={value}"
 
 
+def key_of(typed: str) -> str:
+    """'model.dropout' of '++model.dropout=0.1': the key an override sets."""
+    return typed.split("=", 1)[0].lstrip("+~")
+
+
+def last_of_each_key(overrides: Sequence[str]) -> list[str]:
+    """Each key once, at its last place: Hydra lets the last one win, so an earlier one only repeats in the record."""
+    last = {key_of(typed): place for place, typed in enumerate(overrides)}
+    return [typed for place, typed in enumerate(overrides) if last[key_of(typed)] == place]
+
+
 def choices(cfg: DictConfig) -> DictConfig:
     """The config's group options: its own (composed with Hydra's config) or, inside @hydra.main, the runtime's."""
     return cfg.hydra.runtime.choices if "hydra" in cfg else HydraConfig.get().runtime.choices

@@ -74,7 +74,7 @@ def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_
     trial.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
     run_dir = run_dirs(study_dir, trial)
     own = own_overrides(trial.user_attrs, cfg)
-    chosen = [*own, *space.sample(trial, cfg, [*typed, *own], run_dir)]
+    chosen = space.last_of_each_key([*own, *space.sample(trial, cfg, [*typed, *own], run_dir)])
     trial.set_user_attr("run_dir", portable(run_dir))
     trial.set_user_attr(finalists.OVERRIDES_ATTR, chosen)
     trial_cfg = factory.compose_run("search", [*typed, *chosen], run_dir)

@@ -7,6 +7,7 @@ from mnist_design import runs
 from mnist_design.report import sections, sweeps
 from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
+from mnist_design.report.stats import Difference
 from mnist_design.report.tables import markdown
 from mnist_design.rundir import RunDir
 
@@ -222,3 +223,8 @@ def test_the_report_sweeps_each_part_on_its_own_seeds(tmp_path: Path, compose_cf
 def test_a_tag_holding_a_bar_stays_one_cell() -> None:
     rendered = markdown(["tag", "acc"], [["a|b", "99.5"]])
     assert rendered.splitlines()[2].split() == ["|", "a\\|b", "|", "99.5", "|"]
+
+
+def test_a_difference_that_rounds_to_zero_reads_plus_zero_not_minus_zero() -> None:
+    assert Difference(-0.00004, -0.001, 0.001, 5).shown().startswith("+0.00 ± 0.10 pp")
+    assert Difference(-0.0013, -0.002, -0.0006, 5).shown() == "-0.13 ± 0.07 pp (5 seeds, worse)"

@@ -399,3 +399,22 @@ def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dea
     states = [t.state.name for t in finalists.selection_study(study, create=False).trials]
     assert states.count("FAIL") == 1 and states.count("COMPLETE") == 3 and states.count("PRUNED") == 1
     assert not list((tmp_path / "res").rglob(f"{studies.TRIAL_NAME.format(99)}_*"))  # dropped, not trained
+
+
+def test_a_cross_trial_records_each_override_key_once(search_cfg, tmp_path: Path) -> None:
+    """The recipe and the starting point both set data.batch_size: the later one wins in Hydra, so only it is kept."""
+    from mnist_design import finalists, space
+    from mnist_design.trials import compose_trial
+
+    typed = ["search_space=design", "budget=8000"]
+    cfg = search_cfg(*typed)
+    study = optuna.create_study()
+    enqueue_starting_points(study, cfg, typed)
+    while "published_snehanshu" not in (trial := study.ask()).user_attrs.get("cross", ""):
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    with space.own_runtime():
+        trial_cfg = compose_trial(trial, cfg, typed, tmp_path / "study")
+    recorded = trial.user_attrs[finalists.OVERRIDES_ATTR]
+    keys = [space.key_of(typed) for typed in recorded]
+    assert len(keys) == len(set(keys)) and "data.batch_size=64" in recorded
+    assert trial_cfg.data.batch_size == 64 and trial_cfg.tags.design == trial.user_attrs["cross"]

@@ -72,9 +72,14 @@ class Difference:
         if self.seeds == 0:
             return "– (no shared seeds)"
         if self.seeds == 1:
-            return f"{100 * self.mean:+.2f} {unit} (1 seed: no interval, tied)"
+            return f"{signed(100 * self.mean)} {unit} (1 seed: no interval, tied)"
         half = 100 * (self.high - self.low) / 2
-        return f"{100 * self.mean:+.2f} ± {half:.2f} {unit} ({self.seeds} seeds, {self.verdict()})"
+        return f"{signed(100 * self.mean)} ± {half:.2f} {unit} ({self.seeds} seeds, {self.verdict()})"
+
+
+def signed(value: float) -> str:
+    """'+0.13' / '-0.13' to two decimals; a value that rounds to zero reads '+0.00', never '-0.00'."""
+    return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0 turns the -0.0 that round() may leave into 0.0
 
 
 def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = "test_acc") -> Difference:

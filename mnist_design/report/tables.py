@@ -16,7 +16,7 @@ from torch import nn
 
 from mnist_design.report.groups import epochs, seeds, title
 from mnist_design.report.research import Research
-from mnist_design.report.stats import cell, paired, stats, train_test_gap
+from mnist_design.report.stats import cell, paired, signed, stats, train_test_gap
 from mnist_design.runs import Run
 
 SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
@@ -80,15 +80,15 @@ def analysis(rows: dict[str, list[Run]]) -> list[str]:
         test, gap = stats(group, "test_acc")[0], train_test_gap(group)
         label = f"**{row}** ({group[0].tag('title') or row})"
         if previous is None:
-            lines.append(f"- {label}: test accuracy {100 * test:.2f} %, train−test gap {100 * gap:+.2f} pp.")
+            lines.append(f"- {label}: test accuracy {100 * test:.2f} %, train−test gap {signed(100 * gap)} pp.")
         else:
             name, before, before_gap = previous
             step = paired(group, rows[name])
             verdict = step.verdict("improves on", "is worse than").replace("tied", "is tied with")
             lines.append(
                 f"- {label} {verdict} {name}: test accuracy {step.shown()} "
-                f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {100 * (gap - before_gap):+.2f} "
-                f"pp ({100 * before_gap:+.2f} → {100 * gap:+.2f})."
+                f"({100 * before:.2f} → {100 * test:.2f} %); train−test gap {signed(100 * (gap - before_gap))} "
+                f"pp ({signed(100 * before_gap)} → {signed(100 * gap)})."
             )
         previous = (row, test, gap)
     return lines
