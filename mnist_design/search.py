@@ -153,18 +153,32 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         write_atomic(studies.summary_path(cfg), text.encode())
     print(text)
     if selection and selection["finished"] and cfg.search.selection.preset:
-        command = studies.command(studies.identity(cfg, typed))
-        written = presets.write(cfg.search.selection.preset, cfg.search.study_name, command, selection, cfg.budget)
-        print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
-        listed = reference.sync()
-        if listed:
-            print(f"[search] {listed}: its option lists follow conf/ again")
+        write_finalist_preset(cfg, typed, selection)
     if failed:
         raise WorkerDied(
             f"{len(failed)} search worker(s) exited with status {', '.join(str(w.returncode) for w in failed)}; "
             f"run the same command again to recover their trials and continue"
         )
     return result
+
+
+def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str, Any]) -> None:
+    """search.selection.preset: the finalist as conf/ presets, unless it is a baseline that is a preset already
+    (a second name for the same runs would train and report them twice)."""
+    name, baseline = cfg.search.selection.preset, selection.get("finalist_is_baseline")
+    already = studies.baseline_preset(baseline)
+    if already:
+        print(
+            f"[search] the finalist, trial {selection['finalist']}, is the baseline {baseline}, which is "
+            f"experiment={already} already: search.selection.preset={name} not written"
+        )
+        return
+    command = studies.command(studies.identity(cfg, typed))
+    written = presets.write(name, cfg.search.study_name, command, selection, cfg.budget)
+    print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
+    listed = reference.sync()
+    if listed:
+        print(f"[search] {listed}: its option lists follow conf/ again")
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")

@@ -376,6 +376,15 @@ def baseline_name(attrs: dict[str, Any]) -> str | None:
     return attrs.get("published") or attrs.get("cross") or (BASE if attrs.get("base") else None)
 
 
+def baseline_preset(name: str | None) -> str | None:
+    """The experiment preset a baseline already is: a published design, or an earlier finalist under its own recipe
+    ("pareto5k_v1×pareto5k_v1"); None for the base config and for a design under another's recipe."""
+    if not name or name == BASE:
+        return None
+    design, _, recipe = name.partition(CROSS)
+    return design if not recipe or design == recipe else None
+
+
 def was_trained(trial: FrozenTrial) -> bool:
     return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and REFUSED_ATTR not in trial.user_attrs
 

@@ -118,6 +118,25 @@ def test_the_same_command_on_a_finished_study_writes_its_presets_and_trains_noth
     assert not list((tmp_path / "outputs" / "searches" / study).glob("trial_*"))  # no trial ran
 
 
+def test_a_finalist_that_is_a_baseline_preset_already_gets_no_second_name(tmp_path: Path) -> None:
+    """design_5000_v3's selection chose pareto5k_v1×pareto5k_v1 (the first engine's finalist with its own recipe):
+    its finals are experiment=pareto5k_v1's, so the search writes no pareto5k_v3 to train the same runs again."""
+    study_dir = shutil.copytree(STUDIES / "design_5000_v3", tmp_path / "design_5000_v3")
+    typed = ["budget=5000", "search_space=small", "search.study_name=design_5000_v3"]
+    result = run_cli(
+        *typed,
+        f"search.results_dir={study_dir}",
+        "search.selection.preset=pareto5k_v3",
+        cwd=tmp_path,
+        module="mnist_design.search",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "is the baseline pareto5k_v1×pareto5k_v1, which is experiment=pareto5k_v1 already" in result.stdout
+    assert not any(path.exists() for path in presets.preset_paths("pareto5k_v3").values())
+    assert studies.baseline_preset("published_woolly") == "published_woolly"
+    assert studies.baseline_preset("pareto5k×pareto5k_v1") is None and studies.baseline_preset("base") is None
+
+
 def test_a_preset_that_would_not_check_out_leaves_the_files_as_they_were(tmp_path: Path, monkeypatch) -> None:
     for group in ("model", "experiment"):
         (tmp_path / group).mkdir()
