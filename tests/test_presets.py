@@ -23,9 +23,13 @@ def finished_selections() -> list[tuple[Path, dict, dict]]:
     return found
 
 
-def preset_of(study: Path) -> str:
-    """The finalist preset the study wrote: the conf/model/pareto*.yaml whose first line names it (the earlier
-    rounds' versioned finalists name a study of theirs no longer committed)."""
+def preset_of(study: Path, selection: dict) -> str:
+    """The finalist's preset: the baseline preset it already is (design_5000_v3's), else the one the study wrote,
+    the conf/model/pareto*.yaml whose first line names it (the earlier rounds' versioned finalists name a study of
+    theirs no longer committed)."""
+    already = studies.baseline_preset(selection.get("finalist_is_baseline"))
+    if already:
+        return already
     [name] = [
         path.stem
         for path in (REPO / "conf" / "model").glob("pareto*.yaml")
@@ -41,7 +45,7 @@ def test_each_finalist_preset_trains_the_trial_its_study_selected() -> None:
         budget = int(attrs["budget"])
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
         searched = presets.searched_config(budget, finalist["overrides"])
-        assert presets.mismatches(preset_of(study_dir), searched, finalist["params"]) == []
+        assert presets.mismatches(preset_of(study_dir, selection), searched, finalist["params"]) == []
         checked += 1
     assert checked  # design_2000's selection is committed
 
@@ -50,7 +54,9 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
     """A preset marked as written by the search has not been edited by hand since (design_1000's, at least)."""
     checked = 0
     for study_dir, attrs, selection in finished_selections():
-        budget, name = int(attrs["budget"]), preset_of(study_dir)
+        if studies.baseline_preset(selection.get("finalist_is_baseline")):
+            continue  # the finalist is a preset already: the search wrote none from this study
+        budget, name = int(attrs["budget"]), preset_of(study_dir, selection)
         model_path = REPO / "conf" / "model" / f"{name}.yaml"
         if "mnist_design/presets.py" not in model_path.read_text():
             continue  # written by hand before the search wrote presets; the test above still holds it
