@@ -29,9 +29,11 @@ def test_readme_blocks_are_what_results_render() -> None:
         assert blocks.readme_block(readme, block) == text, block
 
 
-def write_design(results: Path, name: str, params: int, test_accs: list[float], val_offset: float = 0.0) -> None:
+def write_design(
+    results: Path, name: str, params: int, test_accs: list[float], val_offset: float = 0.0, first_seed: int = 0
+) -> None:
     """One design's finals: a run per seed with its test accuracy, and validation accuracy just below it."""
-    for seed, acc in enumerate(test_accs):
+    for seed, acc in enumerate(test_accs, start=first_seed):
         runs.write_metrics(
             results / "runs" / f"{name}_{seed}",
             {
@@ -107,6 +109,26 @@ def test_a_design_with_fewer_seeds_does_not_stand_for_its_budget(tmp_path: Path)
     loaded = front.Front.load(tmp_path)
     assert loaded.best_baseline(8000) == "published_snehanshu"
     assert [p.name for p in loaded.candidates()] == ["published_woolly", "published_snehanshu"]
+
+
+def test_seeds_added_to_a_tied_pair_enter_its_paired_difference_only(tmp_path: Path) -> None:
+    """Seeds 5-9 on both designs of a tie resolve it; the designs' means and seeds stay those of the finals, the
+    answer says which seeds were added, and a seed past the cap is left out with a line naming its file."""
+    shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
+    write_design(tmp_path, "small", 3700, [0.9930, 0.9935, 0.9925, 0.9930, 0.9935])
+    write_design(tmp_path, "large", 7300, [0.9940, 0.9930, 0.9945, 0.9925, 0.9940])
+    tied = {row[1]: row for row in front.Front.load(tmp_path).rows()}["large"]
+    assert tied[6].startswith("`small`: +0.05 ± ") and tied[6].endswith("(5 seeds, tied)")
+    write_design(tmp_path, "small", 3700, [0.9900] * 5, first_seed=5)
+    write_design(tmp_path, "large", 7300, [0.9950, 0.9955, 0.9950, 0.9945, 0.9950], first_seed=5)
+    write_design(tmp_path, "large", 7300, [0.9999], first_seed=12)
+    loaded = front.Front.load(tmp_path)
+    large = {row[1]: row for row in loaded.rows()}["large"]
+    assert large[4] == "0,1,2,3,4 (+5,6,7,8,9 in paired Δ only)" and large[5].startswith("99.36 ± ")
+    assert large[6].endswith("(10 seeds, better)")
+    assert [line for line in loaded.skipped if "seed 12 is past the cap of 10 seeds" in line]
+    assert "Seeds 5, 6, 7, 8, 9 were added to `small` and `large`" in loaded.answer()
+    assert "targets stay over seeds 0, 1, 2, 3, 4" in loaded.answer()
 
 
 def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:

@@ -5,10 +5,11 @@
     python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks (and
                                                # results/README's study tables, mnist_design/report/study_tables.py)
 
-Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, seeds 0-4, final-epoch
-test), and the seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml
-that it is under, and its baselines there are the seed's design, the published ones and, once a later finalist of
-the budget has finals, the earlier finalists the search spaces cross (mnist_design/baselines.py). Every difference is
+Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, the seeds
+results/research.yaml names, final-epoch test; seeds added to a tied pair enter its paired differences only), and the
+seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
+under, and its baselines there are the seed's design, the published ones and, once a later finalist of the budget has
+finals, the earlier finalists the search spaces cross (mnist_design/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
 shows its own published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows
 are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from mnist_design.report import gpu, study_tables
 from mnist_design.report.blocks import rewrite
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows
-from mnist_design.report.research import Research
+from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
@@ -70,10 +71,36 @@ def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
     return tested, skipped
 
 
-def seeds_cell(group: list[runs.Run], most: int) -> str:
-    """The seeds a design was rendered from, saying so when that is fewer than the other designs have."""
+def seeds_cell(group: list[runs.Run], most: int, added: list[runs.Run]) -> str:
+    """The seeds a design was rendered from, saying so when that is fewer than the other designs have, and the seeds
+    added to it for a paired difference."""
     listed = ",".join(str(r.seed) for r in group)
-    return listed if len(group) >= most else f"{listed} (only {len(group)} of {most})"
+    shown = listed if len(group) >= most else f"{listed} (only {len(group)} of {most})"
+    return f"{shown} (+{','.join(str(r.seed) for r in added)} in paired Δ only)" if added else shown
+
+
+def by_seed_role(
+    groups: dict[str, list[runs.Run]], research: Research
+) -> tuple[dict[str, list[runs.Run]], dict[str, list[runs.Run]], list[str]]:
+    """Each design's runs of the finals' seeds, its runs of seeds added to a tied pair, and a line per run left out
+    because its seed is past the cap (or per design with added seeds only)."""
+    finals: dict[str, list[runs.Run]] = {}
+    added: dict[str, list[runs.Run]] = {}
+    left_out = []
+    for design, group in groups.items():
+        for run in group:
+            role = research.seed_role(run.seed)
+            if role == PAST_CAP:
+                left_out.append(
+                    f"{run.path / 'metrics.json'}: seed {run.seed} is past the cap of {research.seed_cap} seeds a "
+                    f"design (finals.cap in {RESEARCH_FILE}), so it is left out"
+                )
+            else:
+                (finals if role == FINAL else added).setdefault(design, []).append(run)
+    for design in sorted(added.keys() - finals.keys()):  # added seeds pair with finals: alone they stand for nothing
+        left_out.append(f"{design}: only seeds added to a tied pair, none of the finals', so it is left out")
+        del added[design]
+    return finals, added, left_out
 
 
 @dataclass(frozen=True)
@@ -83,20 +110,27 @@ class Front:
 
     results: Path
     research: Research
-    designs: dict[str, list[runs.Run]]
+    designs: dict[str, list[runs.Run]]  # the runs of the finals' seeds, by design
     seed_rows: dict[str, list[runs.Run]]  # every row of the seed's table, with no runs where none is committed
     skipped: tuple[str, ...] = ()  # one line per run record that could not be used, naming its file
     crossed: frozenset[str] = frozenset()  # earlier finalists that later searches cross as baselines
+    added: dict[str, list[runs.Run]] = field(default_factory=dict)  # seeds added to a tied pair: paired Δ only
 
     @classmethod
     def load(cls, results: Path, research: Research | None = None) -> Front:
         research = research or Research.load(results)
         found, skipped = tested_runs(results)
         rows = seed_rows(found, research.seed_rows)
-        designs = by_tag(found, "design")
+        grouped = by_tag(found, "design")
         if rows.get(research.baseline):
-            designs = {**designs, research.baseline: rows[research.baseline]}
-        return cls(results, research, designs, rows, tuple(skipped), frozenset(baselines.crossed_finalists()))
+            grouped = {**grouped, research.baseline: rows[research.baseline]}
+        designs, added, left_out = by_seed_role(grouped, research)
+        crossed = frozenset(baselines.crossed_finalists())
+        return cls(results, research, designs, rows, (*skipped, *left_out), crossed, added)
+
+    def paired_runs(self, design: str) -> list[runs.Run]:
+        """What a design's paired differences are measured on: its finals and any seeds added to it."""
+        return self.designs[design] + self.added.get(design, [])
 
     def params(self, design: str) -> int:
         return int(self.designs[design][0].metrics["params"])
@@ -145,15 +179,15 @@ class Front:
         best = self.best_baseline(budget)
         versus = "– (the best baseline)" if best == design else "–"
         if best and best != design:
-            versus = f"`{best}`: {paired(group, self.designs[best]).shown()}"
+            versus = f"`{best}`: {paired(self.paired_runs(design), self.paired_runs(best)).shown()}"
         return [
             f"< {budget:,}" if budget else "–",
             design,
             self.kind(design),
             f"{params:,}",
-            seeds_cell(group, most),
+            seeds_cell(group, most, self.added.get(design, [])),
             cell(group, "test_acc"),
-            f"`{above}`: {paired(group, self.designs[above]).shown()}" if above else "–",
+            f"`{above}`: {paired(self.paired_runs(design), self.paired_runs(above)).shown()}" if above else "–",
             versus,
             f"{100 * theirs['test_acc']:.2f} ({theirs['params']:,} params)" if theirs else "–",
             self.research.goal(budget) if budget else "–",
@@ -176,7 +210,7 @@ class Front:
     def baseline_table(self) -> str:
         """Each searched design against every baseline of its budget, paired on their shared seeds."""
         lines = [
-            [f"< {self.budget(d):,}", d, b, self.kind(b), paired(self.designs[d], self.designs[b]).shown()]
+            [f"< {self.budget(d):,}", d, b, self.kind(b), paired(self.paired_runs(d), self.paired_runs(b)).shown()]
             for d in self.order()
             if self.kind(d) == SEARCHED and self.budget(d)
             for b in self.order()
@@ -188,8 +222,8 @@ class Front:
         return markdown(header, lines)
 
     def point(self, design: str) -> Point:
-        group = self.designs[design]
-        return Point(design, self.params(design), stats(group, "test_acc")[0], tuple(group))
+        mean = stats(self.designs[design], "test_acc")[0]
+        return Point(design, self.params(design), mean, tuple(self.paired_runs(design)))
 
     def candidates(self) -> list[Point]:
         """Per budget, the design (ours, a baseline) with the best mean validation accuracy: one point per budget,
@@ -228,6 +262,8 @@ class Front:
         )
         if left_out:
             lead += f" Not on the front, not resolved above a smaller design: {'; '.join(left_out)}."
+        if self.added:
+            lead += f" {self.added_seeds()}"
         if len(curve) == 2:
             return (
                 f"{lead} Two points make no bend: at {length} the answer lies at or above {last.params:,} "
@@ -244,6 +280,17 @@ class Front:
             f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "
             f"{last.params / bend.params:.1f}× the parameters. So, at {length}, about {bend.params:,} parameters: "
             f"beyond that each parameter buys little."
+        )
+
+    def added_seeds(self) -> str:
+        """The sentence saying which designs have seeds beyond the finals', and what those seeds count for."""
+        names = " and ".join(f"`{design}`" for design in self.order() if design in self.added)
+        added = ", ".join(str(seed) for seed in sorted({r.seed for group in self.added.values() for r in group}))
+        finals = ", ".join(str(seed) for seed in self.research.final_seeds)
+        return (
+            f"Seeds {added} were added to {names}, a pair the knee hung on while tied (at most "
+            f"{self.research.seed_cap} seeds a design): they enter paired differences only, so means, spreads and "
+            f"targets stay over seeds {finals}."
         )
 
     def blocks(self) -> dict[str, str]:

@@ -4,6 +4,7 @@ data = Research.load(Path("results"))
 data.seed_rows["row4"]["test_acc"]      # the seed's published number for its row 4
 data.budget_of(1968)                    # 2000: the smallest budget a design is under
 data.verdict(1968, [0.990, 0.991])      # "yes", or by how much the target was missed
+data.seed_role(7)                       # "final", "added" (paired differences only) or "past the cap"
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from mnist_design.errors import UserError
 from mnist_design.figures import SizePoint
 
 RESEARCH_FILE = "research.yaml"  # beside the evidence in results/
+FINAL, ADDED, PAST_CAP = "final", "added", "past the cap"  # what a final run's seed counts for (seed_role)
 EXACT = 1e-9  # test accuracies are multiples of 1/10,000: compare their means without float noise
 
 
@@ -30,6 +32,8 @@ class ResearchUnreadable(UserError):
 class Research:
     seed_rows: dict[str, dict[str, Any]]  # row tag -> the seed's published numbers
     baseline: str  # the seed row every ablation changes one thing of
+    final_seeds: tuple[int, ...]  # every design's finals: means, spreads, targets and validation choices
+    seed_cap: int  # seeds below it beyond final_seeds enter paired differences only; seeds from it on are left out
     targets: dict[int, dict[str, float]]  # budget -> {mean[, every_seed]}
     published: dict[str, dict[str, Any]]  # design tag -> {source, params, test_acc, measured}
 
@@ -41,6 +45,8 @@ class Research:
             return cls(
                 seed_rows=dict(data["seed"]["rows"]),
                 baseline=str(data["seed"]["baseline"]),
+                final_seeds=tuple(int(seed) for seed in data["finals"]["seeds"]),
+                seed_cap=int(data["finals"]["cap"]),
                 targets={int(budget): dict(goal) for budget, goal in data["targets"].items()},
                 published=dict(data.get("published") or {}),
             )
@@ -48,6 +54,13 @@ class Research:
             raise ResearchUnreadable(f"{path} does not exist; results_dir= names the folder that holds it") from None
         except Exception as error:  # noqa: BLE001 - YAML, key and type errors all mean: not the expected file
             raise ResearchUnreadable(f"{path} is not a research file ({type(error).__name__}: {error})") from None
+
+    def seed_role(self, seed: int) -> str:
+        """What a final run of this seed counts for: every design's finals, a seed added to a tied pair (paired
+        differences only), or none (past the cap)."""
+        if seed in self.final_seeds:
+            return FINAL
+        return ADDED if 0 <= seed < self.seed_cap else PAST_CAP
 
     def published_points(self) -> list[SizePoint]:
         """Each published design's own figure (one number: no spread) as a point of the figure."""
