@@ -5,6 +5,7 @@ finished run, a killed run and some bad files; every file there is hashed before
 """
 
 import hashlib
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ import torch
 from conftest import REPO
 from PIL import Image
 
+from mnist_design.report.research import RESEARCH_FILE
 from mnist_design.rundir import FILES
 
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
@@ -169,6 +171,9 @@ CASES = [
     ),
     (REPORT, ["front=maybe"], HYDRA, "front"),
     (REPORT, ["front=true", "results_dir=nowhere"], 2, "nowhere/research.yaml does not exist"),
+    (REPORT, ["front=true", "results_dir=finals_no_cap"], 2, "finals_no_cap/research.yaml is not a research file"),
+    (REPORT, ["front=true", "results_dir=finals_cap_text"], 2, "finals_cap_text/research.yaml is not a research file"),
+    (REPORT, ["front=true", "results_dir=finals_cap_low"], 2, "finals.seeds=[0, 1, 2, 3, 4] with finals.cap=3 is not"),
     (
         REPORT,
         ["front=true", f"results_dir={REPO / 'results'}", "readme=notes.txt"],
@@ -234,6 +239,10 @@ def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
     (tmp_path / "afile").write_text("a file where a directory is expected")
     (tmp_path / "empty_dir").mkdir()
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "a.png")
+    research = (REPO / "results" / RESEARCH_FILE).read_text()  # finals.cap missing, not a number, below a seed
+    for folder, cap in {"finals_no_cap": "", "finals_cap_text": "cap: ten", "finals_cap_low": "cap: 3"}.items():
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / RESEARCH_FILE).write_text(re.sub(r"(?m)^  cap: 10", f"  {cap}", research))
     return tmp_path
 
 

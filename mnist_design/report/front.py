@@ -27,7 +27,7 @@ from mnist_design import baselines, figures, rundir, runs
 from mnist_design.report import gpu, study_tables
 from mnist_design.report.blocks import rewrite
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
-from mnist_design.report.groups import by_tag, epochs, seed_rows
+from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
 from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
@@ -74,9 +74,8 @@ def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
 def seeds_cell(group: list[runs.Run], most: int, added: list[runs.Run]) -> str:
     """The seeds a design was rendered from, saying so when that is fewer than the other designs have, and the seeds
     added to it for a paired difference."""
-    listed = ",".join(str(r.seed) for r in group)
-    shown = listed if len(group) >= most else f"{listed} (only {len(group)} of {most})"
-    return f"{shown} (+{','.join(str(r.seed) for r in added)} in paired Δ only)" if added else shown
+    shown = seeds(group) if len(group) >= most else f"{seeds(group)} (only {len(group)} of {most})"
+    return f"{shown} (+{seeds(added)} in paired Δ only)" if added else shown
 
 
 def by_seed_role(

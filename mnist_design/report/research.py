@@ -42,7 +42,7 @@ class Research:
         path = Path(results) / RESEARCH_FILE
         try:
             data = OmegaConf.to_container(OmegaConf.load(path))
-            return cls(
+            research = cls(
                 seed_rows=dict(data["seed"]["rows"]),
                 baseline=str(data["seed"]["baseline"]),
                 final_seeds=tuple(int(seed) for seed in data["finals"]["seeds"]),
@@ -54,6 +54,13 @@ class Research:
             raise ResearchUnreadable(f"{path} does not exist; results_dir= names the folder that holds it") from None
         except Exception as error:  # noqa: BLE001 - YAML, key and type errors all mean: not the expected file
             raise ResearchUnreadable(f"{path} is not a research file ({type(error).__name__}: {error})") from None
+        seeds, cap = research.final_seeds, research.seed_cap
+        if not seeds or min(seeds) < 0 or cap <= max(seeds):
+            raise ResearchUnreadable(
+                f"{path}: finals.seeds={list(seeds)} with finals.cap={cap} is not allowed: the seeds must be a "
+                f"non-empty list of seeds >= 0, each below the cap"
+            )
+        return research
 
     def seed_role(self, seed: int) -> str:
         """What a final run of this seed counts for: every design's finals, a seed added to a tied pair (paired
