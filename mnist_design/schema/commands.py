@@ -114,6 +114,24 @@ class Predict:
 
 
 @dataclass
+class Export:
+    ckpt_path: str = MISSING
+    out_dir: Optional[str] = None
+    data_dir: Optional[str] = None
+    int8: bool = MISSING
+    calibration_images: int = MISSING
+    latency_runs: int = MISSING
+
+
+@dataclass
+class Robustness(Export):
+    ckpt_path: Any = MISSING  # one path, or a list of them (the suite's images are built once for all)
+    corruptions: Optional[List[str]] = None
+    severity: int = MISSING
+    suite_seed: int = MISSING
+
+
+@dataclass
 class Report:
     seeds: List[int] = MISSING
     sweep_dirs: List[str] = MISSING
@@ -138,5 +156,7 @@ COMMANDS: dict[str, Any] = {  # ConfigStore path under schema/ -> node
     "fidelity": Fidelity,
     "evaluate": Evaluate,
     "predict": Predict,
+    "export": Export,
+    "robustness": Robustness,
     "report": Report,
 }
