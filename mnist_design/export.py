@@ -15,6 +15,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from mnist_design.checkpoints import read_checkpoint
 from mnist_design.config import config_dir
 from mnist_design.deploy.record import export_checkpoint
 from mnist_design.deploy.settings import check_export, output_dir
@@ -25,6 +26,7 @@ from mnist_design.errors import exit_on_user_error
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         check_export(cfg)
+        read_checkpoint(cfg.ckpt_path)  # a missing or foreign checkpoint is refused before any folder is made
         out_dir = output_dir(cfg)
         record = export_checkpoint(
             cfg.ckpt_path, out_dir, cfg.data_dir, cfg.int8, cfg.calibration_images, cfg.latency_runs

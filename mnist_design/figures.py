@@ -127,8 +127,10 @@ class SizePoint(NamedTuple):
     lowest: float | None = None
 
 
-def accuracy_vs_parameters(series: Mapping[str, Sequence[SizePoint]]) -> Figure:
-    """Accuracy against parameters on a log axis, one marker style per series.
+def accuracy_vs_parameters(
+    series: Mapping[str, Sequence[SizePoint]], x_label: str = "parameters", title: str = "How many parameters?"
+) -> Figure:
+    """Accuracy against parameters (or another size: ``x_label``) on a log axis, one marker style per series.
 
     Series named "...trials..." are drawn light (many points, validation only); "published..." as open markers; the
     rest as mean ± std bars, with each point's worst seed as a small triangle below it.
@@ -161,9 +163,22 @@ def accuracy_vs_parameters(series: Mapping[str, Sequence[SizePoint]]) -> Figure:
     if shown:
         bottom = min(min(p.accuracy - p.spread, p.accuracy if p.lowest is None else p.lowest) for p in shown)
         ax.set_ylim(100 * bottom - 0.1, min(100 * max(p.accuracy + p.spread for p in shown) + 0.15, 100))
-    ax.set_xlabel("parameters (log scale)")
+    ax.set_xlabel(f"{x_label} (log scale)")
     ax.set_ylabel("accuracy %")
-    ax.set_title("How many parameters? Accuracy against size")
+    ax.set_title(f"{title} Accuracy against size")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def heatmap(rows: Sequence[str], columns: Sequence[str], percent: np.ndarray, title: str) -> Figure:
+    """A rows x columns grid of percentages, each cell written in it (darker = lower)."""
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(columns), 1.2 + 0.42 * len(rows)))
+    ax.imshow(percent, cmap="viridis", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    for (i, j), value in np.ndenumerate(percent):
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7, color="white" if value < 60 else "black")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
     return fig

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from mnist_design.checkpoints import read_checkpoint
 from mnist_design.config import config_dir
 from mnist_design.deploy.settings import SettingError, check_export, output_dir
 from mnist_design.errors import exit_on_user_error
@@ -27,13 +28,16 @@ from mnist_design.shift.suite import Set, robustness
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         settings = OmegaConf.to_container(cfg, resolve=True)
-        settings["corruptions"] = list(settings["corruptions"] or CORRUPTIONS)
+        chosen = settings["corruptions"]
+        settings["corruptions"] = list(CORRUPTIONS) if chosen is None else list(chosen)
         check(settings["corruptions"], settings["severity"])
-        check_export(cfg)
+        check_export(cfg, several=True)
         checkpoints = input_list(cfg.ckpt_path)
         if len(checkpoints) > 1 and cfg.out_dir:
             raise SettingError("out_dir= takes one checkpoint; several write each into their own run's deploy/")
-        out_dirs = [output_dir(cfg, ckpt_path) for ckpt_path in checkpoints]  # every one checked before any work
+        for ckpt_path in checkpoints:  # every checkpoint readable and every folder writable before any work
+            read_checkpoint(ckpt_path)
+        out_dirs = [output_dir(cfg, ckpt_path) for ckpt_path in checkpoints]
         sets: list[Set] | None = None
         for ckpt_path, out_dir in zip(checkpoints, out_dirs):
             record = robustness(ckpt_path, out_dir, settings, sets)

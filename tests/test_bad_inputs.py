@@ -27,6 +27,8 @@ REPORT, BENCH, RF, SEARCH = (
     "mnist_design.receptive_field",
     "mnist_design.search",
 )
+EXPORT, ROBUSTNESS = "mnist_design.export", "mnist_design.robustness"
+LAST = "ckpt_path=run/checkpoints/last.ckpt"
 HYDRA = 1  # Hydra's own exit status for a config it cannot compose (its message names the key)
 
 # (module, arguments, exit status, what the error must name). {data} = MNIST, {run}/{killed} = run directories.
@@ -84,6 +86,22 @@ CASES = [
     (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=empty_dir"], 2, "no input files"),
     (PREDICT, ["ckpt_path=trunc.ckpt", "inputs=[a.png]"], 2, "trunc.ckpt is unreadable"),
     (PREDICT, ["ckpt_path=run/checkpoints/last.ckpt", "inputs=[a.png]", "json=maybe"], HYDRA, "json"),
+    (EXPORT, [], 2, "ckpt_path is required"),
+    (EXPORT, ["ckpt_path=nope.ckpt"], 2, "checkpoint nope.ckpt does not exist"),
+    (EXPORT, ["ckpt_path=trunc.ckpt"], 2, "trunc.ckpt is unreadable, truncated or corrupt"),
+    (EXPORT, ["ckpt_path=foreign.ckpt"], 2, "foreign.ckpt is not an mnist_design checkpoint"),
+    (EXPORT, [LAST, "latency_runs=-1"], 2, "latency_runs=-1: must be a whole number >= 0"),
+    (EXPORT, [LAST, "calibration_images=0"], 2, "calibration_images=0: must be a whole number >= 1"),
+    (EXPORT, [LAST, "int8=maybe"], HYDRA, "int8"),
+    (EXPORT, [LAST, "out_dir=afile"], 2, "afile is a file, not a directory"),
+    (EXPORT, ["ckpt_path=[run/checkpoints/last.ckpt,trunc.ckpt]"], 2, "give one checkpoint file"),
+    (ROBUSTNESS, [], 2, "ckpt_path is required"),
+    (ROBUSTNESS, [LAST, "corruptions=[fog,fogg]"], 2, "corruptions: unknown fogg; allowed: shot_noise"),
+    (ROBUSTNESS, [LAST, "corruptions=[]"], 2, "corruptions=[]: name at least one"),
+    (ROBUSTNESS, [LAST, "severity=6"], 2, "severity=6: must be 1 to 5"),
+    (ROBUSTNESS, [LAST, "severity=high"], HYDRA, "severity"),
+    (ROBUSTNESS, ["ckpt_path=[run/checkpoints/last.ckpt,nope.ckpt]"], 2, "checkpoint nope.ckpt does not exist"),
+    (ROBUSTNESS, ["ckpt_path=[run/checkpoints/last.ckpt,killed/checkpoints/last.ckpt]", "out_dir=x"], 2, "out_dir="),
     (REPORT, ["sweep_dirs=[empty_dir]"], 2, "no finished runs"),
     (REPORT, ["seeds=abc"], HYDRA, "seeds"),
     (REPORT, ["sweep_dirs=[empty_dir]", "schedulers=perhaps"], HYDRA, "schedulers"),
@@ -257,7 +275,8 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(
     before = digests(hostile_dir)
     data = (
         []
-        if any(a.startswith(("data.data_dir", "resume=")) for a in args) or module in (EVALUATE, PREDICT, REPORT, RF)
+        if any(a.startswith(("data.data_dir", "resume=")) for a in args)
+        or module in (EVALUATE, PREDICT, REPORT, RF, EXPORT, ROBUSTNESS)
         else [f"data.data_dir={mnist_dir}"]
     )
     code, out, err = run_entry(module, *args, *data, cwd=hostile_dir)
@@ -305,7 +324,9 @@ def test_a_read_only_outputs_folder_is_one_line(
 
 def test_the_suite_covers_every_entry_point_forty_times_over() -> None:
     assert len(CASES) >= 40
-    assert {module for module, *_ in CASES} == {TRAIN, EVALUATE, PREDICT, REPORT, BENCH, RF, SEARCH, FIDELITY}
+    assert {module for module, *_ in CASES} == {
+        TRAIN, EVALUATE, PREDICT, REPORT, BENCH, RF, SEARCH, FIDELITY, EXPORT, ROBUSTNESS,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize("jobs", ["abc", "", "0"])

@@ -31,7 +31,9 @@ def output_dir(cfg: DictConfig, ckpt_path: str | None = None) -> Path:
     return out_dir
 
 
-def check_export(cfg: DictConfig) -> None:
+def check_export(cfg: DictConfig, several: bool = False) -> None:
+    if not several and not isinstance(cfg.ckpt_path, str):
+        raise SettingError(f"ckpt_path={cfg.ckpt_path}: give one checkpoint file (robustness takes a list)")
     if cfg.calibration_images < 1:
         raise SettingError(f"calibration_images={cfg.calibration_images}: must be a whole number >= 1")
     if cfg.latency_runs < 0:

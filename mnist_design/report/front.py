@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mnist_design import baselines, figures, rundir, runs
 from mnist_design.report import gpu, study_tables
+from mnist_design.report.costs import Costs
 from mnist_design.report.blocks import rewrite
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
@@ -293,13 +294,16 @@ class Front:
         )
 
     def blocks(self) -> dict[str, str]:
-        """Each README block's text, by block name."""
+        """Each README block's text, by block name: the accuracy front's, then the costs and shift tables'."""
+        costs = Costs.load(self)
+        bend = knee(self.curve())
         return {
             "rows": self.rows_table(),
             "front": self.table(),
             "baselines": self.baseline_table(),
-            "answer": self.answer(),
+            "answer": self.answer() + costs.knee_costs(bend.name if bend else None) + costs.reorderings(),
             "gpu": gpu.block(self.results, self.seed_rows.get(self.research.baseline, [])),
+            **costs.blocks(),
         }
 
     def draw(self) -> list[Path]:
@@ -318,6 +322,7 @@ class Front:
         drawn.append(draw_learning_curves(self.seed_rows, self.results))
         baseline = self.seed_rows.get(self.research.baseline)
         drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
+        drawn += Costs.load(self).draw()
         return [path for path in drawn if path]
 
 

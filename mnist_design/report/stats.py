@@ -84,8 +84,12 @@ def signed(value: float) -> str:
 
 def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = "test_acc") -> Difference:
     """group − baseline over the seeds both have, with its 95 % interval."""
-    base = {r.seed: float(r.metrics[key]) for r in baseline}
-    pairs = [(float(r.metrics[key]), base[r.seed]) for r in group if r.seed in base]
+    return paired_by_seed({r.seed: float(r.metrics[key]) for r in group}, {r.seed: float(r.metrics[key]) for r in baseline})
+
+
+def paired_by_seed(ours: dict[int, float], baseline: dict[int, float]) -> Difference:
+    """ours − baseline over the seeds both have (seed -> value), with its 95 % interval."""
+    pairs = [(value, baseline[seed]) for seed, value in ours.items() if seed in baseline]
     if not pairs:
         return Difference(math.nan, math.nan, math.nan, 0)
     ours, theirs = (list(side) for side in zip(*pairs))

@@ -115,7 +115,7 @@ class Predict:
 
 @dataclass
 class Export:
-    ckpt_path: str = MISSING
+    ckpt_path: Any = MISSING  # export: one path; robustness: one or a list (its images are built once for all)
     out_dir: Optional[str] = None
     data_dir: Optional[str] = None
     int8: bool = MISSING
@@ -125,7 +125,6 @@ class Export:
 
 @dataclass
 class Robustness(Export):
-    ckpt_path: Any = MISSING  # one path, or a list of them (the suite's images are built once for all)
     corruptions: Optional[List[str]] = None
     severity: int = MISSING
     suite_seed: int = MISSING
