@@ -8,7 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, WeightAveraging
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar, WeightAveraging
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_design import metrics as registry
@@ -159,3 +159,13 @@ class StochasticWeightAverage(WeightAveraging):
         # Updated after every step, so num_averaged is the 0-based index of this step.
         in_window = int(num_averaged) - self.first_step + 1
         return current if in_window <= 1 else averaged + (current - averaged) / in_window
+
+
+class LiveProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar, showing the last training batch's loss and accuracy, read from the device only when
+    the bar refreshes (every ``refresh_rate`` batches): the one host sync of a training step, on those steps only."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, int | str | float]:
+        live = getattr(pl_module, "live", None) or {}
+        shown = {name: float(value) for name, value in live.items()} if trainer.training else {}
+        return {**shown, **super().get_metrics(trainer, pl_module)}

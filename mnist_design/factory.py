@@ -29,11 +29,23 @@ from mnist_design.threads import ThreadTuner
 
 def datamodule(cfg: DictConfig) -> MNISTDataModule:
     augment = instantiate(cfg.augment) if cfg.get("augment") else None
-    return instantiate(cfg.data, augment=augment)
+    # CUDA graphs replay one shape: a compiled run drops the short last batch so one graph serves every step.
+    return instantiate(cfg.data, augment=augment, drop_last=compiled(cfg) and "reduce-overhead" in cfg.compile_mode)
+
+
+def compiled(cfg: DictConfig) -> bool:
+    """Whether the network is compiled: ``compile`` if set, else on CUDA only (on CPU it measured 0.94x, 81 s to
+    compile, issue 45)."""
+    chosen = cfg.get("compile")
+    return training_device(cfg).type == "cuda" if chosen is None else bool(chosen)
 
 
 def classifier(cfg: DictConfig) -> MNISTClassifier:
-    return MNISTClassifier.from_config(cfg)
+    model = MNISTClassifier.from_config(cfg)
+    if compiled(cfg):
+        # nn.Module.compile compiles in place: the state_dict keeps its keys, so checkpoints load either way.
+        model.net.compile(mode=cfg.compile_mode, dynamic=False)
+    return model
 
 
 def callbacks(cfg: DictConfig) -> list[L.Callback]:

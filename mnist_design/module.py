@@ -63,6 +63,7 @@ class MNISTClassifier(L.LightningModule):
             1, IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE
         )  # lets the model summary print output shapes
         # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
+        self.live: dict[str, torch.Tensor] = {}  # the last training batch's loss and accuracy, on the device
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
             for spec in registry.METRICS:
@@ -100,11 +101,9 @@ class MNISTClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, logits = self.shared_step(batch, "train")
-        # Live progress-bar values of this batch: device tensors, read only when the bar refreshes.
-        batch_acc = (logits.detach().argmax(dim=1) == batch[1]).float().mean()
-        self.log_dict(
-            {"loss": loss.detach(), "acc": batch_acc}, on_step=True, on_epoch=False, prog_bar=True, logger=False
-        )
+        # This batch's values for the progress bar, kept on the device: mnist_design.callbacks.LiveProgressBar reads
+        # them only when it refreshes. Through self.log(on_step=True) Lightning would read them after every batch.
+        self.live = {"loss": loss.detach(), "acc": (logits.detach().argmax(dim=1) == batch[1]).float().mean()}
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:

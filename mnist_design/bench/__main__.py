@@ -1,6 +1,6 @@
 """Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the seed's ways.
 
-    python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D; medians
+    python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D (E on CUDA); medians
     python -m mnist_design.bench quick=true            # about a minute on a 2-core CPU
     python -m mnist_design.bench parallel=true         # + 1 job alone vs 2 jobs sharing the machine
     python -m mnist_design.bench busy=true             # only: threads measured vs fixed, alone and beside a busy core
@@ -12,9 +12,12 @@ B  a plain PyTorch loop over the same model, optimizer, scheduler and data path 
 C  the seed's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
    through a DataLoader, trained by a Lightning Trainer with default settings (same model, same fast dropout).
 D  the seed's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
+E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mode): measured on CUDA, or anywhere
+   with compile=true (on a CPU compiling takes minutes and measured no gain). A and B are always eager.
 
 Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with ``ratio_vs_seed_pipeline``
-(A/C), ``ratio_vs_seed_notebook`` (A/D) and ``ratio_vs_raw_loop`` (A/B); with ``parallel=true`` also
+(A/C), ``ratio_vs_seed_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E ran, ``ratio_compiled_vs_raw_loop``
+(E/B); with ``parallel=true`` also
 ``ratio_parallel_2_vs_1``: images per second of two concurrent jobs together over one job alone. ``busy=true``
 instead times path A with ``threads=null`` (measured, mnist_design/threads.py), ``threads=1`` and the core share,
 alone and beside one busy process (a Python spin loop), and ends with ``ratio_measured_vs_1_beside_busy`` and
@@ -36,7 +39,7 @@ from omegaconf import DictConfig, open_dict
 
 from mnist_design import factory
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
-from mnist_design.bench.paths import BENCH_FILE, PATHS, flops_per_image
+from mnist_design.bench.paths import BENCH_FILE, COMPILED, flops_per_image, measured_paths
 from mnist_design.config import config_dir, validate
 from mnist_design.errors import exit_on_user_error
 from mnist_design.factory import training_device
@@ -44,10 +47,11 @@ from mnist_design.portable import make_portable
 
 
 def measure(cfg: DictConfig) -> dict[str, Any]:
-    rates: dict[str, list[float]] = {name: [] for name in PATHS}
+    paths = measured_paths(cfg)
+    rates: dict[str, list[float]] = {name: [] for name in paths}
     parallel: dict[str, list[float]] = {"1": [], "2": []}
     for repeat in range(cfg.repeats):
-        for name, (_, rate) in PATHS.items():
+        for name, (_, rate) in paths.items():
             L.seed_everything(cfg.seed + repeat, verbose=False)
             rates[name].append(rate(cfg))
         line = "  ".join(f"{n} {r[-1]:,.0f} img/s" for n, r in rates.items())
@@ -64,6 +68,8 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
         "ratio_vs_seed_notebook": medians["A"] / medians["D"],
         "ratio_vs_raw_loop": medians["A"] / medians["B"],
     }
+    if COMPILED in medians:
+        result["ratio_compiled_vs_raw_loop"] = medians[COMPILED] / medians["B"]
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel
         result["ratio_parallel_2_vs_1"] = statistics.median(parallel["2"]) / statistics.median(parallel["1"])
@@ -75,6 +81,7 @@ RATIOS = (  # what the bench ends with, when measured
     "ratio_vs_seed_pipeline",
     "ratio_vs_seed_notebook",
     "ratio_vs_raw_loop",
+    "ratio_compiled_vs_raw_loop",
     "ratio_measured_vs_1_beside_busy",
     "ratio_measured_vs_share_alone",
 )
@@ -95,7 +102,7 @@ def main(cfg: DictConfig) -> None:
         steps = (
             f"{cfg.busy_batches} timed steps from the first, {cfg.repeats} repeats of path A at each thread setting"
             if cfg.busy
-            else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of A/B/C/D"
+            else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of {'/'.join(measured_paths(cfg))}"
         )
         print(
             f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
@@ -103,7 +110,7 @@ def main(cfg: DictConfig) -> None:
         )
         print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
         result = {"flops_per_image": flops, **(busy_rates(cfg) if cfg.busy else measure(cfg))}
-        for name, (label, _) in PATHS.items() if not cfg.busy else ():
+        for name, (label, _) in measured_paths(cfg).items() if not cfg.busy else ():
             median = result["median"][name]
             print(f"{name} {label}: median {median:,.0f} img/s, {median * flops / 1e9:.2f} GFLOP/s")
         out_dir = Path(HydraConfig.get().runtime.output_dir)

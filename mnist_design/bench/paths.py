@@ -64,12 +64,30 @@ def steps_config(cfg: DictConfig) -> DictConfig:
     return cfg
 
 
-def lightning_path(cfg: DictConfig) -> float:
-    """A: images/s of the project's own fit loop."""
+def with_compile(cfg: DictConfig, on: bool) -> DictConfig:
+    """The config with the network compiled (``on``) or eager, whatever the device's default."""
+    cfg = cfg.copy()
+    with open_dict(cfg):
+        cfg.compile = on
+    return cfg
+
+
+def fit_rate(cfg: DictConfig) -> float:
+    """Images/s of the project's own fit loop, timed after the warm-up steps (which hold any compilation)."""
     stopwatch = Stopwatch(cfg.warmup)
     datamodule, model, trainer = factory.build(steps_config(cfg), extra_callbacks=[stopwatch])
     trainer.fit(model, datamodule=datamodule)
     return cfg.batches * cfg.data.batch_size / stopwatch.seconds
+
+
+def lightning_path(cfg: DictConfig) -> float:
+    """A: the project's own fit loop, eager."""
+    return fit_rate(with_compile(cfg, False))
+
+
+def compiled_path(cfg: DictConfig) -> float:
+    """E: the project's own fit loop with the network compiled (conf/train.yaml's compile_mode)."""
+    return fit_rate(with_compile(cfg, True))
 
 
 def timed_loop(model: nn.Module, optimizer_config: Any, batches: Any, cfg: DictConfig, device: torch.device) -> float:
@@ -99,7 +117,8 @@ def timed_loop(model: nn.Module, optimizer_config: Any, batches: Any, cfg: DictC
 
 
 def raw_loop(cfg: DictConfig) -> float:
-    """B: the same model, optimizer, scheduler and data path in a plain loop."""
+    """B: the same model, optimizer, scheduler and data path in a plain loop, eager."""
+    cfg = with_compile(cfg, False)
     device = training_device(cfg)
     datamodule, model = factory.datamodule(cfg), factory.classifier(cfg)
     datamodule.setup("fit")
@@ -180,4 +199,10 @@ PATHS: dict[str, tuple[str, Callable[[DictConfig], float]]] = {
     "B": ("raw PyTorch loop, same model and data path", raw_loop),
     "C": ("seed pipeline (PIL per sample, DataLoader, default Lightning)", seed_pipeline),
     "D": ("seed notebook (PIL per sample, DataLoader, nn.Dropout, plain loop)", seed_notebook),
+    "E": ("project path, network compiled (torch.compile)", compiled_path),
 }
+COMPILED = "E"  # measured where the network compiles by default (CUDA) or with compile=true: on CPU it costs minutes
+
+
+def measured_paths(cfg: DictConfig) -> dict[str, tuple[str, Callable[[DictConfig], float]]]:
+    return {name: path for name, path in PATHS.items() if name != COMPILED or factory.compiled(cfg)}

@@ -40,9 +40,11 @@ class MNISTDataModule(L.LightningDataModule):
         std: float = STD,
         seed: int = 0,
         augment: nn.Module | None = None,
+        drop_last: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["augment"])
+        self.save_hyperparameters(ignore=["augment", "drop_last"])  # how a run trained, not what its data is
+        self.drop_last = drop_last
         self.augment = augment
         self.source: str | None = None
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -92,19 +94,20 @@ class MNISTDataModule(L.LightningDataModule):
     def epoch_seed(self) -> int:
         return epoch_seed(self.hparams.seed, self.trainer.current_epoch if self.trainer is not None else 0)
 
-    def loader(self, name: str, batch_size: int, shuffle: bool) -> TensorBatches:
+    def loader(self, name: str, batch_size: int, shuffle: bool, drop_last: bool = False) -> TensorBatches:
         rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer is not None else (0, 1)
         return TensorBatches(
             *self.split_on_device(name),
             batch_size=batch_size,
             shuffle=shuffle,
+            drop_last=drop_last,
             epoch_seed=self.epoch_seed,
             rank=rank,
             world_size=world,
         )
 
     def train_dataloader(self) -> TensorBatches:
-        return self.loader("train", self.hparams.batch_size, shuffle=True)
+        return self.loader("train", self.hparams.batch_size, shuffle=True, drop_last=self.drop_last)
 
     def val_dataloader(self) -> TensorBatches:
         return self.loader("val", self.hparams.eval_batch_size, shuffle=False)

@@ -58,6 +58,7 @@ def bench_table(bench: dict) -> str:
     lines = [
         [f"{name} {label}", f"{bench['median'][name]:,.0f}", f"{bench['median'][name] * flops / 1e9:.1f}"]
         for name, (label, _) in PATHS.items()
+        if name in bench["median"]  # the compiled path (E) only where it was measured
     ]
     ratios = ", ".join(f"`{key}={value:.2f}`" for key, value in bench.items() if key.startswith("ratio_"))
     return markdown(["path", "img/s (median)", "GFLOP/s"], lines, right=(1, 2)) + f"\n\n{ratios}."

@@ -31,6 +31,8 @@ class Train:
     budget: Optional[int] = MISSING
     resume: Optional[str] = MISSING
     threads: Optional[int] = MISSING
+    compile: Optional[bool] = MISSING
+    compile_mode: str = MISSING
     tags: Dict[str, Any] = MISSING
 
 
