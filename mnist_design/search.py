@@ -183,7 +183,7 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error():
+    with exit_on_user_error(), studies.storage_errors(cfg):  # a database that goes away at any point: one line
         search(cfg)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import importlib.util
 import os
 import socket
 from collections.abc import Collection, Iterator
@@ -89,6 +90,11 @@ def storage_errors(cfg: DictConfig) -> Iterator[None]:
     except UserError:
         raise
     except Exception as error:
+        if database_error(error):
+            raise StorageUnwritable(
+                f"search.storage={storage_url(cfg)}: the database refused or went away ({first_line(error)}); the "
+                f"trials it recorded as finished are kept there: run the same command again once it is back"
+            ) from None
         cause = os_error_in(error)
         if cause is None:
             raise
@@ -169,9 +175,32 @@ def storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
     return rdb_storage(url)
 
 
+def database_error(error: BaseException | None) -> bool:
+    """Whether an exception is, or was raised in handling, a database driver's (SQLAlchemy's DBAPIError: a server
+    that refuses a connection, or stops mid-study)."""
+    while error is not None:
+        if type(error).__module__.startswith("sqlalchemy") and type(error).__name__.endswith("Error"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` means SQLAlchemy's default driver, psycopg2; where only psycopg 3 is installed (the
+    project's ``cluster`` extra) the same URL goes through it."""
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None:
+        if importlib.util.find_spec("psycopg") is not None:
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
 def rdb_storage(url: str) -> optuna.storages.BaseStorage:
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=60, grace_period=180)
     except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
         reason = str(error).splitlines()[0]
         raise StudyError(

@@ -33,6 +33,11 @@ def die_with_parent() -> None:
         pass
 
 
+def quoted(value: str) -> str:
+    """A value as one Hydra override token: a database URL may hold ``=``, ``?`` or ``:`` that the grammar splits."""
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[subprocess.Popen]:
     """search.workers - 1 more processes running this same search, in the same study directory and storage; this
     process is one worker too."""
@@ -44,9 +49,9 @@ def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[su
         *extra,
         "search.workers=1",
         "search.enqueue_base=false",
-        f"search.storage={studies.storage_url(cfg)}",
-        f"hydra.run.dir={study_dir.resolve()}",
-        f"search.results_dir={Path(cfg.search.results_dir).resolve()}",
+        f"search.storage={quoted(studies.storage_url(cfg))}",
+        f"hydra.run.dir={quoted(str(study_dir.resolve()))}",
+        f"search.results_dir={quoted(str(Path(cfg.search.results_dir).resolve()))}",
         "search.is_worker=true",
     ]
     env = {**os.environ, factory.JOBS_VARIABLE: str(cfg.search.workers)}

@@ -6,7 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lightning  # noqa: F401 - imported before any test captures output: its log handler keeps a valid stream
@@ -116,3 +116,16 @@ def run_entry(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) ->
         return status, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server of this test session's own (the ``pgserver`` wheel ships one; no system service needed):
+    the URL a search takes as ``search.storage``. Stopped when the session ends."""
+    import pgserver  # the dev extra's; CI installs it
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()

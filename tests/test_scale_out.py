@@ -14,6 +14,7 @@ import pytest
 from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
 
+from mnist_design import studies
 from mnist_design.rundir import RunDir
 
 
@@ -214,7 +215,7 @@ def test_ddp_on_two_cpu_processes_syncs_metrics_and_writes_once(run_entry, mnist
     assert single["test_acc"] == trained["test_acc"]  # the two ranks' halves of the test set, synced = all of it
 
 
-def trials_of(tmp_path: Path, name: str) -> list:
+def journal_trials(tmp_path: Path, name: str) -> list:
     try:
         return study(tmp_path, name).trials
     except Exception:  # noqa: BLE001 - the study may not exist yet while the search starts
@@ -222,13 +223,30 @@ def trials_of(tmp_path: Path, name: str) -> list:
 
 
 @pytest.mark.slow
-def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, tmp_path: Path) -> None:
-    """On the default journal; tests/test_studies.py checks the same recovery on SQLite, in-process."""
+@pytest.mark.parametrize("kind", ["journal", "postgresql"])
+def test_a_killed_search_continues_to_exactly_the_asked_trials(
+    mnist_dir: Path, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """On the default journal and on a PostgreSQL server (what a cluster shares, docs/cluster.md); tests/test_studies.py
+    checks the same recovery on SQLite, in-process."""
+    url = request.getfixturevalue("postgres_url") if kind == "postgresql" else None
+    name = f"killed_{kind}"
+    storage = [f"search.storage='{url}'"] if url else []  # quoted: a socket URL holds ?host=
+
+    def trials_of(tmp_path: Path, name: str) -> list:
+        if url is None:
+            return journal_trials(tmp_path, name)
+        try:
+            return optuna.load_study(study_name=name, storage=studies.with_driver(url)).trials
+        except Exception:  # noqa: BLE001 - the study may not exist yet while the search starts
+            return []
+
     args = [
         *trial_args(mnist_dir),
+        *storage,
         "data.train_subset=2048",
         "trainer.max_epochs=3",
-        "search.study_name=killed",
+        f"search.study_name={name}",
         "search.sampler.seed=0",
         "search.n_trials=4",
         "search.workers=2",
@@ -245,7 +263,7 @@ def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, 
     while time.monotonic() < deadline:  # both workers mid-trial, the base trial (the parent's first) among them
         running = [
             t
-            for t in trials_of(tmp_path, "killed")
+            for t in trials_of(tmp_path, name)
             if t.state.name == "RUNNING" and "worker" in t.user_attrs and "run_dir" in t.user_attrs
         ]
         if len(running) == 2:
@@ -257,13 +275,13 @@ def test_a_killed_search_continues_to_exactly_the_asked_trials(mnist_dir: Path, 
     time.sleep(3)
     # The parent's trial always dies with it. The worker's may still finish in the moment before its SIGTERM
     # lands (a trial here takes seconds), so the dead ones are those the journal still holds as RUNNING.
-    stranded = [t for t in trials_of(tmp_path, "killed") if t.state.name == "RUNNING"]
+    stranded = [t for t in trials_of(tmp_path, name) if t.state.name == "RUNNING"]
     assert any(f":{parent.pid}:" in t.user_attrs["worker"] for t in stranded)  # the parent's own trial among them
     dead = {t.number for t in stranded}
     again = run_cli(*args, cwd=tmp_path, module="mnist_design.search")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "its worker is gone" in again.stdout
-    trials = trials_of(tmp_path, "killed")
+    trials = trials_of(tmp_path, name)
     trained = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED") and "refused" not in t.user_attrs]
     assert len(trained) == 4  # exactly what was asked, though trials died midway
     assert not [t for t in trials if t.state.name == "RUNNING"]

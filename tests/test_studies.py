@@ -92,6 +92,7 @@ def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_pa
         ("foo://nowhere", "cannot open it"),
         ("journal:{tmp}/missing/j.log", "does not exist"),
         ("sqlite:///{tmp}/missing/o.db", "does not exist"),
+        ("postgresql://nobody@127.0.0.1:9/none", r"cannot open it \(OperationalError"),  # a server that refuses
     ],
 )
 def test_a_storage_that_cannot_be_opened_is_one_line(search_cfg, tmp_path: Path, storage: str, names: str) -> None:
@@ -418,3 +419,23 @@ def test_a_cross_trial_records_each_override_key_once(search_cfg, tmp_path: Path
     keys = [space.key_of(typed) for typed in recorded]
     assert len(keys) == len(set(keys)) and "data.batch_size=64" in recorded
     assert trial_cfg.data.batch_size == 64 and trial_cfg.tags.design == trial.user_attrs["cross"]
+
+
+def test_a_database_that_goes_away_mid_study_is_one_line_and_keeps_finished_trials(search_cfg, tmp_path: Path) -> None:
+    import pgserver
+
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    url = server.get_uri()
+    cfg = search_cfg(f"search.storage='{url}'")  # quoted: a socket URL holds ?host=
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    study.tell(study.ask(), 0.5)  # one finished trial
+    server.cleanup()  # the database stops
+    with pytest.raises(studies.StorageUnwritable, match=r"search.storage=postgresql://.*went away .* kept there"):
+        with studies.storage_errors(cfg):
+            study.tell(study.ask(), 0.7)
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")  # back, on the same data
+    try:
+        kept = optuna.load_study(study_name=study.study_name, storage=studies.with_driver(server.get_uri()))
+        assert [t.value for t in kept.trials if t.state.name == "COMPLETE"] == [0.5]
+    finally:
+        server.cleanup()
