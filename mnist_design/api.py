@@ -61,7 +61,7 @@ def train(cfg: DictConfig | str | None = None, *overrides: str) -> Run:
     check_run_dir(run_dir, fresh=True)
     HydraConfig.instance().set_config(cfg)  # another compose() since may have replaced it
     runs.write_config(run_dir, cfg, list(cfg.hydra.overrides.task))
-    training.train(cfg)
+    training.train(cfg, run_dir)
     return runs.read_run(run_dir)
 
 

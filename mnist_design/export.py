@@ -10,8 +10,6 @@ batch-1 latency) into deploy/ of the checkpoint's run directory, or ``out_dir``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import hydra
 from omegaconf import DictConfig
 
@@ -37,8 +35,8 @@ def main(cfg: DictConfig) -> None:
             f"test {100 * fp32['test_acc']:.2f}%, logits within {fp32['largest_logit_difference']:.1e} of PyTorch"
         )
         if "int8" in record:
-            q = record["int8"]
-            print(f"int8 {q['weight_bytes']:,} B, test {100 * q['test_acc']:.2f}% (drop {100 * record['int8_drop']:+.2f} pp)")
+            q, drop = record["int8"], 100 * record["int8_drop"]
+            print(f"int8 {q['weight_bytes']:,} B, test {100 * q['test_acc']:.2f}% (drop {drop:+.2f} pp)")
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ def train_run(study: optuna.Study, cfg: DictConfig, typed: list[str], trial: Fro
     print(f"[select] trial {trial.number} seed {seed} -> {path}", flush=True)
     run_cfg = factory.compose_run("search", overrides, path)
     runs.write_config(path, run_cfg, overrides)
-    return float(train(run_cfg)[record_key(cfg.search.monitor)])
+    return float(train(run_cfg, path)[record_key(cfg.search.monitor)])
 
 
 def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:

@@ -100,7 +100,7 @@ def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]])
                 composed = run_config(typed, chosen, epochs, run_dir)
                 print(f"[fidelity] config {index}, {epochs} epochs: {' '.join(chosen)}", flush=True)
                 try:
-                    train(composed)
+                    train(composed, run_dir)
                 except NonFiniteLoss as diverged:
                     (run_dir / DIVERGED).write_text(f"{diverged}\n")
             trained += 1

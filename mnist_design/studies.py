@@ -14,8 +14,8 @@ whose worker is gone is failed and its design enqueued again when the study next
 from __future__ import annotations
 
 import fcntl
-import json
 import importlib.util
+import json
 import os
 import socket
 from collections.abc import Collection, Iterator

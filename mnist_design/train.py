@@ -25,6 +25,11 @@ from mnist_design.errors import exit_on_user_error
 from mnist_design.training import train
 
 
+def run_dir() -> Path:
+    """This run's directory: Hydra made it (or resume= reuses it); the entry point is the one place that asks."""
+    return Path(HydraConfig.get().runtime.output_dir)
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns validation accuracy, the value a Hydra sweeper optimises (never the test set)."""
@@ -34,8 +39,8 @@ def main(cfg: DictConfig) -> float | None:
             if plan is None:
                 return None
             cfg, ckpt_path = plan
-            return train(cfg, ckpt_path).get("val_acc")
-        return train(cfg).get("val_acc")
+            return train(cfg, run_dir(), ckpt_path).get("val_acc")
+        return train(cfg, run_dir()).get("val_acc")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """One training run, shared by the train and search entry points: check -> fit -> evaluate -> write.
 
-    metrics = train(cfg)                        # cfg as composed by Hydra (inside @hydra.main or factory.compose_run)
-    metrics = train(cfg, extra_callbacks=[pruning_callback])
+    metrics = train(cfg, run_dir)               # cfg as composed by Hydra; run_dir: where the run writes
+    metrics = train(cfg, run_dir, extra_callbacks=[pruning_callback])
+
+Only the entry point knows where the run directory is (Hydra's runtime, or the directory a search chose); everything
+here takes it as an argument.
 
 The order is explicit: evaluate reads the final epoch from the history file and tests the final weights (the
 validation-selected checkpoint is tested on a model of its own); write draws the figures, logs HParams and writes
@@ -37,6 +40,7 @@ from mnist_design.rundir import RunDir
 
 def fit(
     cfg: DictConfig,
+    run_dir: Path,
     ckpt_path: str | None = None,
     extra_callbacks: Sequence[L.Callback] = (),
 ) -> tuple[MNISTDataModule, MNISTClassifier, L.Trainer, float]:
@@ -44,7 +48,7 @@ def fit(
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     factory.share_cores(cfg)
     # @hydra.main makes the run directory; a run composed in process (the API, a trial) makes it here
-    Path(HydraConfig.get().runtime.output_dir).mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)
     datamodule, model, trainer = factory.build(cfg, extra_callbacks)
     if isinstance(trainer.logger, TensorBoardLogger):
         trainer.logger.experiment.add_text("receptive_field", markdown(receptive_fields(model.net)))
@@ -73,10 +77,14 @@ def hardware(trainer: L.Trainer) -> str:
 
 
 def evaluate(
-    cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, seconds: float
+    cfg: DictConfig,
+    run_dir: Path,
+    datamodule: MNISTDataModule,
+    model: MNISTClassifier,
+    trainer: L.Trainer,
+    seconds: float,
 ) -> dict[str, Any]:
     """Everything the metrics file records: the final epoch's train/val numbers, test numbers, and what the run was."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     history = runs.read_history(RunDir(run_dir).history)
     logged = runs.scalars(trainer.callback_metrics)
     metrics: dict[str, Any] = {
@@ -107,12 +115,16 @@ def evaluate(
 
 
 def write(
-    cfg: DictConfig, datamodule: MNISTDataModule, model: MNISTClassifier, trainer: L.Trainer, metrics: dict[str, Any]
+    cfg: DictConfig,
+    run_dir: Path,
+    datamodule: MNISTDataModule,
+    model: MNISTClassifier,
+    trainer: L.Trainer,
+    metrics: dict[str, Any],
 ) -> None:
     """Figures, HParams and the metrics file (rank 0 only); that file last, so its presence means 'finished'."""
     if not trainer.is_global_zero:
         return
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
     named = {rundir.LEARNING_CURVES: figures.learning_curves({"run": runs.read_history(RunDir(run_dir).history)})}
     if cfg.test:
         named.update(scoring.figures_on_test(model, datamodule, trainer))
@@ -130,12 +142,14 @@ def write(
     say(metrics)
 
 
-def train(cfg: DictConfig, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
-    """One whole run: check the config, fit, evaluate, write. Returns what the metrics file holds."""
+def train(
+    cfg: DictConfig, run_dir: Path, ckpt_path: str | None = None, extra_callbacks: Sequence[L.Callback] = ()
+) -> dict[str, Any]:
+    """One whole run into ``run_dir``: check the config, fit, evaluate, write. Returns what the metrics file holds."""
     check_budget(cfg, validate(cfg))
-    datamodule, model, trainer, seconds = fit(cfg, ckpt_path, extra_callbacks)
-    metrics = evaluate(cfg, datamodule, model, trainer, seconds)
-    write(cfg, datamodule, model, trainer, metrics)
+    datamodule, model, trainer, seconds = fit(cfg, run_dir, ckpt_path, extra_callbacks)
+    metrics = evaluate(cfg, run_dir, datamodule, model, trainer, seconds)
+    write(cfg, run_dir, datamodule, model, trainer, metrics)
     return metrics
 
 

@@ -92,7 +92,7 @@ def judge_on_rung(trial: optuna.Trial, trial_cfg: DictConfig, typed: list[str], 
 
     runs.write_config(rung_dir, rung_cfg, [*typed, *chosen, *compress(rung_cfg, epochs), "search.rung_epochs=null"])
     try:
-        metrics = train(rung_cfg)
+        metrics = train(rung_cfg, rung_dir)
     finally:  # Hydra's one current config is the trial's own again, for its full run
         HydraConfig.instance().set_config(trial_cfg)
     trial.report(metrics[record_key(trial_cfg.search.monitor)], step=epochs - 1)
@@ -114,7 +114,7 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
         try:
             if studies.rung_epochs(cfg) and not studies.is_baseline(trial):
                 judge_on_rung(trial, trial_cfg, typed, study_dir)
-            metrics = train(trial_cfg, extra_callbacks=EpochPruning.watching(trial, cfg))
+            metrics = train(trial_cfg, run_dirs(study_dir, trial), extra_callbacks=EpochPruning.watching(trial, cfg))
         except NonFiniteLoss as diverged:
             trial.set_user_attr(studies.REFUSED_ATTR, str(diverged))
             raise optuna.TrialPruned("diverged") from None

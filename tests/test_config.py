@@ -60,7 +60,7 @@ def test_every_documented_option_trains_a_tiny_run(
     tested = group in ("experiment", "module")  # the test-time path (figures, TTA) once per preset, not 50 times
     cfg = compose_cfg(f"{group}={option}", *tiny, f"test={tested}")
     assert cfg.hydra.runtime.choices[group] == option
-    metrics = train(cfg)
+    metrics = train(cfg, Path(cfg.hydra.runtime.output_dir))
     assert metrics["epochs"] == 1 and 0 <= metrics["val_acc"] <= 1
     assert (
         json.loads((Path(cfg.hydra.runtime.output_dir) / "metrics.json").read_text())["val_acc"] == metrics["val_acc"]

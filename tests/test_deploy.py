@@ -63,7 +63,7 @@ def test_a_small_digit_is_centred_as_mnist_was() -> None:
     ink = np.zeros((8, 8))
     ink[1:5, 0:2] = 1.0  # 4 tall, 2 wide, in a corner: as load_digits' 8x8 images hold a stroke
     digit = mnist_like(ink)
-    rows, cols = np.nonzero(digit > 0.05)
+    rows, _ = np.nonzero(digit > 0.05)
     assert rows.max() - rows.min() + 1 == 20  # the longer side scaled to 20 pixels
     mass_r, mass_c = (np.indices(digit.shape) * digit).sum(axis=(1, 2)) / digit.sum()
     assert abs(mass_r - 14) <= 0.5 and abs(mass_c - 14) <= 0.5
@@ -85,7 +85,7 @@ def exported(tiny_run, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
 
 
 def test_export_reproduces_pytorch_and_records_both_precisions(exported) -> None:
-    ckpt, out_dir, record = exported
+    _, out_dir, record = exported
     assert record["float32"]["largest_logit_difference"] < TOLERANCE
     assert record["int8"]["calibration"] == {"split": "val", "images": 200}
     assert 0 < record["int8"]["weight_bytes"] < record["float32"]["weight_bytes"]
@@ -103,7 +103,7 @@ def test_a_failed_calibration_leaves_no_onnx_file(exported, tmp_path: Path, monk
         raise RuntimeError("calibration ran out of range")
 
     monkeypatch.setattr(quantization, "quantize_static", broken)
-    with pytest.raises(ExportError, match="int8 quantization of .* failed: calibration ran out of range"):
+    with pytest.raises(ExportError, match=r"int8 quantization of .* failed: calibration ran out of range"):
         export_checkpoint(ckpt, tmp_path, latency_runs=0, calibration_images=10)
     assert not (tmp_path / INT8_FILE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]  # no temporary folder left either

@@ -72,7 +72,9 @@ def test_no_step_reads_the_device_except_to_refresh_the_bar_or_end_the_epoch(com
     assert len(steps) == 40
     last = steps[-1]
     reading = {step: ops for step, ops in counter.per_step.items() if ops and step != last and (step + 1) % refresh}
-    assert reading == {}, f"{reading}: host reads in steps that neither refresh the bar (every {refresh}) nor end the epoch"
+    assert reading == {}, (
+        f"{reading}: host reads in steps that neither refresh the bar (every {refresh}) nor end the epoch"
+    )
 
 
 def test_a_compiled_run_trains_like_the_eager_one(compose_cfg, mnist_dir: Path) -> None:

@@ -28,7 +28,7 @@ def test_renaming_a_run_file_in_rundir_renames_it_for_writers_and_readers(
     before = {rundir.FILES[key] for key in renamed}
     monkeypatch.setattr(rundir, "FILES", {**rundir.FILES, **renamed, "last_checkpoint": "weights/last.ckpt"})
     run_dir = tmp_path / "run"
-    train(compose_run("train", [*tiny(mnist_dir), "logger=none", "data.train_subset=256"], run_dir))
+    train(compose_run("train", [*tiny(mnist_dir), "logger=none", "data.train_subset=256"], run_dir), run_dir)
     names = sorted(p.name for p in run_dir.iterdir())
     assert {"epochs.jsonl", "result.json", "weights"} <= set(names), names
     assert not before & set(names)

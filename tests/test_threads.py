@@ -102,9 +102,11 @@ def test_only_threads_null_on_a_cpu_with_cores_to_share_is_measured(compose_cfg,
 def test_a_run_records_how_its_thread_count_was_chosen(mnist_dir: Path, compose_cfg, monkeypatch) -> None:
     monkeypatch.setattr(factory, "usable_cores", lambda: 2)
     monkeypatch.setenv(factory.JOBS_VARIABLE, "1")
-    measured = training.train(compose_cfg(*tiny(mnist_dir), "data.batch_size=16", "logger=none"))
+    cfg = compose_cfg(*tiny(mnist_dir), "data.batch_size=16", "logger=none")
+    measured = training.train(cfg, Path(cfg.hydra.runtime.output_dir))
     assert measured["threads"]["chosen_by"] == "measured"
     [choice] = measured["threads"]["choices"]
     assert choice["threads"] in (1, 2) and set(choice["ms_per_step"]) == {"1", "2"}
-    fixed = training.train(compose_cfg(*tiny(mnist_dir), "threads=1", "logger=none"))
+    cfg = compose_cfg(*tiny(mnist_dir), "threads=1", "logger=none")
+    fixed = training.train(cfg, Path(cfg.hydra.runtime.output_dir))
     assert fixed["threads"] == {"threads": 1, "chosen_by": "fixed"}

@@ -199,7 +199,7 @@ def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(
         "trainer.accelerator=cpu",
         "experiment=row2",
     )
-    metrics = train(cfg)
+    metrics = train(cfg, Path(cfg.hydra.runtime.output_dir))
     client = mlflow.tracking.MlflowClient(tracking_uri=store)
     [run] = client.search_runs([client.get_experiment_by_name("mnist_design").experiment_id])
     assert run.data.params["tag/row"] == "row2" and run.data.params["choice/model"] == "bn_dropout"
@@ -217,6 +217,6 @@ def test_debug_profiler_writes_lightnings_report_into_the_run(compose_cfg, mnist
         "trainer.accelerator=cpu",
         "logger=none",
     )
-    train(cfg)
+    train(cfg, Path(cfg.hydra.runtime.output_dir))
     report = Path(cfg.hydra.runtime.output_dir) / "fit-profile.txt"
     assert "run_training_epoch" in report.read_text() or "Action" in report.read_text()

@@ -102,7 +102,8 @@ def main(cfg: DictConfig) -> None:
         steps = (
             f"{cfg.busy_batches} timed steps from the first, {cfg.repeats} repeats of path A at each thread setting"
             if cfg.busy
-            else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of {'/'.join(measured_paths(cfg))}"
+            else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of "
+            f"{'/'.join(measured_paths(cfg))}"
         )
         print(
             f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "

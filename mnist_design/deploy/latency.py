@@ -1,6 +1,6 @@
 """Batch-1 CPU latency of an ONNX model in ONNX Runtime, one thread: recorded with the machine, never used to rank.
 
-    latency_ms(path, runs=300)   # {"median_ms": ..., "p90_ms": ..., "runs": 300, "machine": "AMD EPYC ..., 1 thread"}
+latency_ms(path, runs=300)   # {"median_ms": ..., "p90_ms": ..., "runs": 300, "machine": "AMD EPYC ..., 1 thread"}
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,9 @@ class Costs:
     def load(cls, front: Any) -> Costs:
         standing = [point.name for point in front.candidates()]
         budgets = {front.budget(d) for d in standing}
-        shown = [d for d in front.order() if d in standing or (front.kind(d) != "searched" and front.budget(d) in budgets)]
+        shown = [
+            d for d in front.order() if d in standing or (front.kind(d) != "searched" and front.budget(d) in budgets)
+        ]
         designs = {d: cls.records(front.results, d, front.designs[d]) for d in shown}
         rows = {row: cls.records(front.results, row, group) for row, group in front.seed_rows.items() if group}
         return cls(
@@ -187,9 +190,7 @@ class Costs:
         every = set(self.final_seeds)
         if every <= mine.keys() and every <= other.keys():
             value = MEASURES[measure]
-            return paired_by_seed(
-                {s: value(mine[s]) for s in every}, {s: value(other[s]) for s in every}
-            ).shown()
+            return paired_by_seed({s: value(mine[s]) for s in every}, {s: value(other[s]) for s in every}).shown()
         if 0 not in mine or 0 not in other:
             return "– (no seed-0 weights for both)"
         return shown_over_images(bootstrap(*(self.image_bits(r, measure) for r in (mine[0], other[0]))))
@@ -248,7 +249,7 @@ class Costs:
         (the spread between seeds off the test set is often larger than between designs)."""
         standing = [d for d in self.standing if d in self.designs]
         reversed_pairs, unpaired = [], []
-        for smaller, larger in zip(standing, standing[1:]):
+        for smaller, larger in pairwise(standing):
             for measure in PAIRED:
                 shown = self.difference(self.designs[larger], self.designs[smaller], measure)
                 if "seeds" not in shown:
@@ -291,8 +292,7 @@ class Costs:
         for name, (label, size) in sizes.items():
             series = {
                 f"{precision} test (mean ± std over seeds)": [
-                    self.point(design, records, size(records[0]), measure)
-                    for design, records in self.designs.items()
+                    self.point(design, records, size(records[0]), measure) for design, records in self.designs.items()
                 ]
                 for precision, measure in (("float32", "test float32"), ("int8", "test int8"))
             }
@@ -300,10 +300,15 @@ class Costs:
             drawn.append(figures.save(figure, self.results / f"{name}.png"))
         sets = [s for s in next(iter(self.designs.values()))[0].robustness["sets"]]
         grid = np.array(
-            [[100 * statistics.fmean(r.robustness["sets"][s]["float32"] for r in rs) for s in sets] for rs in self.designs.values()]
+            [
+                [100 * statistics.fmean(r.robustness["sets"][s]["float32"] for r in rs) for s in sets]
+                for rs in self.designs.values()
+            ]
         )
         title = "float32 accuracy % on each set (mean over the seeds with weights)"
-        drawn.append(figures.save(figures.heatmap(list(self.designs), sets, grid, title), self.results / "corruptions.png"))
+        drawn.append(
+            figures.save(figures.heatmap(list(self.designs), sets, grid, title), self.results / "corruptions.png")
+        )
         return drawn
 
     @staticmethod

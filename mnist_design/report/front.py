@@ -24,9 +24,9 @@ from itertools import pairwise
 from pathlib import Path
 
 from mnist_design import baselines, figures, rundir, runs
-from mnist_design.report import gpu, study_tables
-from mnist_design.report.costs import Costs
+from mnist_design.report import gpu, reruns, study_tables
 from mnist_design.report.blocks import rewrite
+from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
 from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Research
@@ -334,7 +334,8 @@ def render(results: Path) -> dict[str, str]:
 def write(front: Front, readme: Path | None) -> Path:
     """Print README's blocks and results/README's study tables, draw the figures, and rewrite both files' blocks
     with them (readme=None: print only; a results folder without its own README.md gets none)."""
-    blocks, study_blocks = front.blocks(), study_tables.blocks(front.results)
+    blocks = front.blocks()
+    study_blocks = {**study_tables.blocks(front.results), "reruns": reruns.block(front.results)}
     for line in front.skipped:  # a design rendered without these says so in its seeds column
         print(f"skipped: {line}", file=sys.stderr)
     print("\n\n".join([*blocks.values(), *study_blocks.values()]))

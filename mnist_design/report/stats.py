@@ -84,7 +84,9 @@ def signed(value: float) -> str:
 
 def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = "test_acc") -> Difference:
     """group − baseline over the seeds both have, with its 95 % interval."""
-    return paired_by_seed({r.seed: float(r.metrics[key]) for r in group}, {r.seed: float(r.metrics[key]) for r in baseline})
+    return paired_by_seed(
+        {r.seed: float(r.metrics[key]) for r in group}, {r.seed: float(r.metrics[key]) for r in baseline}
+    )
 
 
 def paired_by_seed(ours: dict[int, float], baseline: dict[int, float]) -> Difference:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -195,7 +196,7 @@ def zigzag(x: Images, rng: np.random.Generator, severity: int) -> Images:
     out = x.copy()
     for image in out:
         corners = rng.uniform(0, 27, size=(turns + 1, 2))
-        for start, end in zip(corners[:-1], corners[1:]):
+        for start, end in pairwise(corners):
             draw(image, segment(start, end))
     return out
 

@@ -37,7 +37,9 @@ class Set:
     labels: np.ndarray
 
 
-def build_sets(test_pixels: np.ndarray, test_labels: np.ndarray, names: list[str], severity: int, seed: int) -> list[Set]:
+def build_sets(
+    test_pixels: np.ndarray, test_labels: np.ndarray, names: list[str], severity: int, seed: int
+) -> list[Set]:
     """The suite's images: ``test_pixels`` [N, 28, 28], each corruption of them, then UCI digits and fonts."""
     sets = [Set(CLEAN, "clean", test_pixels[:, None], test_labels)]
     for name in names:
@@ -90,8 +92,8 @@ def robustness(
     sets: list[Set] | None = None,
 ) -> dict[str, Any]:
     """The suite for one checkpoint: exported first (``deploy.record``) unless ``out_dir`` holds its export already;
-    ``sets`` built once by the caller when it scores many checkpoints (the returned "built_sets" are them). ``settings``: data_dir, int8,
-    calibration_images, latency_runs, corruptions, severity, suite_seed."""
+    ``sets`` built once by the caller when it scores many checkpoints (the returned "built_sets" are them).
+    ``settings``: data_dir, int8, calibration_images, latency_runs, corruptions, severity, suite_seed."""
     from mnist_design.deploy.record import exported_or_export  # the export wing, one level up from here
 
     exported, checkpoint = exported_or_export(ckpt_path, out_dir, settings)
