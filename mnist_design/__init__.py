@@ -8,7 +8,10 @@ Its names load on first use, so ``python -m mnist_design.<entry>`` does not pay 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import importlib.abc
+import importlib.util
+import sys
+from typing import Any, ClassVar
 
 # The public API, by name: only these load mnist_design.api (any other name is a submodule, imported as usual).
 API = ("Model", "Prediction", "Run", "compose", "layer_table", "load_model", "load_runs", "receptive_field_table")
@@ -20,3 +23,34 @@ def __getattr__(name: str) -> Any:
     if name in API:
         return getattr(importlib.import_module("mnist_design.api"), name)
     raise AttributeError(f"module 'mnist_design' has no attribute {name!r}")
+
+
+# Committed records name modules by the paths they had before the package was grouped into wings (results/*/.hydra/
+# config.yaml's _target_s, schedulers pickled in checkpoints): those names still import, as the modules now there.
+MOVED = {
+    "mnist_design.callbacks": "mnist_design.training.callbacks",
+    "mnist_design.checkpoints": "mnist_design.training.checkpoints",
+    "mnist_design.preflight": "mnist_design.runs.preflight",
+    "mnist_design.schedules": "mnist_design.training.schedules",
+}
+
+
+class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports an old module name as the module that replaced it (the same module object, not a copy)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        return importlib.util.spec_from_loader(fullname, self) if fullname in MOVED else None
+
+    own_specs: ClassVar[dict[str, Any]] = {}  # old name -> the spec the module was imported with under its new name
+
+    def create_module(self, spec: Any) -> Any:
+        module = importlib.import_module(MOVED[spec.name])
+        self.own_specs[spec.name] = module.__spec__
+        return module
+
+    def exec_module(self, module: Any) -> None:
+        # Already executed under its new name; the import system stamped the old name's spec on it: undo that.
+        module.__spec__ = self.own_specs[module.__spec__.name]
+
+
+sys.meta_path.append(MovedModules())

@@ -27,17 +27,19 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 from PIL import Image
 
-from mnist_design import factory, runs, training
 from mnist_design.config import ConfigError, built
 from mnist_design.data import MEAN, STD
+from mnist_design.data.images import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.data.preprocess import NotADigit, mnist_like
-from mnist_design.inference import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.models.receptive_field import markdown, receptive_fields
-from mnist_design.module import MNISTClassifier
-from mnist_design.preflight import check_run_dir
 from mnist_design.report.groups import by_tag
 from mnist_design.report.tables import layer_table as layer_markdown
-from mnist_design.runs import Run
+from mnist_design.runs import records as runs
+from mnist_design.runs.preflight import check_run_dir
+from mnist_design.runs.records import Run
+from mnist_design.training import factory
+from mnist_design.training import run as training
+from mnist_design.training.module import MNISTClassifier
 
 
 def compose(*overrides: str, config: str = "train", run_dir: str | Path | None = None) -> DictConfig:

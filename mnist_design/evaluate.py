@@ -17,10 +17,11 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from mnist_design import factory, runs, scoring
 from mnist_design.config import config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.errors import exit_on_user_error
+from mnist_design.runs import records as runs
+from mnist_design.training import factory, scoring
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from mnist_design.checkpoints import read_checkpoint
 from mnist_design.config import config_dir
 from mnist_design.deploy.record import export_checkpoint
 from mnist_design.deploy.settings import check_export, output_dir
 from mnist_design.errors import exit_on_user_error
+from mnist_design.training.checkpoints import read_checkpoint
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="export")

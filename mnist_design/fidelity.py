@@ -1,4 +1,4 @@
-"""Measure the search's cheap signals against its 15-epoch result, then tabulate them (mnist_design/signals.py).
+"""Measure the search's cheap signals against its 15-epoch result, then tabulate them (mnist_design/search/signals.py).
 
     python -m mnist_design.fidelity budget=5000 search_space=small threads=1     # 10 configurations, one worker
     python -m mnist_design.fidelity budget=8000 search_space=design threads=1 fidelity.workers=2 fidelity.worker=1
@@ -16,10 +16,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from mnist_design import signals
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.report.blocks import rewrite
+from mnist_design.generated import rewrite
+from mnist_design.search import signals
 
 
 def fidelity(cfg: DictConfig) -> str:

@@ -19,10 +19,10 @@ import torch
 from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
+from mnist_design.data.images import UnreadableInput, classify, expand, input_list, normalisation, read_image
 from mnist_design.data.preprocess import NotADigit, mnist_like
 from mnist_design.errors import exit_on_user_error
-from mnist_design.factory import classifier_from_checkpoint
-from mnist_design.inference import UnreadableInput, classify, expand, input_list, normalisation, read_image
+from mnist_design.training.factory import classifier_from_checkpoint
 
 
 def report_line(path: Path, probs: torch.Tensor | None, error: str | None, as_json: bool) -> str:

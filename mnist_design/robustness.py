@@ -15,13 +15,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design.checkpoints import read_checkpoint
 from mnist_design.config import config_dir
+from mnist_design.data.images import input_list
 from mnist_design.deploy.settings import SettingError, check_export, output_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.inference import input_list
 from mnist_design.shift.corruptions import CORRUPTIONS, check
 from mnist_design.shift.suite import Set, robustness
+from mnist_design.training.checkpoints import read_checkpoint
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="robustness")

@@ -19,10 +19,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from mnist_design import resume
 from mnist_design.config import config_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.training import train
+from mnist_design.training import resume
+from mnist_design.training.run import train
 
 
 def run_dir() -> Path:

@@ -15,7 +15,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
 from mnist_design.data import sources
-from mnist_design.factory import JOBS_VARIABLE, compose_run
+from mnist_design.training.factory import JOBS_VARIABLE, compose_run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def tiny_run(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 def journal_study(study_dir: Path):
     """The study a search left in ``study_dir`` (Optuna's journal file there, the default storage)."""
-    from mnist_design import studies
+    from mnist_design.search import studies
 
     return studies.load(study_dir)
 

@@ -8,11 +8,11 @@ from conftest import tiny
 from PIL import Image
 
 import mnist_design as md
-from mnist_design import rundir
 from mnist_design.config import ConfigError
+from mnist_design.data.images import UnreadableInput
 from mnist_design.errors import UserError
-from mnist_design.inference import UnreadableInput
-from mnist_design.preflight import RunDirRefused
+from mnist_design.runs import layout as rundir
+from mnist_design.runs.preflight import RunDirRefused
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import REPO
 from PIL import Image
 
 from mnist_design.report.research import RESEARCH_FILE
-from mnist_design.rundir import FILES
+from mnist_design.runs.layout import FILES
 
 TRAIN, EVALUATE, PREDICT = "mnist_design.train", "mnist_design.evaluate", "mnist_design.predict"
 FIDELITY = "mnist_design.fidelity"

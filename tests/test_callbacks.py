@@ -1,7 +1,7 @@
 import torch
 from torch.optim.swa_utils import AveragedModel
 
-from mnist_design.callbacks import StochasticWeightAverage
+from mnist_design.training.callbacks import StochasticWeightAverage
 
 
 def test_swa_follows_the_live_weights_then_averages_the_last_steps() -> None:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mnist_design.config import ConfigError, config_dir, validate
-from mnist_design.training import train
+from mnist_design.training.run import train
 
 GROUPS = (
     "data",
@@ -108,7 +108,7 @@ def test_values_out_of_range_are_refused(compose_cfg, override: str, key: str) -
 
 
 def test_any_lightning_trainer_argument_is_a_plain_override(compose_cfg) -> None:
-    from mnist_design.factory import trainer
+    from mnist_design.training.factory import trainer
 
     cfg = compose_cfg("trainer.min_epochs=3", "trainer.accelerator=cpu")
     assert trainer(cfg).fit_loop.min_epochs == 3

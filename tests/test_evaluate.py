@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_design import rundir
+from mnist_design.runs import layout as rundir
 
 
 @pytest.fixture

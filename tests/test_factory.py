@@ -7,8 +7,8 @@ import pytest
 import torch
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 
-from mnist_design import factory
-from mnist_design.checkpoints import CheckpointError
+from mnist_design.training import factory
+from mnist_design.training.checkpoints import CheckpointError
 
 PACKAGE = Path(factory.__file__).parent
 # each `python -m mnist_design.<name>` (the report is a package: its entry point is report/__main__.py)

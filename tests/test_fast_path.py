@@ -10,7 +10,7 @@ import lightning as L
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from mnist_design import factory
+from mnist_design.training import factory
 
 SYNCING = ("_local_scalar_dense", "unique", "nonzero", "equal", "is_nonzero")
 

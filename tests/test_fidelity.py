@@ -4,9 +4,9 @@ from pathlib import Path
 
 from conftest import tiny
 
-from mnist_design import signals
-from mnist_design.report.blocks import markers
-from mnist_design.schedules import compress
+from mnist_design.generated import markers
+from mnist_design.search import signals
+from mnist_design.training.schedules import compress
 
 
 def test_fidelity_trains_each_draw_full_and_compressed_then_tabulates_and_continues(
@@ -55,7 +55,7 @@ def test_docs_search_tables_are_what_the_committed_fidelity_sample_renders() -> 
     """docs/search.md's fidelity tables hold exactly what `python -m mnist_design.fidelity` renders from results/."""
     from conftest import REPO
 
-    from mnist_design.report.blocks import readme_block
+    from mnist_design.generated import readme_block
 
     docs = (REPO / "docs" / "search.md").read_text()
     for budget in (5000, 8000):

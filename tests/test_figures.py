@@ -4,8 +4,8 @@ from types import SimpleNamespace
 import torch
 from PIL import Image
 
-from mnist_design import figures
-from mnist_design.scoring import images_tested
+from mnist_design.runs import figures
+from mnist_design.training.scoring import images_tested
 
 HISTORY = [
     {

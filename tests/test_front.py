@@ -11,12 +11,13 @@ from conftest import REPO
 from torchvision.datasets import MNIST
 
 import mnist_design as md
-from mnist_design import runs
-from mnist_design.factory import compose_run
 from mnist_design.models.net import parameter_count
-from mnist_design.report import blocks, curve, front, study_tables
+from mnist_design import generated as blocks
+from mnist_design.report import curve, front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
-from mnist_design.rundir import FILES
+from mnist_design.runs import records as runs
+from mnist_design.runs.layout import FILES
+from mnist_design.training.factory import compose_run
 
 # .gitignore commits seed 0's checkpoint of each design and row (other seeds' may be here while they train)
 COMMITTED_CHECKPOINTS = sorted((REPO / "results" / front.RUNS_DIR).glob(f"*/seed_0/{FILES['last_checkpoint']}"))

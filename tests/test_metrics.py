@@ -6,8 +6,10 @@ import pytest
 import torch
 from torchmetrics import MaxMetric
 
-from mnist_design import figures, metrics, module, runs
-from mnist_design.callbacks import EpochSummary
+from mnist_design.runs import figures, metrics
+from mnist_design.runs import records as runs
+from mnist_design.training import module
+from mnist_design.training.callbacks import EpochSummary
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import torch
 from hydra.utils import instantiate
 
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.module import MNISTClassifier
+from mnist_design.training.module import MNISTClassifier
 
 
 def classifier(cfg) -> MNISTClassifier:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from conftest import REPO, tiny
 
-from mnist_design.portable import PROJECT_MARKER, portable, relative_text
-from mnist_design.rundir import RunDir
+from mnist_design.runs.layout import RunDir
+from mnist_design.runs.portable import PROJECT_MARKER, portable, relative_text
 
 RECORDS = (".yaml", ".json", ".jsonl", ".log")  # every text file a run or a study writes (checkpoints are binary)
 ABSOLUTE = re.compile(r"""(?:^|[\s"'=:\[,(])(/(?:[\w.+-]+/)+[\w.+-]*)""")  # a path with two or more parts from "/"

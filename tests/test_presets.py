@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO, journal_study, run_cli
 from omegaconf import OmegaConf
 
-from mnist_design import presets, studies
+from mnist_design.search import presets, studies
 
 STUDIES = REPO / "results" / "studies"
 
@@ -58,7 +58,7 @@ def test_a_preset_the_search_wrote_is_byte_for_byte_what_it_writes_from_the_summ
             continue  # the finalist is a preset already: the search wrote none from this study
         budget, name = int(attrs["budget"]), preset_of(study_dir, selection)
         model_path = REPO / "conf" / "model" / f"{name}.yaml"
-        if "mnist_design/presets.py" not in model_path.read_text():
+        if "mnist_design/search/presets.py" not in model_path.read_text():
             continue  # written by hand before the search wrote presets; the test above still holds it
         [finalist] = [row for row in selection["candidates"] if row["trial"] == selection["finalist"]]
         # the command as the search wrote it then: before studies recorded their pruner, none was shown

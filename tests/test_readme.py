@@ -3,7 +3,7 @@
 import pytest
 from conftest import REPO
 
-from mnist_design import reference
+from mnist_design.config import reference
 
 
 def readme_commands() -> list[str]:
@@ -26,6 +26,15 @@ def test_the_reference_lists_every_option_of_every_config_group() -> None:
     """docs/reference.md's group table names exactly the YAML files each conf/ group folder holds."""
     text = reference.reference_file().read_text()
     assert reference.listed(text)["model"] and reference.synced(text) == text
+
+
+def test_the_project_map_names_every_module_by_its_docstring() -> None:
+    """docs/reference.md's project map is generated (python -m mnist_design.config.reference): every module is in it."""
+    text = reference.reference_file().read_text()
+    package = REPO / "mnist_design"
+    modules = [p for p in package.rglob("*.py") if p.name != "__init__.py" and "__pycache__" not in p.parts]
+    assert all(f" {path.name} " in text for path in modules)
+    assert "(no docstring)" not in reference.project_map()
 
 
 def test_a_new_option_is_appended_and_a_gone_one_dropped_asides_kept() -> None:

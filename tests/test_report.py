@@ -3,13 +3,13 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli
 
-from mnist_design import runs
 from mnist_design.report import sections, sweeps
 from mnist_design.report.groups import by_tag, seed_rows
 from mnist_design.report.research import Research
 from mnist_design.report.stats import Difference
 from mnist_design.report.tables import markdown
-from mnist_design.rundir import RunDir
+from mnist_design.runs import records as runs
+from mnist_design.runs.layout import RunDir
 
 RESEARCH = Research.load(REPO / "results")
 ROWS = list(RESEARCH.seed_rows)

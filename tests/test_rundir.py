@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 from conftest import tiny
 
-from mnist_design import rundir, runs
-from mnist_design.factory import compose_run
-from mnist_design.training import train
+from mnist_design.runs import layout as rundir
+from mnist_design.runs import records as runs
+from mnist_design.training.factory import compose_run
+from mnist_design.training.run import train
 
 
 def test_each_run_file_has_one_name(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import tiny
 
-from mnist_design import runs
-from mnist_design.rundir import RunDir
+from mnist_design.runs import records as runs
+from mnist_design.runs.layout import RunDir
 
 
 def test_metrics_round_trip_atomically_with_tags(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
 
-from mnist_design import studies
-from mnist_design.rundir import RunDir
+from mnist_design.runs.layout import RunDir
+from mnist_design.search import studies
 
 
 def trial_args(mnist_dir: Path) -> list[str]:

@@ -12,7 +12,7 @@ from mnist_design.models.blocks import conv_block
 from mnist_design.models.family import family_layers, family_net
 from mnist_design.models.receptive_field import receptive_fields
 from mnist_design.report.research import Research
-from mnist_design.schedules import PiecewiseLinearLR
+from mnist_design.training.schedules import PiecewiseLinearLR
 
 
 def params(net: nn.Module) -> int:
@@ -95,7 +95,7 @@ def test_the_seeds_rotation_draws_the_same_numbers_as_before() -> None:
 
 
 def test_adamw_and_momentum_free_nesterov_free_sgd_are_plain_overrides(compose_cfg) -> None:
-    from mnist_design.module import MNISTClassifier
+    from mnist_design.training.module import MNISTClassifier
 
     cfg = compose_cfg("optimizer=adamw", "scheduler=piecewise")
     model = MNISTClassifier(net=cfg.model, optimizer=cfg.optimizer, scheduler=cfg.scheduler)

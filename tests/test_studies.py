@@ -1,4 +1,4 @@
-"""A study that is safe to kill, share and continue (mnist_design/studies.py), checked without training."""
+"""A study that is safe to kill, share and continue (mnist_design/search/studies.py), checked without training."""
 
 import os
 import shlex
@@ -10,11 +10,11 @@ import optuna
 import pytest
 from conftest import REPO, tiny
 
-from mnist_design import reference, studies
-from mnist_design.baselines import enqueue_starting_points
-from mnist_design.config import ConfigError, validate
-from mnist_design.factory import compose_run
-from mnist_design.journal import JournalRefused
+from mnist_design.config import ConfigError, reference, validate
+from mnist_design.search import studies
+from mnist_design.search.baselines import enqueue_starting_points
+from mnist_design.search.journal import JournalRefused
+from mnist_design.training.factory import compose_run
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search
 
 
 def test_a_worker_on_another_host_is_not_judged_or_waited_for_unless_named_gone(search_cfg, capsys) -> None:
-    from mnist_design import finalists
+    from mnist_design.search import finalists
 
     assert studies.alive("another-host:1:0") is None and studies.alive("another-host:1:0", ["another-host"]) is False
     assert studies.alive(studies.this_worker()) is True
@@ -190,7 +190,7 @@ def test_every_own_recipe_baseline_is_a_selection_candidate_and_seeds_see_their_
     from optuna.distributions import FloatDistribution
     from optuna.trial import create_trial
 
-    from mnist_design import finalists
+    from mnist_design.search import finalists
 
     def study_with(protocol: int | None) -> optuna.Study:
         study = optuna.create_study(direction="maximize")
@@ -225,7 +225,7 @@ def test_every_own_recipe_baseline_is_a_selection_candidate_and_seeds_see_their_
 
 
 def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true_tag() -> None:
-    from mnist_design import baselines
+    from mnist_design.search import baselines
 
     typed = ["budget=8000", "search_space=design"]
     cfg = compose_run("search", typed)
@@ -241,7 +241,7 @@ def test_crosses_put_each_baseline_design_under_each_baseline_recipe_with_a_true
 def test_a_cross_that_trains_what_another_starting_point_trains_is_not_enqueued(search_cfg, capsys) -> None:
     """pareto8k_v1's recipe is the base config's: its crosses repeat other starting points, each a full-length trial
     (design_8000_v3 trained four twice); each design's own recipe is the one kept."""
-    from mnist_design import baselines
+    from mnist_design.search import baselines
 
     typed = ["search_space=design", "budget=8000"]
     names = [studies.baseline_name(attrs) for attrs, _ in baselines.starting_points(search_cfg(*typed), typed)]
@@ -366,8 +366,8 @@ def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dea
     from optuna.distributions import CategoricalDistribution
     from optuna.trial import create_trial
 
-    from mnist_design import finalists
-    from mnist_design.rundir import RunDir
+    from mnist_design.runs.layout import RunDir
+    from mnist_design.search import finalists
 
     cfg = search_cfg(*tiny(mnist_dir), "search.selection.top=1", "search.selection.seeds=[1,2]", "logger=none")
     study = studies.open_study(cfg, studies.identity(cfg, []))
@@ -404,8 +404,8 @@ def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dea
 
 def test_a_cross_trial_records_each_override_key_once(search_cfg, tmp_path: Path) -> None:
     """The recipe and the starting point both set data.batch_size: the later one wins in Hydra, so only it is kept."""
-    from mnist_design import finalists, space
-    from mnist_design.trials import compose_trial
+    from mnist_design.search import finalists, space
+    from mnist_design.search.trials import compose_trial
 
     typed = ["search_space=design", "budget=8000"]
     cfg = search_cfg(*typed)

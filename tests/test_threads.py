@@ -1,4 +1,5 @@
-"""threads=null measures the thread count (mnist_design/threads.py); threads=N and deterministic runs stay fixed.
+"""threads=null measures the thread count (mnist_design/training/threads.py); threads=N and deterministic runs stay
+fixed.
 
 The tuner is driven here with a fake clock: a step's time depends on the thread count, as on a loaded machine.
 """
@@ -11,8 +12,9 @@ import pytest
 import torch
 from conftest import tiny
 
-from mnist_design import factory, threads, training
-from mnist_design.threads import ThreadTuner, candidates
+from mnist_design.training import factory, threads
+from mnist_design.training import run as training
+from mnist_design.training.threads import ThreadTuner, candidates
 
 
 @pytest.fixture(autouse=True)

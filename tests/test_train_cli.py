@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_cli, tiny
 
-from mnist_design import rundir, runs
-from mnist_design.training import train
+from mnist_design.runs import layout as rundir
+from mnist_design.runs import records as runs
+from mnist_design.training.run import train
 
 METRIC_KEYS = {
     "params",

@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import run_cli
 
-from mnist_design.rundir import RunDir
+from mnist_design.runs.layout import RunDir
 
 VOLATILE = {"seconds", "run_dir", "checkpoint"}
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 from nbclient import NotebookClient
 
-from mnist_design import rundir
+from mnist_design.runs import layout as rundir
 
 NOTEBOOK = REPO / "docs" / "walkthrough.ipynb"
 

@@ -19,8 +19,8 @@ Each measurement times ``batches`` training steps after ``warmup`` steps. It end
 (A/C), ``ratio_vs_seed_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E ran, ``ratio_compiled_vs_raw_loop``
 (E/B); with ``parallel=true`` also
 ``ratio_parallel_2_vs_1``: images per second of two concurrent jobs together over one job alone. ``busy=true``
-instead times path A with ``threads=null`` (measured, mnist_design/threads.py), ``threads=1`` and the core share,
-alone and beside one busy process (a Python spin loop), and ends with ``ratio_measured_vs_1_beside_busy`` and
+instead times path A with ``threads=null`` (measured, mnist_design/training/threads.py), ``threads=1`` and the core
+share, alone and beside one busy process (a Python spin loop), and ends with ``ratio_measured_vs_1_beside_busy`` and
 ``ratio_measured_vs_share_alone``. Results also go to bench.json in the run dir.
 """
 
@@ -37,13 +37,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from mnist_design import factory
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
 from mnist_design.bench.paths import BENCH_FILE, COMPILED, flops_per_image, measured_paths
 from mnist_design.config import config_dir, validate
 from mnist_design.errors import exit_on_user_error
-from mnist_design.factory import training_device
-from mnist_design.portable import make_portable
+from mnist_design.runs.portable import make_portable
+from mnist_design.training import factory
+from mnist_design.training.factory import training_device
 
 
 def measure(cfg: DictConfig) -> dict[str, Any]:

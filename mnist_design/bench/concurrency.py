@@ -1,5 +1,5 @@
 """Path A sharing the machine: two jobs at once (``parallel=true``), and thread settings beside a busy core
-(``busy=true``, the measurement behind mnist_design/threads.py).
+(``busy=true``, the measurement behind mnist_design/training/threads.py).
 
     concurrent_rate(cfg, jobs=2)     # images/s of two concurrent path-A jobs together
     busy_rates(cfg)                  # threads measured / 1 / the share, alone and beside one busy process
@@ -20,8 +20,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mnist_design import factory
 from mnist_design.bench.paths import lightning_path
+from mnist_design.training import factory
 
 
 def job(plain_cfg: dict, threads: int, results: Any) -> None:

@@ -24,9 +24,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
-from mnist_design import factory
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, MEAN, STD
-from mnist_design.factory import training_device
+from mnist_design.training import factory
+from mnist_design.training.factory import training_device
 
 
 def sync(device: torch.device) -> None:

@@ -17,14 +17,14 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from mnist_design import factory
 from mnist_design.atomic import write_atomic
 from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.data.images import normalisation
 from mnist_design.deploy import int8 as quantization
 from mnist_design.deploy.cost import forward_cost
 from mnist_design.deploy.latency import latency_ms
 from mnist_design.deploy.onnx_model import TOLERANCE, export_onnx, largest_logit_difference, logits, session
-from mnist_design.inference import normalisation
+from mnist_design.training import factory
 
 FLOAT_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"

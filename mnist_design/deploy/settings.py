@@ -7,8 +7,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mnist_design.errors import UserError
-from mnist_design.preflight import check_creatable
-from mnist_design.rundir import FILES
+from mnist_design.runs.layout import FILES
+from mnist_design.runs.preflight import check_creatable
 
 
 class SettingError(UserError):

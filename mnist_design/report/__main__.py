@@ -8,8 +8,8 @@
     python -m mnist_design.report sweep_dirs=[outputs/searches/design_8000] out_dir=outputs/s8k_report   # a search
     python -m mnist_design.report front=true   # the answer's front from results/: printed, README's block rewritten
 
-The parts live in this package: collect (mnist_design/runs.py) -> groups -> stats -> tables -> sections (with the
-figures); research.py reads what the report compares against from results/research.yaml; sweeps.py trains what is
+The parts live in this package: collect (mnist_design/runs/records.py) -> groups -> stats -> tables -> sections (with
+the figures); research.py reads what the report compares against from results/research.yaml; sweeps.py trains what is
 missing through the train command's multirun.
 """
 
@@ -22,13 +22,13 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from mnist_design import runs
 from mnist_design.config import config_dir
 from mnist_design.errors import UserError, exit_on_user_error
 from mnist_design.report import front
 from mnist_design.report.research import Research
 from mnist_design.report.sections import write_report
 from mnist_design.report.sweeps import train_sweeps
+from mnist_design.runs import records as runs
 
 
 class NoRuns(UserError):

@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from mnist_design import figures, runs
 from mnist_design.deploy.record import RECORD_FILE as EXPORT_FILE
 from mnist_design.deploy.settings import DEPLOY_DIR
-from mnist_design.figures import SizePoint
 from mnist_design.report.stats import CONFIDENCE, Difference, paired_by_seed, signed
 from mnist_design.report.tables import markdown
+from mnist_design.runs import figures
+from mnist_design.runs import records as runs
+from mnist_design.runs.figures import SizePoint
 from mnist_design.shift.suite import CLEAN, CORRECT_FILE, DIGITS, FONTS, read_correct
 from mnist_design.shift.suite import RECORD_FILE as ROBUSTNESS_FILE
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mnist_design import runs
 from mnist_design.report.stats import Difference, paired
+from mnist_design.runs import records as runs
 
 
 @dataclass(frozen=True)

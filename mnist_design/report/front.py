@@ -9,7 +9,7 @@ Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 1
 results/research.yaml names, final-epoch test; seeds added to a tied pair enter its paired differences only), and the
 seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
 under, and its baselines there are the seed's design, the published ones and, once a later finalist of the budget has
-finals, the earlier finalists the search spaces cross (mnist_design/baselines.py). Every difference is
+finals, the earlier finalists the search spaces cross (mnist_design/search/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
 shows its own published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows
 are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design import baselines, figures, rundir, runs
 from mnist_design.report import gpu, reruns, study_tables
-from mnist_design.report.blocks import rewrite
+from mnist_design.generated import rewrite
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
@@ -33,7 +32,11 @@ from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Researc
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
-from mnist_design.rundir import RunDir
+from mnist_design.runs import figures
+from mnist_design.runs import layout as rundir
+from mnist_design.runs import records as runs
+from mnist_design.runs.layout import RunDir
+from mnist_design.search import baselines
 
 RUNS_DIR = "runs"  # finished run records (metrics, history, config) below results/
 HEADER = [

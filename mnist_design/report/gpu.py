@@ -15,10 +15,10 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_design import runs
 from mnist_design.bench.paths import BENCH_FILE, PATHS
 from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
+from mnist_design.runs import records as runs
 
 GPU_DIR = "gpu"  # below results/
 CARD_FILE = "card.txt"

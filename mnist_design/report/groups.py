@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from mnist_design.runs import Run
+from mnist_design.runs.records import Run
 
 
 def tested(group: Sequence[Run]) -> list[Run]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mnist_design import runs
 from mnist_design.report.costs import RERUNS_DIR
 from mnist_design.report.stats import signed
 from mnist_design.report.tables import markdown
+from mnist_design.runs import records as runs
 
 HEADER = ["design", "seed", "committed test %", "rerun test %", "rerun − committed pp", "committed on", "rerun on"]
 

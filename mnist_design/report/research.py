@@ -17,7 +17,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from mnist_design.errors import UserError
-from mnist_design.figures import SizePoint
+from mnist_design.runs.figures import SizePoint
 
 RESEARCH_FILE = "research.yaml"  # beside the evidence in results/
 FINAL, ADDED, PAST_CAP = "final", "added", "past the cap"  # what a final run's seed counts for (seed_role)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mnist_design import factory, figures, rundir, scoring
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
 from mnist_design.models.receptive_field import receptive_fields
@@ -30,8 +29,11 @@ from mnist_design.report.tables import (
     design_table,
     layer_table,
 )
-from mnist_design.rundir import RunDir
-from mnist_design.runs import Run
+from mnist_design.runs import figures
+from mnist_design.runs import layout as rundir
+from mnist_design.runs.layout import RunDir
+from mnist_design.runs.records import Run
+from mnist_design.training import factory, scoring
 
 ABLATION_TAGS = ("scheduler", "recipe")  # tags of runs that change one thing of the seed's baseline row
 STEP_BASE = "base"  # the step= preset every design step is compared with (conf/step/base.yaml)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from scipy.stats import ttest_rel
 
-from mnist_design.figures import SizePoint
-from mnist_design.runs import Run
+from mnist_design.runs.figures import SizePoint
+from mnist_design.runs.records import Run
 
 CONFIDENCE = 0.95  # every interval the report states
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from mnist_design import studies
 from mnist_design.errors import UserError
-from mnist_design.metrics import metric
 from mnist_design.report.tables import markdown
+from mnist_design.runs.metrics import metric
+from mnist_design.search import studies
 
 STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
 README_FILE = "README.md"  # results/README.md: what has run, with these tables between markers

@@ -17,7 +17,7 @@ from torch import nn
 from mnist_design.report.groups import epochs, seeds, title
 from mnist_design.report.research import Research
 from mnist_design.report.stats import cell, paired, signed, stats, train_test_gap
-from mnist_design.runs import Run
+from mnist_design.runs.records import Run
 
 SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
 

@@ -4,7 +4,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.utilities.model_summary import ModelSummary
 
 from mnist_design.models.net import ConvNet
-from mnist_design.module import MNISTClassifier
+from mnist_design.training.module import MNISTClassifier
 
 # The seed's printed summary of its best model: (layer type, output shape, params), in order.
 SEED_TABLE = [

@@ -1,0 +1,267 @@
+"""Where the Hydra configs live, the resolvers they use, and the one place where config values are range-checked.
+
+Types and unknown keys are refused by Hydra itself (the structured configs in mnist_design/config/schema/); what is
+left for ``validate`` is ranges and combinations, checked before any data is read or any training starts.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from mnist_design.config import schema
+from mnist_design.data.loader import SEED_RANGE
+from mnist_design.errors import UserError
+from mnist_design.models.net import parameter_count
+from mnist_design.runs import layout as rundir
+from mnist_design.runs.metrics import monitorable
+from mnist_design.training.module import MNISTClassifier, build_optimizer, build_scheduler
+from mnist_design.training.schedules import is_piecewise
+
+schema.register()  # every entry point imports this module before Hydra composes
+
+# One id per process: with the timestamp it keeps two runs started in the same second apart.
+RUN_ID = f"{os.getpid()}{secrets.token_hex(2)}"
+OmegaConf.register_new_resolver("run_id", lambda: RUN_ID, replace=True)
+# resume=RUN continues in RUN's own directory and must not rewrite its .hydra/ files (mnist_design/training/resume.py).
+OmegaConf.register_new_resolver("or_resume", lambda resume, fresh: resume if resume else fresh, replace=True)
+# ${when:COND,A,B}: A when COND is true, else B (the report writes into results_dir, not out_dir, when front=true).
+OmegaConf.register_new_resolver("when", lambda cond, then, otherwise: then if cond else otherwise, replace=True)
+# the step Optuna is told for the end of epoch N (steps count epochs from 0): a pruner's rung at a given epoch
+OmegaConf.register_new_resolver("epoch_step", lambda epochs: int(epochs) - 1, replace=True)
+OmegaConf.register_new_resolver("hydra_subdir", lambda resume: None if resume else rundir.HYDRA_DIR, replace=True)
+
+
+def shipped_dir(name: str) -> str:
+    """conf/ and results/ ship inside the package when installed from a wheel, and sit beside it in a checkout."""
+    package = Path(__file__).resolve().parents[1]  # mnist_design/, this file being mnist_design/config/__init__.py
+    packaged = package / name
+    return str(packaged if packaged.is_dir() else package.parent / name)
+
+
+def config_dir() -> str:
+    return shipped_dir("conf")
+
+
+OmegaConf.register_new_resolver("shipped_dir", shipped_dir, replace=True)  # ${shipped_dir:results}
+
+
+class ConfigError(UserError):
+    """A config value outside what is allowed; the message names the key, the value and the allowed range."""
+
+
+class OverBudget(ConfigError):
+    """The model has more parameters than ``budget`` allows; raised before any data is read."""
+
+
+def positive(v: Any) -> bool:
+    return v > 0
+
+
+def fraction_or_count(v: Any) -> bool:
+    """Lightning's limit_*_batches: null, a fraction in [0, 1] or a whole number of batches >= 0."""
+    return (
+        v is None
+        or (isinstance(v, float) and 0 <= v <= 1)
+        or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+    )
+
+
+def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool], str]]:
+    """(key, value, ok, allowed) for every value with a range; types are already enforced by the schema."""
+    scheduler = cfg.get("scheduler") or {}  # null under scheduler=none
+    checks = [
+        ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
+        ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
+        ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
+        (
+            "trainer.max_epochs",
+            cfg.trainer.get("max_epochs"),
+            lambda v: v is None or v == -1 or v > 0,
+            "a positive integer (or -1 for no limit)",
+        ),
+        ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
+        ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
+        ("data.val_size", cfg.data.val_size, lambda v: 0 < v < 60_000, "between 1 and 59,999"),
+        ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
+        # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
+        ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
+        ("scheduler.max_lr", scheduler.get("max_lr"), lambda v: v is None or v > 0, "> 0"),
+        ("scheduler.span", scheduler.get("span"), lambda v: v is None or v > 0, "> 0 or null"),
+        (
+            "scheduler.monitor",
+            scheduler.get("monitor"),
+            lambda v: v is None or v in monitorable(),
+            f"a logged metric: {', '.join(monitorable())}",
+        ),
+        (
+            "scheduler.interval",
+            scheduler.get("interval"),
+            lambda v: v in (None, *SCHEDULER_INTERVALS),
+            " or ".join(SCHEDULER_INTERVALS),
+        ),
+        (  # stepped per batch, a piecewise schedule would read its points' epochs as steps
+            "scheduler.interval",
+            scheduler.get("interval") if is_piecewise(scheduler) else None,
+            lambda v: v in (None, "epoch"),
+            "epoch for scheduler=piecewise (its points are epochs)",
+        ),
+    ]
+    for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
+        checks.append(
+            (
+                f"trainer.{key}",
+                cfg.trainer.get(key),
+                fraction_or_count,
+                "null, a fraction in [0, 1] or a whole number of batches",
+            )
+        )
+    if "search" in cfg:  # the search's own keys
+        checks += [
+            ("search.workers", cfg.search.workers, positive, ">= 1"),
+            ("search.rung_epochs", cfg.search.get("rung_epochs"), lambda v: v is None or v > 0, "null or >= 1"),
+            ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
+            ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
+            ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
+            (
+                "search.selection.seeds",
+                list(cfg.search.selection.seeds),
+                lambda v: bool(v) and all(SEED_RANGE[0] <= s <= SEED_RANGE[1] for s in v),
+                f"a non-empty list of seeds in [0, {SEED_RANGE[1]}]",
+            ),
+        ]
+    if "repeats" in cfg:  # the bench's own keys
+        checks += [
+            ("repeats", cfg.repeats, positive, ">= 1"),
+            ("batches", cfg.batches, positive, ">= 1"),
+            ("busy_batches", cfg.busy_batches, positive, ">= 1"),
+            ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0"),
+        ]
+    return checks
+
+
+SCHEDULER_INTERVALS = ("epoch", "step")  # when Lightning steps a scheduler
+
+
+def non_finite(node: Any, path: str = "") -> str | None:
+    """The first key under ``node`` holding NaN or an infinity (a float no range check below would refuse)."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else path
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    found = (non_finite(value, f"{path}.{key}".lstrip(".")) for key, value in items)
+    return next((key for key in found if key is not None), None)
+
+
+def validate(cfg: DictConfig) -> int:
+    """Fail with one line naming the key before any data is touched or any training starts; returns the model's
+    parameter count (building the model is part of the check)."""
+    infinite = non_finite({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"})
+    if infinite is not None:  # NaN slips through every range check below, and a run would die as a NaN loss
+        raise ConfigError(f"{infinite}={OmegaConf.select(cfg, infinite)} is not allowed: it must be a finite number")
+    for key, value, ok, allowed in range_checks(cfg):
+        try:
+            good = ok(value)
+        except TypeError:
+            good = False
+        if not good:
+            raise ConfigError(f"{key}={value} is not allowed: it must be {allowed}")
+    train_size = cfg.data.train_subset or 60_000 - (0 if cfg.data.val_on_test else cfg.data.val_size)
+    if cfg.data.batch_size > train_size:
+        raise ConfigError(
+            f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
+            f"{train_size:,} training images"
+        )
+    check_recipe(cfg)
+    if HydraConfig.initialized():
+        check_presets(HydraConfig.get().runtime.choices)
+    # built once: the net checks its own arguments (model.dropout, the layers), the module its own (module.*)
+    module = built("model", lambda: MNISTClassifier.from_config(cfg), also=("module.",))
+    return parameter_count(module.net)
+
+
+def first_line(error: BaseException) -> str:
+    """The message of what Hydra's instantiate wrapped (the library's own ValueError), first line only."""
+    return str(error.__cause__ or error).splitlines()[0]
+
+
+def check_recipe(cfg: DictConfig) -> None:
+    """Build the augmentation, the optimizer (on one dummy weight) and the scheduler: each checks its own arguments,
+    so their ranges are written once, in the classes, and still refused before any data is read."""
+    if cfg.get("augment"):
+        built("augment", lambda: instantiate(cfg.augment))
+    optimizer = built("optimizer", lambda: build_optimizer(cfg.optimizer, [torch.nn.Parameter(torch.zeros(1))]))
+    if cfg.get("scheduler"):
+        built("scheduler", lambda: build_scheduler(cfg.scheduler, optimizer, total_steps=lambda: 1))
+
+
+def built(group: str, build: Callable[[], Any], also: tuple[str, ...] = ()) -> Any:
+    """What ``build`` makes; its error as a ConfigError naming the group (or the key, when the class names it: one
+    of the group's, or one starting with a prefix in ``also``)."""
+    try:
+        return build()
+    except Exception as error:  # Hydra wraps the class's own ValueError; its message says why
+        message = first_line(error)
+        raise ConfigError(message if message.startswith((f"{group}.", *also)) else f"{group}: {message}") from error
+
+
+PRESET_GROUPS = ("experiment", "step")  # options that choose other groups and tag the run with their own name
+
+
+def preset_choices(group: str, option: str) -> dict[str, str]:
+    """The group choices a preset makes itself (its defaults list's ``override /GROUP: OPTION`` entries)."""
+    entries = OmegaConf.load(Path(config_dir()) / group / f"{option}.yaml").get("defaults") or []
+    spelled = {True: "on", False: "off"}  # YAML 1.1 reads an unquoted on/off as a bool
+    return {
+        key.removeprefix("override /"): str(spelled.get(value, value))
+        for entry in entries
+        if isinstance(entry, DictConfig)
+        for key, value in entry.items()
+        if key.startswith("override /")
+    }
+
+
+def check_presets(choices: Any) -> None:
+    """A run tagged as an experiment or a step is that experiment or step: a group choice that overrides one the
+    preset makes itself (experiment=pareto8k model=best, or step= with experiment= beside it) is refused."""
+    for group in PRESET_GROUPS:
+        option = choices.get(group)
+        if not option:
+            continue
+        for target, wanted in preset_choices(group, option).items():
+            if str(choices.get(target)) != wanted:
+                raise ConfigError(
+                    f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
+                    f"{target}={wanted} and tags the run as {option}; drop one of the two"
+                )
+
+
+def check_options(key: str, group: str, chosen: list[str]) -> None:
+    """Every name in ``chosen`` is an option of conf/<group>/, before any run is launched with it."""
+    allowed = sorted(path.stem for path in (Path(config_dir()) / group).glob("*.yaml"))
+    unknown = [name for name in chosen if name not in allowed]
+    if unknown:
+        raise ConfigError(
+            f"{key}: {', '.join(f'{group}/{name}' for name in unknown)} does not exist; allowed: {', '.join(allowed)}"
+        )
+
+
+def model_parameters(cfg: DictConfig) -> int:
+    """The model's parameter count; a model config that cannot be built is a ConfigError naming why."""
+    return built("model", lambda: parameter_count(instantiate(cfg.model)))
+
+
+def check_budget(cfg: DictConfig, params: int) -> None:
+    """Refuse a model of ``params`` parameters (from validate or model_parameters) over ``budget``."""
+    if cfg.get("budget") is not None and params > cfg.budget:
+        raise OverBudget(
+            f"the model has {params:,} parameters, over budget={cfg.budget:,}; use a smaller model or raise the budget"
+        )

@@ -1,0 +1,82 @@
+"""Checks Hydra runs before it creates a run directory, so a bad directory is one line, not a traceback or a loss.
+
+Hydra makes the run (or sweep) directory and writes ``.hydra/`` into it before any task code runs, so these checks
+are a Hydra callback (``hydra.callbacks`` in each entry point's config): they run first.
+
+    python -m mnist_design.train hydra.run.dir=outputs/runs/<finished run>   ->  error: ... already holds a run
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from mnist_design.errors import UserError, exit_on_user_error
+from mnist_design.runs.layout import RunDir
+
+
+class RunDirRefused(UserError):
+    """A run directory that holds a run already, is a file, or cannot be written; the message names it."""
+
+
+def os_problem(path: Path, error: OSError) -> str:
+    reason = error.strerror or errno.errorcode.get(error.errno or 0, str(error))
+    return f"cannot create {path}: {reason}; choose a writable directory (hydra.run.dir=... or out_dir=...)"
+
+
+def check_creatable(path: Path) -> None:
+    """The directory exists or can be made, and takes files; else one line naming it and the OS error."""
+    created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
+    try:
+        if path.exists() and not path.is_dir():
+            raise RunDirRefused(f"{path} is a file, not a directory; choose another run directory")
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise RunDirRefused(os_problem(path, error)) from None
+    finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind
+        for folder in created:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def check_run_dir(path: Path, fresh: bool) -> None:
+    """A directory a run may write into: new (when ``fresh``: a resume continues an old one instead) and writable."""
+    if fresh:
+        try:
+            held = RunDir(path).started()
+        except OSError as error:  # a name too long to even look up
+            raise RunDirRefused(os_problem(path, error)) from None
+        if held:
+            raise RunDirRefused(
+                f"hydra.run.dir={path} already holds a run ({', '.join(held)}); choose a new directory, or "
+                f"continue a killed run with resume={path}"
+            )
+    check_creatable(path)
+
+
+class RunDirCheck(Callback):
+    """Refuse a run directory that already holds a run (``resume=`` continues one) or that cannot be written."""
+
+    def __init__(self, fresh_only: bool = True) -> None:
+        self.fresh_only = fresh_only  # train: a new run never writes into an old one; a resume sets resume= instead
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)  # the run dir interpolates ${hydra:...}; Hydra sets it later itself
+        with exit_on_user_error():
+            check_run_dir(Path(str(config.hydra.run.dir)), self.fresh_only and not config.get("resume"))
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        HydraConfig.instance().set_config(config)
+        with exit_on_user_error():
+            check_creatable(Path(str(config.hydra.sweep.dir)))

@@ -1,0 +1,471 @@
+"""An Optuna study that is safe to kill, share and continue: its storage, what it was started with, and its workers.
+
+    study = open_study(cfg, identity(cfg, typed))   # one line naming the storage or what differs, else the study
+    recover_dead(study)                            # trials of killed workers: failed, and their designs re-enqueued
+    trained(study), in_flight(study)               # what counts toward search.n_trials
+
+The default storage is Optuna's JournalStorage: one append-only text file per study under
+``results/studies/<study>/``, so the study is committed with the evidence and continues on any machine (Optuna's
+FAQ recommends it over SQLite for several processes on one machine). ``sqlite:///FILE`` and any RDB URL work too
+(clusters). Every trial records the worker that runs it (host, pid and the process's start time); a RUNNING trial
+whose worker is gone is failed and its design enqueued again when the study next opens, on any storage.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import os
+import socket
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from optuna.trial import FrozenTrial, TrialState
+
+from mnist_design.config import built
+from mnist_design.errors import UserError
+from mnist_design.runs.metrics import metric
+from mnist_design.search import journal
+
+JOURNAL_FILE = "journal.log"
+SUMMARY_FILE = "summary.yaml"
+TRIAL_NAME = "trial_{:04d}"  # a trial's run directory under outputs/searches/<study>/, and its selection runs' prefix
+WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
+REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
+BASELINE_ATTRS = ("base", "published", "cross")  # the user attributes that mark an enqueued starting point
+PROTOCOL_ATTR = "selection_protocol"  # recorded when a study begins; a study keeps the protocol it began with
+PROTOCOL = 2  # 1: the top trials on one validation split; 2: every baseline too, and seed s validates on split s
+BASE = "base"  # the base config's name as a starting point and in search.crosses
+CROSS = "×"  # joins a cross's design and recipe in its name: "pareto8k×published_snehanshu"
+# How trials are pruned: a continuation may change it (what their values mean, the rung, is compared apart).
+PRUNER_KEYS = ("pruner=", "search.pruner.")
+# Keys a continuation may change freely: how the work is done, not what the study is.
+FREE_KEYS = (
+    "search.n_trials",
+    "search.workers",
+    "search.timeout_min",
+    "search.gone_hosts",
+    "search.storage",
+    "search.enqueue_base",
+    "search.enqueue_published",
+    "search.sampler.seed",
+    "search.results_dir",
+    "search.is_worker",
+    "search.selection",
+    *PRUNER_KEYS,
+    "threads",
+    "trainer.accelerator",  # a GPU and a CPU train the same runs (README's GPU block: tied); a study may move
+    "hydra.",
+)
+
+
+class StudyError(UserError):
+    """A storage that cannot be opened, or a continuation that does not match the study it continues."""
+
+
+class StorageUnwritable(UserError):
+    """The study's storage failed mid-write (a full disk): exit 4, as any file-system refusal."""
+
+    status = 4
+
+
+def os_error_in(error: BaseException | None) -> OSError | None:
+    """The OSError an exception was raised in handling (Optuna, failing to record a failed write, raises again)."""
+    while error is not None and not isinstance(error, OSError):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+@contextmanager
+def storage_errors(cfg: DictConfig) -> Iterator[None]:
+    """A file-system failure under Optuna's own handling is one line naming the storage, not a chain of traces."""
+    try:
+        yield
+    except UserError:
+        raise
+    except Exception as error:
+        if database_error(error):
+            raise StorageUnwritable(
+                f"search.storage={storage_url(cfg)}: the database refused or went away ({first_line(error)}); the "
+                f"trials it recorded as finished are kept there: run the same command again once it is back"
+            ) from None
+        cause = os_error_in(error)
+        if cause is None:
+            raise
+        raise StorageUnwritable(
+            f"search.storage={storage_url(cfg)} could not be written ({cause.strerror or cause}); make room and run "
+            f"the same command again: a torn last record is set aside when the study is next opened"
+        ) from None
+
+
+def journal_path(cfg: DictConfig) -> Path:
+    return Path(cfg.search.results_dir) / JOURNAL_FILE
+
+
+def storage_url(cfg: DictConfig) -> str:
+    """search.storage, or (null) the study's journal file under search.results_dir."""
+    return str(cfg.search.storage) if cfg.search.storage else f"journal:{journal_path(cfg).resolve()}"
+
+
+def check_writable_folder(folder: Path, url: str, create: bool) -> None:
+    """The folder the storage file lives in exists (or is created) and takes a new file; else one line."""
+    try:
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise StudyError(f"search.storage={url}: the folder {folder} does not exist; create it or choose another")
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as error:
+        raise StudyError(
+            f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
+            f"choose a writable folder with search.storage=journal:FILE"
+        ) from None
+
+
+@contextmanager
+def file_lock(path: Path, suffix: str = ".lock") -> Iterator[None]:
+    """An exclusive lock on path (a sibling file named with ``suffix``): two commands creating one SQLite study, or
+    enqueueing one study's starting points, take turns."""
+    with open(path.with_name(path.name + suffix), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def starting_lock(cfg: DictConfig) -> Iterator[None]:
+    """Held while a command reads which starting points (or selection runs) a study lacks and enqueues them, or asks
+    for the next selection run, so two commands together enqueue each once and take each once. A file storage's
+    sibling file (not Optuna's own journal.log.lock); an RDB server's study takes no lock here."""
+    url = storage_url(cfg)
+    path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
+    if path is None:
+        yield
+        return
+    with file_lock(path, ".starting.lock"):
+        yield
+
+
+def storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
+    """``journal:FILE`` = a journal file; ``sqlite:///FILE`` or any other URL = an RDB (with a heartbeat)."""
+    url = storage_url(cfg)
+    if url.startswith("journal:"):
+        path = Path(url.removeprefix("journal:"))
+        check_writable_folder(path.parent, url, create=not cfg.search.storage)
+        journal.repair(path, url)
+        try:
+            return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        except OSError as error:
+            raise StudyError(f"search.storage={url}: {error.strerror or error}") from None
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        check_writable_folder(path.parent, url, create=False)
+        with file_lock(path):
+            return rdb_storage(url)
+    return rdb_storage(url)
+
+
+def database_error(error: BaseException | None) -> bool:
+    """Whether an exception is, or was raised in handling, a database driver's (SQLAlchemy's DBAPIError: a server
+    that refuses a connection, or stops mid-study)."""
+    while error is not None:
+        if type(error).__module__.startswith("sqlalchemy") and type(error).__name__.endswith("Error"):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def with_driver(url: str) -> str:
+    """``postgresql://`` means SQLAlchemy's default driver, psycopg2; where only psycopg 3 is installed (the
+    project's ``cluster`` extra) the same URL goes through it."""
+    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None:
+        if importlib.util.find_spec("psycopg") is not None:
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def rdb_storage(url: str) -> optuna.storages.BaseStorage:
+    try:
+        return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=60, grace_period=180)
+    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
+        reason = str(error).splitlines()[0]
+        raise StudyError(
+            f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
+            f"journal:FILE, sqlite:///FILE or a reachable database URL"
+        ) from None
+
+
+def direction(cfg: DictConfig) -> str:
+    """search.direction, or what the monitored metric's registry entry says is better."""
+    monitor = cfg.search.monitor
+    try:
+        spec = metric(monitor)
+    except KeyError as error:
+        raise StudyError(f"search.monitor={monitor}: {error.args[0]}") from None
+    if not str(monitor).startswith("val/"):
+        raise StudyError(
+            f"search.monitor={monitor} is not allowed: a search watches validation metrics only "
+            f"(val/...), never train or test"
+        )
+    chosen = cfg.search.get("direction") or spec.direction
+    if chosen not in ("maximize", "minimize"):
+        raise StudyError(f"search.direction={chosen} is not allowed: it must be maximize, minimize or null")
+    return chosen
+
+
+def base_overrides(typed: list[str]) -> list[str]:
+    """What was typed that makes the study what it is (its search space and base config), sorted; not the budget."""
+    return sorted(o for o in typed if not o.lstrip("+~").startswith(FREE_KEYS) and not o.startswith("budget="))
+
+
+def pruner_overrides(typed: list[str]) -> list[str]:
+    """What was typed that chooses how trials are pruned, sorted."""
+    return sorted(o for o in typed if o.lstrip("+~").startswith(PRUNER_KEYS))
+
+
+def command(recorded: dict[str, Any]) -> str:
+    """The command that starts (and continues) the study whose identity() is ``recorded`` (its user attributes)."""
+    if PRUNED_BY in recorded:
+        pruned_by = json.loads(recorded[PRUNED_BY])
+    else:  # begun before it was recorded: with the default pruner of the day, a rung's or the per-epoch one
+        pruned_by = [] if RUNG_KEY in recorded else [LEGACY_PRUNER]
+    return " ".join(
+        ["python -m mnist_design.search", f"budget={recorded['budget']}", *json.loads(recorded["base"]), *pruned_by]
+    )
+
+
+RUNG_KEY = "rung_epochs"  # in a study's identity only when it judges trials on a compressed schedule
+PRUNED_BY = "pruned_by"  # the typed pruner overrides: recorded for the study's command, never compared
+LEGACY_PRUNER = "pruner=halving"  # what the studies begun before PRUNED_BY was recorded ran under (then the default)
+
+
+def rung_epochs(cfg: DictConfig) -> int | None:
+    """The compressed schedule that judges searched trials, if any: search.rung_epochs when it is shorter than the
+    full schedule (a rung as long as the run would judge nothing cheaper; the search says so when it starts)."""
+    rung, full = cfg.search.get("rung_epochs"), cfg.trainer.get("max_epochs")
+    return rung if rung and (full is None or full < 0 or rung < full) else None
+
+
+def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
+    """What the study is: its budget, search space, base config (what was typed) and objective."""
+    rung = rung_epochs(cfg)
+    return {
+        "budget": str(cfg.budget),
+        "space": json.dumps(OmegaConf.to_container(cfg.search.space), sort_keys=True),
+        "base": json.dumps(base_overrides(typed)),
+        "monitor": f"{cfg.search.monitor} ({direction(cfg)})",
+        # a study judged on compressed rungs says so (studies from before rungs have no such key)
+        **({RUNG_KEY: str(rung)} if rung else {}),
+        PRUNED_BY: json.dumps(pruner_overrides(typed)),
+    }
+
+
+def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
+    """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
+    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open."""
+    options = {
+        "study_name": cfg.search.study_name,
+        "storage": store,
+        # an argument Optuna refuses is one line naming search.<key>, as for any class config.validate builds
+        "sampler": built("search.sampler", lambda: instantiate(cfg.search.sampler)),
+        "pruner": built("search.pruner", lambda: instantiate(cfg.search.pruner)),
+    }
+    if cfg.search.study_name in optuna.get_all_study_names(store):
+        return optuna.load_study(**options)
+    return optuna.create_study(**options, direction=direction(cfg), load_if_exists=True)  # another may create it now
+
+
+def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
+    """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
+    try:
+        study = load_or_create(cfg, storage(cfg))
+    except OSError as error:
+        raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
+    recorded = {key: study.user_attrs.get(key) for key in {*wanted, RUNG_KEY} - {PRUNED_BY}}
+    if all(value is None for value in recorded.values()) and not study.trials:
+        for key, value in {**wanted, PROTOCOL_ATTR: PROTOCOL}.items():
+            study.set_user_attr(key, value)
+        return study
+    differs = [key for key in recorded if recorded[key] != wanted.get(key)]
+    if differs == [RUNG_KEY] and trained(study) >= cfg.search.n_trials:
+        differs = []  # a finished study trains nothing more: how its trials were judged no longer matters
+    if differs:
+        shown = "; ".join(f"{key}: study {recorded.get(key)} vs now {wanted.get(key)}" for key in sorted(differs))
+        raise StudyError(
+            f"study {study.study_name} ({storage_url(cfg)}) was started with another {', '.join(differs)} "
+            f"({shown}); continue it with the same settings or choose a new search.study_name"
+        )
+    return study
+
+
+# --- workers and their trials ---------------------------------------------------------------------------------
+
+
+def stat_field(pid: int, index: int) -> str:
+    """One field of /proc/<pid>/stat after the command name (Linux); "" when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[index]
+    except (OSError, IndexError):
+        return ""
+
+
+def start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot, so a reused pid is not taken for the old one."""
+    return stat_field(pid, 19)
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
+
+
+def worker_of(trial: FrozenTrial) -> str:
+    """The worker a trial recorded (this_worker(): host:pid:start time), or "" when it recorded none."""
+    return str(trial.user_attrs.get(WORKER_ATTR, ""))
+
+
+def host_of(worker: str) -> str:
+    return worker.partition(":")[0]
+
+
+def alive(worker: str, gone_hosts: Collection[str] = ()) -> bool | None:
+    """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell), unless
+    that host is one the user says is gone (search.gone_hosts: a machine given back, a node that died). On this
+    host the pid and its start time decide, even where gone_hosts names it (lent machines may share a hostname)."""
+    host, _, rest = worker.partition(":")
+    pid, _, started = rest.partition(":")
+    if host != socket.gethostname():
+        return False if host in gone_hosts else None
+    if not pid.isdigit():
+        return None
+    return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started and not zombie(int(pid))
+
+
+def zombie(pid: int) -> bool:
+    """Whether the process has exited and only waits to be reaped (its /proc entry stays until then)."""
+    return stat_field(pid, 0) == "Z"
+
+
+CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: which trial, on which seed
+RETRY_ATTRS = (*BASELINE_ATTRS, CANDIDATE_ATTR, SEED_ATTR)  # what a trial enqueued again keeps of the one that died
+
+
+def recover_dead(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[int]:
+    """Fail every RUNNING trial whose worker is gone and enqueue its design again; the numbers of those trials."""
+    recovered = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = trial.user_attrs.get(WORKER_ATTR)
+        if owner is None or alive(str(owner), gone_hosts) is not False:
+            continue
+        try:
+            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except (RuntimeError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another process recovered it first
+        kept = {key: trial.user_attrs[key] for key in RETRY_ATTRS if key in trial.user_attrs}
+        study.enqueue_trial(
+            dict(trial.params), user_attrs={**kept, "fixed": sorted(trial.params), "retry_of": trial.number}
+        )
+        recovered.append(trial.number)
+    return recovered
+
+
+def protocol(study: optuna.Study) -> int:
+    """The selection protocol the study began with (studies begun before it was recorded: 1)."""
+    return int(study.user_attrs.get(PROTOCOL_ATTR, 1))
+
+
+def is_baseline(trial: FrozenTrial | optuna.Trial) -> bool:
+    """An enqueued starting point: the base config, a published design, or a cross of their designs and recipes."""
+    return baseline_name(trial.user_attrs) is not None
+
+
+def own_recipe(attrs: dict[str, Any]) -> bool:
+    """A baseline as it was first trained: the base config, a published design, or an earlier finalist's cross with
+    its own recipe ("pareto8k×pareto8k"); not a design under another's recipe."""
+    design, _, recipe = str(attrs.get("cross", "")).partition(CROSS)
+    return baseline_name(attrs) is not None and (not recipe or design == recipe)
+
+
+def baseline_name(attrs: dict[str, Any]) -> str | None:
+    """The name a starting point is enqueued under: "base", a published preset, or "<design>×<recipe>"; None for a
+    searched trial."""
+    return attrs.get("published") or attrs.get("cross") or (BASE if attrs.get("base") else None)
+
+
+def baseline_preset(name: str | None) -> str | None:
+    """The experiment preset a baseline already is: a published design, or an earlier finalist under its own recipe
+    ("pareto5k_v1×pareto5k_v1"); None for the base config and for a design under another's recipe."""
+    if not name or name == BASE:
+        return None
+    design, _, recipe = name.partition(CROSS)
+    return design if not recipe or design == recipe else None
+
+
+def was_trained(trial: FrozenTrial) -> bool:
+    return trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and REFUSED_ATTR not in trial.user_attrs
+
+
+def trained(study: optuna.Study) -> int:
+    """Trials that trained to the end or until the pruner stopped them; refusals and RUNNING trials do not count."""
+    return sum(was_trained(t) for t in study.get_trials(deepcopy=False))
+
+
+def running(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[FrozenTrial]:
+    """RUNNING trials whose worker may still finish them."""
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if alive(worker_of(t), gone_hosts) is not False
+    ]
+
+
+def in_flight(study: optuna.Study, gone_hosts: Collection[str] = ()) -> int:
+    return len(running(study, gone_hosts))
+
+
+def reached(trial: FrozenTrial) -> tuple[int, float] | None:
+    """(last epoch reported, value there): how far a trial got and how good it was at that point."""
+    if not trial.intermediate_values:
+        return None
+    step = max(trial.intermediate_values)
+    return step + 1, trial.intermediate_values[step]
+
+
+def load(study_dir: Path) -> optuna.Study:
+    """The study whose journal is in ``study_dir`` (a committed results/studies/<study>/), to read."""
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(study_dir / JOURNAL_FILE)))
+    names = optuna.get_all_study_names(journal)
+    return optuna.load_study(study_name=study_dir.name if study_dir.name in names else names[0], storage=journal)
+
+
+def summary_path(cfg: DictConfig) -> Path:
+    return Path(cfg.search.results_dir) / SUMMARY_FILE
+
+
+def describe(study: optuna.Study) -> dict[str, Any]:
+    """The study's counts, as summary.yaml and the last line of every search print them."""
+    trials = study.get_trials(deepcopy=False)
+    ran = [t for t in trials if REFUSED_ATTR not in t.user_attrs]
+    stopped_at = sorted(reached(t)[0] for t in ran if t.state == TrialState.PRUNED and reached(t))
+    return {
+        "study": study.study_name,
+        "trials": len(trials),
+        "refused_before_training": len(trials) - len(ran),
+        "trained": sum(was_trained(t) for t in trials),
+        **{state.name.lower(): sum(t.state == state for t in ran) for state in TrialState},
+        "pruned_at_epoch": {epoch: stopped_at.count(epoch) for epoch in sorted(set(stopped_at))},
+        "trial_seconds": round(sum(t.duration.total_seconds() for t in ran if t.duration), 1),
+    }
