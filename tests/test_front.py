@@ -11,8 +11,8 @@ from conftest import REPO
 from torchvision.datasets import MNIST
 
 import mnist_design as md
-from mnist_design.models.net import parameter_count
 from mnist_design import generated as blocks
+from mnist_design.models.net import parameter_count
 from mnist_design.report import curve, front, study_tables
 from mnist_design.report.research import RESEARCH_FILE
 from mnist_design.runs import records as runs

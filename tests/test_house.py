@@ -1,10 +1,10 @@
 """The package's layout holds after a move: the packaging lists every folder, and what results/ committed (configs
 naming module paths, checkpoints pickling classes) still loads."""
 
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from conftest import REPO
 from hydra.utils import get_object
 from omegaconf import OmegaConf

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design.report import gpu, reruns, study_tables
 from mnist_design.generated import rewrite
+from mnist_design.report import gpu, reruns, study_tables
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
