@@ -180,5 +180,5 @@ def layer_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
 
 
 def receptive_field_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
-    """The seed's receptive-field table of the model's layers, as markdown."""
+    """The tutorial's receptive-field table of the model's layers, as markdown."""
     return markdown(receptive_fields(as_classifier(what).net))

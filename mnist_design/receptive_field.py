@@ -1,4 +1,4 @@
-"""Print the seed's receptive-field table for any model config (mnist_design/models/receptive_field.py).
+"""Print the tutorial's receptive-field table for any model config (mnist_design/models/receptive_field.py).
 
 python -m mnist_design.receptive_field model=best
 python -m mnist_design.receptive_field model=skeleton 'model.layers=[{conv: 8, kernel: 5}, ...]'

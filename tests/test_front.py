@@ -24,7 +24,7 @@ COMMITTED_CHECKPOINTS = sorted((REPO / "results" / front.RUNS_DIR).glob(f"*/seed
 
 
 def test_readme_blocks_are_what_results_render() -> None:
-    """The seed's rows and the front: README holds exactly what `report front=true` renders from results/."""
+    """The tutorial's rows and the front: README holds exactly what `report front=true` renders from results/."""
     readme = (REPO / "README.md").read_text()
     for block, text in front.render(REPO / "results").items():
         assert blocks.readme_block(readme, block) == text, block
@@ -65,7 +65,7 @@ def test_the_front_groups_finals_by_design_and_judges_them_against_their_budget(
 
 
 def test_the_front_pairs_each_design_with_the_one_above_and_the_best_baseline_and_says_tied(tmp_path: Path) -> None:
-    """The seed's design is a baseline at its budget; the best baseline is chosen on validation, not on test; a
+    """The tutorial's design is a baseline at its budget; the best baseline is chosen on validation, not on test; a
     design rendered from fewer seeds says so."""
     shutil.copy(REPO / "results" / RESEARCH_FILE, tmp_path / RESEARCH_FILE)
     for seed, acc in enumerate([0.9950, 0.9945, 0.9955]):
@@ -77,7 +77,7 @@ def test_the_front_pairs_each_design_with_the_one_above_and_the_best_baseline_an
     write_design(tmp_path, "ours", 7000, [0.9951, 0.9947, 0.9954])
     write_design(tmp_path, "few", 19000, [0.9970])
     rows = {row[1]: row for row in front.Front.load(tmp_path).rows()}
-    assert rows["row4"][2] == "the seed's design" and rows["row4"][7] == "– (the best baseline)"
+    assert rows["row4"][2] == "the tutorial's design" and rows["row4"][7] == "– (the best baseline)"
     assert rows["ours"][7].startswith("`row4`: +0.01 ± ") and rows["ours"][7].endswith("(3 seeds, tied)")
     assert rows["published_snehanshu"][6].startswith("`row4`: +0.10 ± 0.00 pp (3 seeds, better)")
     assert rows["few"][4] == "0 (only 1 of 3)" and "1 seed: no interval, tied" in rows["few"][6]

@@ -81,7 +81,7 @@ def test_report_groups_by_the_tags_runs_wrote_not_by_names(tmp_path: Path, compo
     report = write_report(found, tmp_path / "out", "python -m mnist_design.report sweep_dirs=[x]").read_text()
     assert has_row(report, "row1 basic skeleton", "7,496", "2", "0", "99.00 (one run)")
     assert "98.50 (one run)" in report and "99.40 (one run)" in report
-    assert "test 99.56 / 0.0168" in report  # the seed's published number beside ours
+    assert "test 99.56 / 0.0168" in report  # the tutorial's published number beside ours
     assert "**row2**: no runs collected." in report
     assert has_row(report, "9.0 Conv2d", "[-1, 10, 1, 1]", "160") and has_row(report, "**total**", "", "**7,496**")
     assert has_row(report, "**GAP**", *"6 1 20 20 0 6 1 2 2 18 28".split())

@@ -55,7 +55,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     trials = study(tmp_path, "tiny").trials
     base = trials[0]
     assert base.user_attrs["base"] and base.params["model.stage1.0"] == 8 and base.user_attrs["params"] == 7496
-    assert base.state.name == "COMPLETE"  # the seed's design runs the whole schedule: the others must beat it
+    assert base.state.name == "COMPLETE"  # the tutorial's design runs the whole schedule: the others must beat it
     trained = [t for t in trials if "refused" not in t.user_attrs]
     assert len(trained) == 6  # exactly what was asked: running trials are counted until they finish
     assert any(t.state.name == "PRUNED" and t.intermediate_values for t in trained)  # stopped by the pruner

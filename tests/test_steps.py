@@ -1,4 +1,4 @@
-"""The design steps (conf/step/) are the seed's design with exactly one change each."""
+"""The design steps (conf/step/) are the tutorial's design with exactly one change each."""
 
 from pathlib import Path
 

@@ -36,7 +36,7 @@ def test_the_walkthrough_runs_in_quick_mode(mnist_dir: Path, tmp_path: Path, mon
         for output in cell.outputs
     )
     assert "Quick mode: the numbers below are not results" in text
-    assert "| row4" in text and "7,496" in text  # the row table grew to the seed's best model
+    assert "| row4" in text and "7,496" in text  # the row table grew to the tutorial's best model
     assert "**GAP**" in text  # the receptive-field table
     assert "predictions [" in text
     walked = (tmp_path / "outputs" / "walkthrough").glob(f"*/*/{rundir.file_name('metrics')}")

@@ -1,4 +1,4 @@
-"""Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the seed's ways.
+"""Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the tutorial's ways.
 
     python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D (E on CUDA); medians
     python -m mnist_design.bench quick=true            # about a minute on a 2-core CPU
@@ -9,9 +9,9 @@
 A  the project's real path: factory.build() -> Lightning fit with the real callbacks and logger, resident tensors,
    batched augmentation on the device.
 B  a plain PyTorch loop over the same model, optimizer, scheduler and data path (no Lightning).
-C  the seed's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
+C  the tutorial's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
    through a DataLoader, trained by a Lightning Trainer with default settings (same model, same fast dropout).
-D  the seed's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
+D  the tutorial's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
 E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mode): measured on CUDA, or anywhere
    with compile=true (on a CPU compiling takes minutes and measured no gain). A and B are always eager.
 

@@ -1,7 +1,7 @@
 """What the bench times: the project's own training path (A) and the three it is compared with (B, C, D).
 
     rate = lightning_path(cfg)       # images/s of factory.build() -> Lightning fit, after cfg.warmup steps
-    PATHS["C"][1](cfg)               # the seed's PIL pipeline through a DataLoader, for comparison
+    PATHS["C"][1](cfg)               # the tutorial's PIL pipeline through a DataLoader, for comparison
 
 Each measurement times ``cfg.batches`` training steps after ``cfg.warmup`` steps (mnist_design/bench/__main__.py).
 """
@@ -137,7 +137,7 @@ def raw_loop(cfg: DictConfig) -> float:
 
 
 def seed_loader(cfg: DictConfig) -> DataLoader:
-    """The seed notebook's data: per-sample PIL rotation, ToTensor and Normalize through a DataLoader."""
+    """The tutorial notebook's data: per-sample PIL rotation, ToTensor and Normalize through a DataLoader."""
     pil_pipeline = transforms.Compose(
         [
             transforms.RandomRotation((-7.0, 7.0), fill=(1,)),
@@ -167,7 +167,7 @@ def seed_pipeline(cfg: DictConfig) -> float:
 
 
 def with_torch_dropout(net: nn.Module) -> nn.Module:
-    """The net with torch's own nn.Dropout in place of the project's faster CPU dropout, as in the seed's notebook."""
+    """The net with torch's own nn.Dropout in place of the project's faster CPU dropout, as in the tutorial's notebook."""
     for name, child in net.named_children():
         if isinstance(child, nn.Dropout) and type(child) is not nn.Dropout:
             setattr(net, name, nn.Dropout(child.p))
@@ -177,7 +177,7 @@ def with_torch_dropout(net: nn.Module) -> nn.Module:
 
 
 def seed_notebook(cfg: DictConfig) -> float:
-    """D: the seed's notebook: PIL pipeline, nn.Dropout, a plain loop with SGD + OneCycleLR stepped per batch."""
+    """D: the tutorial's notebook: PIL pipeline, nn.Dropout, a plain loop with SGD + OneCycleLR stepped per batch."""
     model = factory.classifier(cfg)
     with_torch_dropout(model.net)
     optimizer_config = model.optimizer_config(total_steps=lambda: cfg.warmup + cfg.batches)

@@ -4,7 +4,7 @@ Written by hand because torchvision's v2 transforms draw one random angle (and o
 per batch; here every image gets its own rotation/shift/scale/shear and elastic field in a single resampling, with
 no per-sample Python.
 
-    aug = BatchAffine(degrees=7)          # the seed's RandomRotation((-7, 7)), background stays background
+    aug = BatchAffine(degrees=7)          # the tutorial's RandomRotation((-7, 7)), background stays background
     aug = BatchAffine(degrees=7, translate=0.09, scale=0.09, brightness=0.2, contrast=0.2, p=0.5)  # half the images
     x = aug(images_in_0_1)                # (B, 1, 28, 28) float in [0, 1] -> same shape and dtype
     x = rotate(normalised_images, 5.0)    # one fixed rotation for the whole batch (test-time augmentation)
@@ -67,7 +67,7 @@ class BatchAffine(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         n, device = images.shape[0], images.device
-        # Random numbers are drawn only for the options in use, so the seed's rows replay as they always have.
+        # Random numbers are drawn only for the options in use, so the tutorial's rows replay as they always have.
         chosen = (torch.rand(n, device=device) < self.p)[:, None, None, None] if self.p < 1 else None
         theta = self.random_theta(n, device)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)

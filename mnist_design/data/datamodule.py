@@ -4,7 +4,7 @@
     dm.prepare_data(); dm.setup("fit")
 
 Splits: 55,000 train / 5,000 validation carved from the official 60k with ``split_seed``; the official 10k test set
-is used for the final test only. ``val_on_test=True`` reproduces the seed's protocol instead (train on all 60k,
+is used for the final test only. ``val_on_test=True`` reproduces the tutorial's protocol instead (train on all 60k,
 "validate" on the test set every epoch); runs made that way are labelled as such everywhere.
 """
 

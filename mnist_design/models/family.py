@@ -49,7 +49,7 @@ def pool_and_squeeze(width: int, squeeze_first: bool) -> list[dict]:
     """Max-pool and a dropout-free 1x1 conv to ``width`` channels (none for 0), in the order asked for."""
     if not width:
         return [{"maxpool": 2}]
-    squeeze = {"conv": width, "kernel": 1, "dropout": False}  # the seed keeps its transition dropout-free
+    squeeze = {"conv": width, "kernel": 1, "dropout": False}  # the tutorial keeps its transition dropout-free
     return [squeeze, {"maxpool": 2}] if squeeze_first else [{"maxpool": 2}, squeeze]
 
 

@@ -56,7 +56,7 @@ class ConvNet(nn.Module):
         self.layers = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x).flatten(1)  # logits; cross_entropy applies the seed's log_softmax + NLL in one op
+        return self.layers(x).flatten(1)  # logits; cross_entropy applies the tutorial's log_softmax + NLL in one op
 
 
 def build_block(
@@ -72,7 +72,7 @@ def build_block(
             raise ValueError(f"model.layers[{index}] = {spec}: maxpool must be a whole number >= 1 (its kernel)")
         block, size = nn.MaxPool2d(pool), size // pool
     elif kind == ["gap"]:
-        block, size = nn.AvgPool2d(size, stride=1), 1  # stride 1 as in the seed's RF table; output is 1x1 anyway
+        block, size = nn.AvgPool2d(size, stride=1), 1  # stride 1 as in the tutorial's RF table; output is 1x1 anyway
     else:
         kernel, padding = spec.get("kernel", 3), spec.get("padding", 0)
         block = conv_block(

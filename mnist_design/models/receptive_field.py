@@ -1,4 +1,4 @@
-"""The seed's receptive-field table, computed by walking a model's layers (nothing hard-coded).
+"""The tutorial's receptive-field table, computed by walking a model's layers (nothing hard-coded).
 
 For each layer that moves pixels (conv, max-pool, average-pool): N = side length, CH = channels, j = jump (input
 pixels between neighbouring outputs), r = receptive field, with
@@ -93,6 +93,6 @@ def receptive_fields(net: nn.Module, image_size: int = IMAGE_SIZE, in_channels: 
 
 
 def markdown(rows: list[Row]) -> str:
-    """The table as GitHub markdown (tabulate), centred like the seed's."""
+    """The table as GitHub markdown (tabulate), centred like the tutorial's."""
     body = [[f"**{name}**", *numbers] for name, *numbers in map(astuple, rows)]
     return tabulate(body, headers=HEADER, tablefmt="pipe", stralign="center", numalign="center")

@@ -1,6 +1,6 @@
-"""README's evidence, from the run records committed in results/: the seed's rows, the front and the answer.
+"""README's evidence, from the run records committed in results/: the tutorial's rows, the front and the answer.
 
-    front = Front.load(Path("results"))  # research.yaml, the seed's rows and the finals, read once
+    front = Front.load(Path("results"))  # research.yaml, the tutorial's rows and the finals, read once
     front.blocks()                       # {"rows", "front", "baselines", "answer", "gpu"}: README's blocks
     python -m mnist_design.report front=true   # prints them, draws results/*.png, rewrites README's blocks (and
                                                # results/README's study tables, mnist_design/report/study_tables.py)
@@ -8,11 +8,11 @@
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, the seeds
 results/research.yaml names, final-epoch test; seeds added to a tied pair enter its paired differences only), and the
 seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
-under, and its baselines there are the seed's design, the published ones and, once a later finalist of the budget has
+under, and its baselines there are the tutorial's design, the published ones and, once a later finalist of the budget has
 finals, the earlier finalists the search spaces cross (mnist_design/search/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
-shows its own published figure beside ours (results/research.yaml says how that figure was measured). The seed's rows
-are the runs tagged ``row: <rowN>`` there, shown beside the seed's own single runs.
+shows its own published figure beside ours (results/research.yaml says how that figure was measured). The tutorial's rows
+are the runs tagged ``row: <rowN>`` there, shown beside the tutorial's own single runs.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ HEADER = [
     "target",
     "met",
 ]
-SEED_DESIGN = "the seed's design"  # the kind of the seed's final row, a baseline at its budget
+SEED_DESIGN = "the tutorial's design"  # the kind of the tutorial's final row, a baseline at its budget
 PUBLISHED = "published"
 SEARCHED = "searched"
 EARLIER = "earlier finalist"  # a searched design a later study of its budget crosses, once that one has finals
@@ -108,13 +108,13 @@ def by_seed_role(
 
 @dataclass(frozen=True)
 class Front:
-    """results/ read once: what it compares against, the seed's rows, and its finals by design (the seed's own
+    """results/ read once: what it compares against, the tutorial's rows, and its finals by design (the tutorial's own
     design among them, from its final row's runs)."""
 
     results: Path
     research: Research
     designs: dict[str, list[runs.Run]]  # the runs of the finals' seeds, by design
-    seed_rows: dict[str, list[runs.Run]]  # every row of the seed's table, with no runs where none is committed
+    seed_rows: dict[str, list[runs.Run]]  # every row of the tutorial's table, with no runs where none is committed
     skipped: tuple[str, ...] = ()  # one line per run record that could not be used, naming its file
     crossed: frozenset[str] = frozenset()  # earlier finalists that later searches cross as baselines
     added: dict[str, list[runs.Run]] = field(default_factory=dict)  # seeds added to a tied pair: paired Δ only
@@ -154,7 +154,7 @@ class Front:
         return [d for d in self.designs if d not in own and self.budget(d) == self.budget(design)]
 
     def best_baseline(self, budget: int | None) -> str | None:
-        """The budget's baseline (the seed's design, a published one, an earlier finalist) with the best mean
+        """The budget's baseline (the tutorial's design, a published one, an earlier finalist) with the best mean
         validation accuracy among those with every seed: chosen on validation, so the test set only reports."""
         baselines = [d for d in self.complete() if self.kind(d) != SEARCHED and self.budget(d) == budget]
         return max(baselines, key=lambda d: stats(self.designs[d], "val_acc")[0], default=None)
@@ -205,9 +205,9 @@ class Front:
         return markdown(HEADER, self.rows(), right=(3,))
 
     def rows_table(self) -> str:
-        """The seed's table with the committed runs of each row beside the seed's own single runs."""
+        """The tutorial's table with the committed runs of each row beside the tutorial's own single runs."""
         if not any(self.seed_rows.values()):
-            return f"_No runs of the seed's rows under `{self.results.name}/{RUNS_DIR}/` yet._"
+            return f"_No runs of the tutorial's rows under `{self.results.name}/{RUNS_DIR}/` yet._"
         return comparison_table(self.seed_rows, self.research)
 
     def baseline_table(self) -> str:
@@ -244,7 +244,7 @@ class Front:
         return resolved_front(self.candidates())
 
     def answer(self) -> str:
-        """README's answer to the seed's question, in one paragraph, from resolved differences only."""
+        """README's answer to the tutorial's question, in one paragraph, from resolved differences only."""
         candidates = self.candidates()
         curve = resolved_front(candidates)
         if len(curve) < 2:
@@ -311,7 +311,7 @@ class Front:
 
     def draw(self) -> list[Path]:
         """results/front.png (our finals, mean ± std and worst over seeds, beside the published designs' own figures),
-        results/learning_curves.png (the seed's rows, mean over seeds) and results/predictions.png (the baseline
+        results/learning_curves.png (the tutorial's rows, mean over seeds) and results/predictions.png (the baseline
         row's first run on the test set), each where its runs exist."""
         out = RunDir(self.results)
         drawn: list[Path | None] = []  # None: a figure with no runs to draw it from

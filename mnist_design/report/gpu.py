@@ -4,7 +4,7 @@
     results/gpu/default/seed_S/    # python -m mnist_design.train seed=S hydra.run.dir=results/gpu/default/seed_S
     results/gpu/bench/bench.json   # python -m mnist_design.bench hydra.run.dir=results/gpu/bench
 
-The default run's test accuracy is paired by seed with the same run on the CPU (the seed's final row in
+The default run's test accuracy is paired by seed with the same run on the CPU (the tutorial's final row in
 results/runs/), so the block says whether the card changes the result, not only how fast it gets there.
 """
 

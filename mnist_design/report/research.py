@@ -1,7 +1,7 @@
 """What the report compares against, read from results/research.yaml (the data lives there, not in code).
 
 data = Research.load(Path("results"))
-data.seed_rows["row4"]["test_acc"]      # the seed's published number for its row 4
+data.seed_rows["row4"]["test_acc"]      # the tutorial's published number for its row 4
 data.budget_of(1968)                    # 2000: the smallest budget a design is under
 data.verdict(1968, [0.990, 0.991])      # "yes", or by how much the target was missed
 data.seed_role(7)                       # "final", "added" (paired differences only) or "past the cap"
@@ -30,8 +30,8 @@ class ResearchUnreadable(UserError):
 
 @dataclass(frozen=True)
 class Research:
-    seed_rows: dict[str, dict[str, Any]]  # row tag -> the seed's published numbers
-    baseline: str  # the seed row every ablation changes one thing of
+    seed_rows: dict[str, dict[str, Any]]  # row tag -> the tutorial's published numbers
+    baseline: str  # the tutorial row every ablation changes one thing of
     final_seeds: tuple[int, ...]  # every design's finals: means, spreads, targets and validation choices
     seed_cap: int  # seeds below it beyond final_seeds enter paired differences only; seeds from it on are left out
     targets: dict[int, dict[str, float]]  # budget -> {mean[, every_seed]}

@@ -1,9 +1,9 @@
-"""REPORT.md from collected runs: the seed's table, the step analysis, ablations, designs, figures, the best model.
+"""REPORT.md from collected runs: the tutorial's table, the step analysis, ablations, designs, figures, the best model.
 
     path = write_report(found, Path("outputs/report"), "python -m mnist_design.report ...", Research.load(results))
 
 Every section is computed from the runs' metrics and history files and their saved configs; a section whose runs are
-missing is left out (the seed's rows always show, saying "no runs").
+missing is left out (the tutorial's rows always show, saying "no runs").
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from mnist_design.runs.layout import RunDir
 from mnist_design.runs.records import Run
 from mnist_design.training import factory, scoring
 
-ABLATION_TAGS = ("scheduler", "recipe")  # tags of runs that change one thing of the seed's baseline row
+ABLATION_TAGS = ("scheduler", "recipe")  # tags of runs that change one thing of the tutorial's baseline row
 STEP_BASE = "base"  # the step= preset every design step is compared with (conf/step/base.yaml)
 
 
@@ -92,7 +92,7 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
     ]
     return {
         "seed rows (test, mean ± std)": summarise(groups["row"]),
-        f"the seed's design as step={STEP_BASE} (test, mean ± std)": summarise({"": groups["step"].get(STEP_BASE, [])}),
+        f"the tutorial's design as step={STEP_BASE} (test, mean ± std)": summarise({"": groups["step"].get(STEP_BASE, [])}),
         "our designs (test, mean ± std)": summarise(groups["design"]),
         "search trials (validation)": trials,
         "published, as their sources measured (test)": research.published_points(),
@@ -126,7 +126,7 @@ def ablation_sections(found: Sequence[Run], baseline: list[Run], steps: dict[str
     if steps.get(STEP_BASE):
         sections += [
             "## Design step by step (ranked on validation accuracy)",
-            f"Each step is the seed's design and recipe (`step={STEP_BASE}`) with exactly one change (conf/step/); "
+            f"Each step is the tutorial's design and recipe (`step={STEP_BASE}`) with exactly one change (conf/step/); "
             "the Δ pairs runs of the same seed. The test column is shown for the record, nothing was chosen with it.",
             ablation_table({k: g for k, g in steps.items() if k != STEP_BASE}, steps[STEP_BASE], "step"),
         ]
@@ -152,10 +152,10 @@ def write_report(found: Sequence[Run], out_dir: Path, command: str, research: Re
     groups = {"row": rows, "design": by_tag(found, "design"), "step": by_tag(found, "step")}
     minutes = sum(r.metrics.get("seconds", 0) for r in found) / 60
     sections = [
-        "# The seed's table, reproduced",
+        "# The tutorial's table, reproduced",
         f"Generated {datetime.date.today().isoformat()} by `{command}` from {len(found)} runs; hardware: "
         f"{hardware(found)}; total training time {minutes:.1f} min. Test metrics are those of the final epoch's "
-        "weights, as in the seed's table; validation is a 5,000-image split of the training set and nothing was "
+        "weights, as in the tutorial's table; validation is a 5,000-image split of the training set and nothing was "
         "chosen on the test set. Values are mean ± sample std over seeds, with the minimum in brackets.",
         comparison_table(rows, research),
         "## What each step did (computed from the table)",

@@ -1,6 +1,6 @@
 """The report's markdown tables, rendered by tabulate (pipe tables); each takes groups of runs and returns text.
 
-comparison_table(rows, research)      # the seed's table: ours (mean ± std over seeds), each step's paired gain, the
+comparison_table(rows, research)      # the tutorial's table: ours (mean ± std over seeds), each step's paired gain, the
                                       # published run
 ablation_table(groups, baseline, "recipe")   # each variant against its baseline on the same seeds
 design_table(designs, research)       # searched or published designs against their budget's target
@@ -19,7 +19,7 @@ from mnist_design.report.research import Research
 from mnist_design.report.stats import cell, paired, signed, stats, train_test_gap
 from mnist_design.runs.records import Run
 
-SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the seed table's columns, in its order
+SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the tutorial table's columns, in its order
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
@@ -41,7 +41,7 @@ def published_cell(numbers: dict) -> str:
 
 
 def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
-    """The seed's table: ours beside the seed's run, and each row's paired test gain over the row before it."""
+    """The tutorial's table: ours beside the tutorial's run, and each row's paired test gain over the row before it."""
     lines, previous = [], None
     for row, group in rows.items():
         theirs = published_cell(research.seed_rows[row])
@@ -160,7 +160,7 @@ def layer_table(model: nn.Module, prefix: str = "net.layers.") -> str:
     lines = []
     for name, kind, out, params in zip(summary.layer_names, summary.layer_types, summary.out_sizes, summary.param_nums):
         if name.startswith(prefix) and kind != "Sequential":
-            shape = ", ".join(str(v) for v in [-1, *out[1:]])  # the seed's torchsummary style: -1 for the batch
+            shape = ", ".join(str(v) for v in [-1, *out[1:]])  # the tutorial's torchsummary style: -1 for the batch
             lines.append([f"{name.removeprefix(prefix)} {kind}", f"[{shape}]", f"{params:,}"])
     lines.append(["**total**", "", f"**{summary.total_parameters:,}**"])
     return markdown(["layer (type)", "output shape", "params"], lines, right=(2,))

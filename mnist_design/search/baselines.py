@@ -3,7 +3,7 @@
     enqueue_starting_points(study, cfg, typed)   # the base config, each published design, each cross
     own_overrides(trial.user_attrs, cfg)         # the overrides that make a trial that baseline
 
-The base config's own point (the seed's design, when it fits), every published design that fits
+The base config's own point (the tutorial's design, when it fits), every published design that fits
 (conf/experiment/published_*.yaml, each with its own recipe) and, where the space names ``search.crosses``, each of
 those baselines' designs under each of their recipes. A baseline is never pruned (trials.py); with its
 own recipe it is always a selection candidate (finalists.py), so what the search finds has beaten it on the same

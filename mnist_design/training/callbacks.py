@@ -19,7 +19,7 @@ from mnist_design.runs.records import append_history
 
 
 class EpochSummary(L.Callback):
-    """One console line per epoch, like the seed's logs, and the same numbers appended to the run's history file.
+    """One console line per epoch, like the tutorial's logs, and the same numbers appended to the run's history file.
 
     The file is appended, never rewritten, so a resumed run adds to it; readers keep the last record per epoch.
     """

@@ -97,7 +97,7 @@ def evaluate(
         **{key: logged[key] for key in epoch_keys() if key in logged},
         **runs.final_epoch(history),
     }
-    if cfg.test:  # the seed's table reports the final epoch's weights; the val-selected checkpoint goes beside them
+    if cfg.test:  # the tutorial's table reports the final epoch's weights; the val-selected checkpoint goes beside them
         metrics.update(scoring.metrics_on_test(trainer, model, datamodule))
         metrics["selected"] = selected_metrics(trainer, datamodule)
     metrics.update(

@@ -6,7 +6,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from mnist_design.models.net import ConvNet
 from mnist_design.training.module import MNISTClassifier
 
-# The seed's printed summary of its best model: (layer type, output shape, params), in order.
+# The tutorial's printed summary of its best model: (layer type, output shape, params), in order.
 SEED_TABLE = [
     ("Conv2d", [8, 26, 26], 72),
     ("BatchNorm2d", [8, 26, 26], 16),
