@@ -76,10 +76,13 @@ def load_runs(*folders: str | Path, by: str | None = None) -> list[Run] | dict[s
     found, problems = runs.collect(folders)
     for problem in problems:
         print(f"skipped: {problem}", file=sys.stderr)
+    if not found:
+        where = ", ".join(map(str, folders)) or "no folder (give one or more)"
+        raise ConfigError(f"load_runs: no finished run under {where} (a finished run has a metrics.json)")
     if not by:
         return found
     tags = sorted({key for run in found for key in run.tags})
-    if found and by not in tags:
+    if by not in tags:
         raise ConfigError(f"load_runs: by={by} is not a tag of these runs; their tags are {', '.join(tags)}")
     return by_tag(found, by)
 
@@ -124,7 +127,8 @@ def images(inputs: Input | Sequence[Input]) -> Iterable[tuple[str, Image.Image]]
         if isinstance(item, Image.Image):
             yield f"image[{index}]", item
         elif isinstance(item, (np.ndarray, torch.Tensor)):
-            yield from array_images(index, np.asarray(item.cpu() if isinstance(item, torch.Tensor) else item))
+            # detach: a tensor that requires grad (a model's output, say) is still just pixels here
+            yield from array_images(index, np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item))
         else:
             for path in expand([str(item)]):
                 try:
@@ -151,6 +155,8 @@ def pil_image(plane: np.ndarray, name: str) -> Image.Image:
         raise UnreadableInput(
             f"{name}: an array image must be HxW, HxWx3 (colour) or NxHxW for several, not shape {plane.shape}"
         )
+    if plane.dtype.kind == "b":  # a mask: True is ink
+        plane = plane.astype(np.float64)
     scaled = plane * 255.0 if plane.dtype.kind == "f" and plane.max() <= 1.0 else plane
     return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
 

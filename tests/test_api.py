@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import tiny
 from PIL import Image
 
@@ -62,6 +63,13 @@ def test_load_runs_groups_by_tag_as_the_report_does(api_run: md.Run) -> None:
         md.load_runs("no_such_folder")
 
 
+def test_load_runs_of_nothing_says_so(tmp_path: Path) -> None:
+    """Issue 46: an empty folder gave [] and an unknown by= on it {} without a word."""
+    for by in (None, "candidate"):
+        with pytest.raises(UserError, match=r"load_runs: no finished run under .*a finished run has a metrics.json"):
+            md.load_runs(tmp_path, by=by)
+
+
 def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_path: Path) -> None:
     model = md.load_model(api_run.checkpoint)
     digit = np.zeros((28, 28), dtype=np.uint8)
@@ -90,6 +98,18 @@ def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_pa
         model.predict([digit, np.zeros((28, 28))])  # a blank image among others is named
     with pytest.raises(UnreadableInput, match=r"array\[0\]: .*non-empty"):
         model.predict(np.zeros((0, 0)))
+    # issue 46: a tensor that requires grad, and a boolean mask, are pixels like any other
+    [from_grad] = model.predict(torch.tensor(digit, dtype=torch.float32, requires_grad=True))
+    [from_mask] = model.predict(digit > 0)
+    assert from_grad.label == from_mask.label == found[0].label
+
+
+def test_a_checkpoint_whose_net_cannot_be_built_is_one_line(api_run: md.Run, tmp_path: Path) -> None:
+    checkpoint = torch.load(api_run.checkpoint, weights_only=False)
+    checkpoint["hyper_parameters"]["net"]["_target_"] = "mnist_design.models.net.NoSuchNet"
+    torch.save(checkpoint, tmp_path / "unbuildable.ckpt")
+    with pytest.raises(UserError, match=r"unbuildable.ckpt: its saved hyper_parameters do not build a model here"):
+        md.load_model(tmp_path / "unbuildable.ckpt")
 
 
 def test_tables_of_a_config_an_override_or_a_model(api_run: md.Run) -> None:

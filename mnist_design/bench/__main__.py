@@ -9,7 +9,8 @@
 A  the project's real path: factory.build() -> Lightning fit with the real callbacks and logger, resident tensors,
    batched augmentation on the device.
 B  a plain PyTorch loop over the same model, optimizer, scheduler and data path (no Lightning).
-C  the tutorial's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor + Normalize
+C  the tutorial's data pipeline: torchvision's MNIST dataset with per-sample PIL RandomRotation(7) + ToTensor +
+   Normalize
    through a DataLoader, trained by a Lightning Trainer with default settings (same model, same fast dropout).
 D  the tutorial's notebook as it is: the same pipeline as C, torch's own nn.Dropout, a plain PyTorch training loop.
 E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mode): measured on CUDA, or anywhere

@@ -167,7 +167,7 @@ def seed_pipeline(cfg: DictConfig) -> float:
 
 
 def with_torch_dropout(net: nn.Module) -> nn.Module:
-    """The net with torch's own nn.Dropout in place of the project's faster CPU dropout, as in the tutorial's notebook."""
+    """The net with torch's own nn.Dropout in place of the project's faster CPU dropout, as the tutorial's notebook."""
     for name, child in net.named_children():
         if isinstance(child, nn.Dropout) and type(child) is not nn.Dropout:
             setattr(net, name, nn.Dropout(child.p))

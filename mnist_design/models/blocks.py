@@ -36,7 +36,7 @@ def conv_block(
     activation: bool = True,
     separable: bool = False,
 ) -> nn.Sequential:
-    """A bias-free conv (BatchNorm's shift or the next layer makes a bias redundant, and the tutorial's counts have none).
+    """A bias-free conv (BatchNorm's shift or the next layer makes a bias redundant; the tutorial's counts have none).
 
     ``activation=False`` gives the bare conv used for the logits. ``separable=True`` replaces the dense conv by a
     depthwise one (one ``kernel`` x ``kernel`` filter per input channel) and a pointwise 1x1 to ``out_channels``:

@@ -2,7 +2,7 @@
 
     python -m mnist_design.report      # train 4 rows x seeds [0,1,2] + schedulers, then report
     python -m mnist_design.report recipes=[ema,tta] designs=[pareto8k]    # + recipe ablations and searched designs
-    python -m mnist_design.report steps=[padding28,gap_late] schedulers=false   # + design steps from the tutorial's design
+    python -m mnist_design.report steps=[padding28,gap_late] schedulers=false   # + steps from the tutorial's design
     python -m mnist_design.report sweep_dirs=[outputs/multiruns]    # collect finished runs: nothing is retrained
     python -m mnist_design.report 'train_overrides=["trainer.max_epochs=3"]'   # a quick, smaller report
     python -m mnist_design.report sweep_dirs=[outputs/searches/design_8000] out_dir=outputs/s8k_report   # a search

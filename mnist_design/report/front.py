@@ -8,16 +8,15 @@
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, the seeds
 results/research.yaml names, final-epoch test; seeds added to a tied pair enter its paired differences only), and the
 seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
-under, and its baselines there are the tutorial's design, the published ones and, once a later finalist of the budget has
-finals, the earlier finalists the search spaces cross (mnist_design/search/baselines.py). Every difference is
+under, and its baselines there are the tutorial's design, the published ones and, once a later finalist of the budget
+has finals, the earlier finalists the search spaces cross (mnist_design/search/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
-shows its own published figure beside ours (results/research.yaml says how that figure was measured). The tutorial's rows
-are the runs tagged ``row: <rowN>`` there, shown beside the tutorial's own single runs.
+shows its own published figure beside ours (results/research.yaml says how that figure was measured). The tutorial's
+rows are the runs tagged ``row: <rowN>`` there, shown beside the tutorial's own single runs.
 """
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -32,6 +31,7 @@ from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Researc
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
+from mnist_design.report.validate import trusted
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
@@ -65,14 +65,8 @@ def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
     skipped += [
         f"{RunDir(d).metrics}: missing, so {d.name} is left out (unfinished, or its record lost)" for d in unfinished
     ]
-    tested = []
-    for run in found:
-        accuracy = run.metrics.get("test_acc")
-        if isinstance(accuracy, float) and math.isfinite(accuracy):
-            tested.append(run)
-        elif accuracy is not None:
-            skipped.append(f"{run.path / 'metrics.json'}: test_acc is {accuracy!r}, not a finite accuracy")
-    return tested, skipped
+    tested, left_out = trusted([run for run in found if "test_acc" in run.metrics])  # report/validate.py
+    return tested, skipped + left_out
 
 
 def seeds_cell(group: list[runs.Run], most: int, added: list[runs.Run]) -> str:

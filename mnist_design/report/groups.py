@@ -26,7 +26,7 @@ def by_tag(found: Sequence[Run], key: str, keep: Callable[[Run], bool] = lambda 
 
 
 def seed_rows(found: Sequence[Run], rows: Iterable[str]) -> dict[str, list[Run]]:
-    """The tutorial's rows with their own recipe (no recipe= on top), in the tutorial's order, every row even without runs."""
+    """The tutorial's rows with their own recipe (no recipe= on top), in its order, every row even without runs."""
     grouped = by_tag(found, "row", keep=lambda r: not r.tag("recipe"))
     return {row: grouped.get(row, []) for row in rows}
 

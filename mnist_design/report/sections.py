@@ -92,7 +92,9 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
     ]
     return {
         "seed rows (test, mean ± std)": summarise(groups["row"]),
-        f"the tutorial's design as step={STEP_BASE} (test, mean ± std)": summarise({"": groups["step"].get(STEP_BASE, [])}),
+        f"the tutorial's design as step={STEP_BASE} (test, mean ± std)": summarise(
+            {"": groups["step"].get(STEP_BASE, [])}
+        ),
         "our designs (test, mean ± std)": summarise(groups["design"]),
         "search trials (validation)": trials,
         "published, as their sources measured (test)": research.published_points(),

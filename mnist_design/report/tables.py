@@ -19,7 +19,7 @@ from mnist_design.report.research import Research
 from mnist_design.report.stats import cell, paired, signed, stats, train_test_gap
 from mnist_design.runs.records import Run
 
-SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the tutorial table's columns, in its order
+SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the tutorial table's columns
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:

@@ -17,6 +17,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
@@ -134,8 +135,9 @@ def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNIST
     """classifier_from_checkpoint for a checkpoint already read (``path`` names it in errors)."""
     try:
         model = MNISTClassifier(**checkpoint["hyper_parameters"])  # the module's own arguments, as saved
-    except (TypeError, ValueError) as error:  # a key this version does not take, or a value it refuses
-        raise CheckpointError(f"{path}: its saved hyper_parameters do not build a model here ({error})") from None
+    except (TypeError, ValueError, InstantiationException) as error:  # a key or a net this version cannot build
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise CheckpointError(f"{path}: its saved hyper_parameters do not build a model here ({reason})") from None
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
