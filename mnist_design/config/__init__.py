@@ -128,7 +128,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     if "search" in cfg:  # the search's own keys
         checks += [
             ("search.workers", cfg.search.workers, positive, ">= 1"),
-            ("search.rung_epochs", cfg.search.get("rung_epochs"), lambda v: v is None or v > 0, "null or >= 1"),
+            (
+                "search.rung_epochs",
+                cfg.search.get("rung_epochs"),
+                lambda v: v is None or v >= 2,  # a rung of N epochs is Optuna's step N - 1; its pruners need >= 1
+                "null or >= 2 (a 1-epoch rung is Optuna's step 0, below every pruner's min_resource)",
+            ),
             ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
             ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
             ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
@@ -181,11 +186,32 @@ def validate(cfg: DictConfig) -> int:
             f"{train_size:,} training images"
         )
     check_recipe(cfg)
+    if "search" in cfg:
+        check_pruner(cfg)
     if HydraConfig.initialized():
         check_presets(HydraConfig.get().runtime.choices)
     # built once: the net checks its own arguments (model.dropout, the layers), the module its own (module.*)
     module = built("model", lambda: MNISTClassifier.from_config(cfg), also=("module.",))
     return parameter_count(module.net)
+
+
+def check_pruner(cfg: DictConfig) -> None:
+    """search.rung_epochs and the pruner agree: a pruner that reads the rung has one, a rung a pruner to judge it."""
+    rung = cfg.search.get("rung_epochs")
+    shown = "null" if rung is None else rung
+    try:
+        pruner = OmegaConf.to_container(cfg.search.pruner, resolve=True) if cfg.search.get("pruner") else {}
+    except Exception:  # noqa: BLE001 - OmegaConf wraps the resolver's TypeError in its own kinds
+        raise ConfigError(
+            f"search.rung_epochs={shown} is not allowed with this pruner: it judges searched trials on a compressed "
+            f"schedule of search.rung_epochs epochs; give search.rung_epochs=N (N >= 2), or pruner=halving, median "
+            f"or none"
+        ) from None
+    if rung is not None and str(pruner.get("_target_", "")).endswith("NopPruner"):
+        raise ConfigError(
+            f"search.rung_epochs={rung} is not allowed with pruner=none: no pruner would judge the rung, so its runs "
+            f"would only cost training; drop search.rung_epochs (null) or choose pruner=compressed"
+        )
 
 
 def first_line(error: BaseException) -> str:
