@@ -13,12 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
+import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.generated import rewrite
+from mnist_design.generated import readme_block, rewrite
 from mnist_design.search import signals
 
 
@@ -28,14 +29,39 @@ def fidelity(cfg: DictConfig) -> str:
             f"fidelity.worker={cfg.fidelity.worker} is not allowed: it must be in [0, fidelity.workers - 1] "
             f"(fidelity.workers={cfg.fidelity.workers})"
         )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampler's in-memory study needs no line of its own
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("fidelity.")]
     configs = signals.sample_configs(cfg, typed)
     trained = signals.train_share(cfg, typed, configs)
     table = signals.signal_table(Path(cfg.fidelity.results_dir), cfg.fidelity.full_epochs, cfg.fidelity.compressed)
     print(f"[fidelity] {trained} runs trained now\n{table}")
     if cfg.fidelity.docs:
-        rewrite(Path(cfg.fidelity.docs), {f"fidelity_{cfg.budget}": table})
+        block = f"fidelity_{cfg.budget}"
+        check_not_emptier(Path(cfg.fidelity.docs), block, table, cfg.fidelity.results_dir)
+        rewrite(Path(cfg.fidelity.docs), {block: table})
     return table
+
+
+def configs_measured(table: str) -> int:
+    """The most configurations any row of a signal table was measured on (its second column)."""
+    counts = [row.split("|")[2].strip() for row in table.splitlines() if row.startswith("| ") and row.count("|") > 3]
+    return max((int(c) for c in counts if c.isdigit()), default=0)
+
+
+def check_not_emptier(docs: Path, block: str, table: str, results_dir: str) -> None:
+    """A docs table is replaced only by one measured on at least as many configurations: a sample folder that is
+    empty, or another one, must not overwrite the committed evidence (issue 46)."""
+    try:
+        current = readme_block(docs.read_text(), block)
+    except (OSError, UnicodeDecodeError, IndexError):
+        return  # no such block or file: rewrite() says so in one line
+    had, has = configs_measured(current), configs_measured(table)
+    if has < had:
+        raise ConfigError(
+            f"fidelity.docs={docs}: its {block} table was measured on {had} configurations, this sample "
+            f"(fidelity.results_dir={results_dir}) on {has}; nothing written. Point fidelity.results_dir at the "
+            f"sample the table is about, or give fidelity.docs=null to print only"
+        )
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="fidelity")

@@ -232,6 +232,13 @@ CASES = [
     ),
     (TRAIN, ["scheduler=piecewise", "scheduler.points=[[0,0.1],[5,abc]]"], 2, "pairs of finite numbers"),
     (TRAIN, ["model.layers=[{conv: 8}, {maxpool: 0}, {conv: 10}, {gap: true}]"], 2, "maxpool must be a whole number"),
+    (
+        FIDELITY,
+        ["budget=5000", "search_space=small", "fidelity.configs=0", "fidelity.results_dir=empty_dir"]
+        + ["fidelity.docs=search.md"],  # a copy of docs/search.md: its committed table must not be emptied
+        2,
+        "its fidelity_5000 table was measured on 10 configurations, this sample (fidelity.results_dir=empty_dir) on 0",
+    ),
     (FIDELITY, ["fidelity.worker=5"], 2, "fidelity.worker=5 is not allowed: it must be in [0, fidelity.workers - 1]"),
 ]
 
@@ -259,6 +266,7 @@ def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     (tmp_path / "afile").write_text("a file where a directory is expected")
     (tmp_path / "empty_dir").mkdir()
+    shutil.copy(REPO / "docs" / "search.md", tmp_path / "search.md")
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "a.png")
     research = (REPO / "results" / RESEARCH_FILE).read_text()  # finals.cap missing, not a number, below a seed
     for folder, cap in {"finals_no_cap": "", "finals_cap_text": "cap: ten", "finals_cap_low": "cap: 3"}.items():
