@@ -234,8 +234,14 @@ CASES = [
     (TRAIN, ["model.layers=[{conv: 8}, {maxpool: 0}, {conv: 10}, {gap: true}]"], 2, "maxpool must be a whole number"),
     (
         FIDELITY,
-        ["budget=5000", "search_space=small", "fidelity.configs=0", "fidelity.results_dir=empty_dir"]
-        + ["fidelity.docs=search.md"],  # a copy of docs/search.md: its committed table must not be emptied
+        # fidelity.docs: a copy of docs/search.md, whose committed table must not be emptied
+        [
+            "budget=5000",
+            "search_space=small",
+            "fidelity.configs=0",
+            "fidelity.results_dir=empty_dir",
+            "fidelity.docs=search.md",
+        ],
         2,
         "its fidelity_5000 table was measured on 10 configurations, this sample (fidelity.results_dir=empty_dir) on 0",
     ),
