@@ -439,3 +439,13 @@ def test_a_database_that_goes_away_mid_study_is_one_line_and_keeps_finished_tria
         assert [t.value for t in kept.trials if t.state.name == "COMPLETE"] == [0.5]
     finally:
         server.cleanup()
+
+
+def test_a_storage_given_for_a_folder_that_holds_another_study_is_refused(search_cfg, tmp_path: Path) -> None:
+    """Issue 46: search.storage= pointed elsewhere wrote its selection into the committed study's folder."""
+    cfg = search_cfg()
+    studies.open_study(cfg, studies.identity(cfg, []))  # the folder's own study: results_dir/journal.log
+    other = search_cfg(f"search.storage=journal:{tmp_path / 'other.log'}")
+    with pytest.raises(studies.StudyError, match=r"is not the storage of search.results_dir=.*give search.results_dir="):
+        studies.check_storage_and_folder(other)
+    studies.check_storage_and_folder(search_cfg(f"search.storage=journal:{studies.journal_path(cfg)}"))  # its own

@@ -107,6 +107,8 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     if cfg.search.selection.preset:  # a name it may not write is refused now, not when the study ends hours later
         presets.check_replaceable(cfg.search.selection.preset, cfg.budget)
     space.check_keys(cfg, typed)
+    if not worker:
+        studies.check_storage_and_folder(cfg)
     if cfg.budget is not None:
         refuse_unfit_space(cfg)
     if cfg.search.get("rung_epochs") and not studies.rung_epochs(cfg) and not worker:

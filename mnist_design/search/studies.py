@@ -108,6 +108,21 @@ def journal_path(cfg: DictConfig) -> Path:
     return Path(cfg.search.results_dir) / JOURNAL_FILE
 
 
+def check_storage_and_folder(cfg: DictConfig) -> None:
+    """A study's folder (summary.yaml, select/) belongs to the storage beside it: a search given another storage must
+    not write its selection into a folder that holds another study's journal (issue 46)."""
+    own_journal = journal_path(cfg)
+    if not cfg.search.storage or not own_journal.is_file():
+        return
+    if storage_url(cfg) in (f"journal:{own_journal}", f"journal:{own_journal.resolve()}"):
+        return
+    raise StudyError(
+        f"search.storage={cfg.search.storage} is not the storage of search.results_dir={cfg.search.results_dir}, "
+        f"which holds its own study ({JOURNAL_FILE}); give search.results_dir=<another folder> so this study's "
+        f"summary and selection runs go beside its storage"
+    )
+
+
 def storage_url(cfg: DictConfig) -> str:
     """search.storage, or (null) the study's journal file under search.results_dir."""
     return str(cfg.search.storage) if cfg.search.storage else f"journal:{journal_path(cfg).resolve()}"
