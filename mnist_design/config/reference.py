@@ -135,4 +135,5 @@ def sync() -> Path | None:
 
 if __name__ == "__main__":
     with exit_on_user_error():
-        print(f"{sync() or reference_file()}: up to date")
+        written = sync()
+        print(f"{written}: rewritten" if written else f"{reference_file()}: up to date")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design.generated import rewrite
+from mnist_design.generated import markers, rewrite
 from mnist_design.report import gpu, reruns, study_tables
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
@@ -323,6 +323,20 @@ class Front:
         return [path for path in drawn if path]
 
 
+RESULTS_PAGE = Path("docs") / "results.md"  # beside README: the blocks README does not show itself
+
+
+def placed(readme: Path, blocks: dict[str, str]) -> dict[Path, dict[str, str]]:
+    """Each block by the file it goes into: README where README has its markers, else docs/results.md beside it."""
+    try:
+        text = readme.read_text()
+    except (OSError, UnicodeDecodeError):
+        return {readme: blocks}  # rewrite() names the file in one line
+    own = {name: block for name, block in blocks.items() if markers(name)[0] in text}
+    rest = {name: block for name, block in blocks.items() if name not in own}
+    return {readme: own, readme.parent / RESULTS_PAGE: rest} if rest else {readme: own}
+
+
 def render(results: Path) -> dict[str, str]:
     """README's blocks for a results folder, by block name."""
     return Front.load(results).blocks()
@@ -340,7 +354,8 @@ def write(front: Front, readme: Path | None) -> Path:
         print(f"{drawn} drawn")
     if readme is None:
         return front.results
-    rewrite(readme, blocks)
+    for page, own in placed(readme, blocks).items():
+        rewrite(page, own)
     if study_blocks and (front.results / study_tables.README_FILE).is_file():
         rewrite(front.results / study_tables.README_FILE, study_blocks)
     return readme
