@@ -449,3 +449,17 @@ def test_a_storage_given_for_a_folder_that_holds_another_study_is_refused(search
     with pytest.raises(studies.StudyError, match=r"is not the storage of search.results_dir=.*search.results_dir=<"):
         studies.check_storage_and_folder(other)
     studies.check_storage_and_folder(search_cfg(f"search.storage=journal:{studies.journal_path(cfg)}"))  # its own
+
+
+def test_a_search_that_trained_nothing_says_why(search_cfg) -> None:
+    """Issue 46: 'no design in the space fits' was printed when the space fits, or when another host held the
+    study's last trial; each case now has its own line."""
+    from mnist_design.search.__main__ import stop_reason
+
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    assert "designs in a row over budget=2000, though the space's smallest design fits" in stop_reason(study, cfg)
+    trial = study.ask()
+    trial.set_user_attr(studies.WORKER_ATTR, "node7:4242:99")
+    line = stop_reason(study, cfg)
+    assert f"trial(s) {trial.number} of study" in line and "search.gone_hosts=[node7]" in line

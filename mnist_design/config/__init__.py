@@ -135,6 +135,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
                 "null or >= 2 (a 1-epoch rung is Optuna's step 0, below every pruner's min_resource)",
             ),
             ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
+            ("search.refusal_streak", cfg.search.refusal_streak, positive, ">= 1"),
             ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
             ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
             (

@@ -41,7 +41,7 @@ from mnist_design.config import (
 from mnist_design.errors import exit_on_user_error
 from mnist_design.search import finalists, presets, space, studies
 from mnist_design.search.baselines import enqueue_starting_points
-from mnist_design.search.trials import REFUSAL_STREAK, objective, progress, stop_when_done
+from mnist_design.search.trials import objective, progress, stop_when_done
 from mnist_design.search.workers import WorkerDied, start_workers, usage
 from mnist_design.training import factory
 
@@ -76,6 +76,25 @@ def best_of(study: optuna.Study) -> dict[str, Any]:
         ({"trial": t.number, "value": t.value, **t.user_attrs} for t in complete if t.user_attrs.get("base")), None
     )
     return {"best": {"trial": best.number, "value": best.value, **best.user_attrs, "design": best.params}, "base": base}
+
+
+def stop_reason(study: optuna.Study, cfg: DictConfig) -> str:
+    """Why a search stopped with nothing trained: trials still running elsewhere, or a sampler that kept proposing
+    designs over budget (a space whose smallest design does not fit is refused before any trial)."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if running:
+        hosts = sorted({studies.host_of(studies.worker_of(t)) for t in running} - {""})
+        gone = f" (a host that is gone for good: search.gone_hosts=[{','.join(hosts)}])" if hosts else ""
+        return (
+            f"nothing trained here and nothing left to propose: trial(s) {', '.join(str(t.number) for t in running)} "
+            f"of study {study.study_name} are still running elsewhere; run the same command once they end{gone}"
+        )
+    least = space.smallest(cfg)
+    fits = f", though the space's smallest design fits ({least:,} params)" if least is not None else ""
+    return (
+        f"the sampler proposed {cfg.search.refusal_streak} designs in a row over budget={cfg.budget}{fits}; raise "
+        f"search.refusal_streak, or choose a search_space whose widths sit nearer the budget"
+    )
 
 
 def refuse_unfit_space(cfg: DictConfig) -> None:
@@ -139,10 +158,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
                 gc_after_trial=True,
             )
     if studies.trained(study) == 0:
-        raise ConfigError(
-            f"no design in the space fits budget={cfg.budget}: the last {REFUSAL_STREAK} proposals were "
-            f"all refused; raise budget or choose a smaller search_space"
-        )
+        raise ConfigError(stop_reason(study, cfg))
     elsewhere = finalists.wait_for_trials(study, cfg)  # another process's last trial may be what completes n_trials
     finished = studies.trained(study) >= cfg.search.n_trials and not elsewhere
     if finished:

@@ -32,7 +32,6 @@ from mnist_design.training.run import train
 from mnist_design.training.schedules import compress
 
 RUNG_SUFFIX = "_rung{}"  # a trial's compressed run beside its full one: trial_0007_rung3
-REFUSAL_STREAK = 50  # refused proposals in a row, with nothing trained, that end a search whose space never fits
 
 
 def run_dirs(study_dir: Path, trial: optuna.Trial) -> Path:
@@ -156,7 +155,7 @@ def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTria
 
 def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
     """Stop once the trained trials and those still running reach n_trials (across workers and continuations);
-    a space that proposes only refused designs ends after REFUSAL_STREAK of them in a row."""
+    a sampler that proposes only refused designs ends after search.refusal_streak of them in a row."""
     streak = 0
 
     def check(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -164,7 +163,7 @@ def stop_when_done(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.Froz
         streak = streak + 1 if studies.REFUSED_ATTR in trial.user_attrs else 0
         if (
             studies.trained(study) + studies.in_flight(study, cfg.search.gone_hosts) >= cfg.search.n_trials
-            or streak >= REFUSAL_STREAK
+            or streak >= cfg.search.refusal_streak
         ):
             study.stop()
 

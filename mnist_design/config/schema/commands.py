@@ -66,6 +66,7 @@ class SearchSettings:
     selection: Selection = field(default_factory=Selection)
     is_worker: bool = False  # set by the search itself on the processes it starts
     n_trials: int = MISSING
+    refusal_streak: int = MISSING
     workers: int = MISSING
     timeout_min: Optional[float] = None
     enqueue_base: bool = MISSING
