@@ -463,3 +463,26 @@ def test_a_search_that_trained_nothing_says_why(search_cfg) -> None:
     trial.set_user_attr(studies.WORKER_ATTR, "node7:4242:99")
     line = stop_reason(study, cfg)
     assert f"trial(s) {trial.number} of study" in line and "search.gone_hosts=[node7]" in line
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_candidate_whose_seed_diverged_fails_and_the_selection_still_finishes(search_cfg, monkeypatch, order) -> None:
+    """Issue 46: a NaN validation value was ranked as a candidate (the finalist then hung on candidate order)."""
+    from types import SimpleNamespace
+
+    from mnist_design.search import finalists
+
+    cfg = search_cfg("search.selection.top=2", "search.selection.seeds=[0,1]")
+    trials = [SimpleNamespace(number=n, user_attrs={"params": 1000}, value=0.9) for n in order]
+    values = {0: float("nan"), 1: 0.98}  # trial 0 diverged on a seed; trial 1 is sound
+    monkeypatch.setattr(finalists, "wait_for_trials", lambda study, cfg: [])
+    monkeypatch.setattr(finalists, "train_pending", lambda study, cfg, typed: None)
+    monkeypatch.setattr(finalists, "candidates", lambda study, top: trials)
+    monkeypatch.setattr(finalists, "seed_value", lambda study, trial, seed, cfg: values[trial.number])
+    monkeypatch.setattr(finalists, "reached", lambda trial: (15, 0.9))
+    monkeypatch.setattr(finalists, "better_sign", lambda study: 1)
+    monkeypatch.setattr(finalists, "protocol", lambda study: 1)
+    result = finalists.select(None, cfg, [])
+    assert result["finished"] and result["finalist"] == 1
+    [failed] = [row for row in result["candidates"] if row.get("failed")]
+    assert failed["trial"] == 0 and failed["mean"] is None

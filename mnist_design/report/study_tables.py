@@ -112,8 +112,8 @@ def table(summary: dict[str, Any]) -> str:
     seeds, finalist, spec = selection["seeds"], selection["finalist"], metric(selection["monitor"])
     sign = -1 if spec.direction == "maximize" else 1
     lines = []
-    for row in sorted(selection["candidates"], key=lambda r: sign * r["mean"]):
-        mean = spec.show(row["mean"])
+    for row in sorted(selection["candidates"], key=lambda r: (r["mean"] is None, sign * (r["mean"] or 0))):
+        mean = "failed (a seed diverged)" if row.get("failed") else spec.show(row["mean"])
         lines.append(
             [
                 str(row["trial"]),

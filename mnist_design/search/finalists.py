@@ -19,6 +19,7 @@ one, and a run whose process died is failed and enqueued again (safe to kill and
 
 from __future__ import annotations
 
+import math
 import shutil
 import statistics
 import time
@@ -131,6 +132,16 @@ def next_run(select: optuna.Study, cfg: DictConfig) -> optuna.Trial | None:
     return trial
 
 
+def recorded(path: Path, cfg: DictConfig) -> bool:
+    """A selection run whose record is there and readable; a truncated or damaged one is trained again (named)."""
+    if not RunDir(path).finished():
+        return False
+    if value_of(path, cfg.search.monitor) is None:
+        print(f"[select] {RunDir(path).metrics}: unreadable or without {cfg.search.monitor}; trained again", flush=True)
+        return False
+    return True
+
+
 def value_of(path: Path, monitor: str) -> float | None:
     try:
         return float(runs.read_metrics(path)[record_key(monitor)])
@@ -195,7 +206,7 @@ def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> Non
         (number, seed)
         for number, trial in chosen.items()
         for seed in cfg.search.selection.seeds
-        if not reusable(study, trial, seed, cfg) and not RunDir(run_dir(cfg, trial, seed)).finished()
+        if not reusable(study, trial, seed, cfg) and not recorded(run_dir(cfg, trial, seed), cfg)
     ]
     select = selection_study(study, create=bool(runs_left))
     if select is None:
@@ -229,6 +240,8 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, 
         per_seed = {seed: seed_value(study, trial, seed, cfg) for seed in cfg.search.selection.seeds}
         epoch, value = reached(trial)
         done = [v for v in per_seed.values() if v is not None]
+        # a seed whose run diverged (NaN) fails the candidate: it is measured, so the selection can finish without it
+        failed = any(not math.isfinite(v) for v in done)
         rows.append(
             {
                 "trial": trial.number,
@@ -236,13 +249,15 @@ def select(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> dict[str, 
                 "reached_epoch": epoch,
                 "value_there": value,
                 "per_seed": per_seed,
-                "mean": statistics.fmean(done) if len(done) == len(per_seed) else None,
+                "mean": statistics.fmean(done) if len(done) == len(per_seed) and not failed else None,
+                **({"failed": True} if failed else {}),
                 **{key: trial.user_attrs[key] for key in BASELINE_ATTRS if key in trial.user_attrs},
                 "overrides": list(trial.user_attrs.get(OVERRIDES_ATTR, [])),
             }
         )
     complete = [row for row in rows if row["mean"] is not None]
-    finalist = max(complete, key=lambda row: sign * row["mean"]) if len(complete) == len(rows) and rows else None
+    measured = len(complete) + sum(1 for row in rows if row.get("failed")) == len(rows)
+    finalist = max(complete, key=lambda row: (sign * row["mean"], -row["trial"])) if measured and complete else None
     result = {
         "seeds": list(cfg.search.selection.seeds),
         "monitor": cfg.search.monitor,
