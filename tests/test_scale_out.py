@@ -15,7 +15,7 @@ from conftest import journal_study, run_cli
 from omegaconf import OmegaConf
 
 from mnist_design.runs.layout import RunDir
-from mnist_design.search import studies
+from mnist_design.search import stores
 
 
 def trial_args(mnist_dir: Path) -> list[str]:
@@ -237,7 +237,7 @@ def test_a_killed_search_continues_to_exactly_the_asked_trials(
         if url is None:
             return journal_trials(tmp_path, name)
         try:
-            return optuna.load_study(study_name=name, storage=studies.with_driver(url)).trials
+            return optuna.load_study(study_name=name, storage=stores.with_driver(url)).trials
         except Exception:  # noqa: BLE001 - the study may not exist yet while the search starts
             return []
 

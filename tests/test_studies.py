@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO, tiny
 
 from mnist_design.config import ConfigError, reference, validate
-from mnist_design.search import studies
+from mnist_design.search import liveness, stores, studies
 from mnist_design.search.baselines import enqueue_starting_points
 from mnist_design.search.journal import JournalRefused
 from mnist_design.training.factory import compose_run
@@ -36,7 +36,7 @@ def test_the_default_storage_is_a_journal_file_in_the_results_folder(search_cfg,
     cfg = search_cfg()
     study = studies.open_study(cfg, studies.identity(cfg, []))
     assert isinstance(study._storage, optuna.storages.JournalStorage)
-    assert (tmp_path / "res" / studies.JOURNAL_FILE).is_file()
+    assert (tmp_path / "res" / stores.JOURNAL_FILE).is_file()
 
 
 def test_opening_a_study_again_leaves_its_journal_as_it_was(search_cfg, tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_opening_a_study_again_leaves_its_journal_as_it_was(search_cfg, tmp_path
     cfg = search_cfg()
     study = studies.open_study(cfg, studies.identity(cfg, []))
     study.enqueue_trial({"model.stage1.0": 4})
-    journal = tmp_path / "res" / studies.JOURNAL_FILE
+    journal = tmp_path / "res" / stores.JOURNAL_FILE
     before = journal.read_bytes()
     again = studies.open_study(cfg, studies.identity(cfg, []))
     assert journal.read_bytes() == before and len(again.trials) == 1
@@ -55,21 +55,21 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
     study = studies.open_study(cfg, studies.identity(cfg, []))
     study.enqueue_trial({"model.stage1.0": 4})
     other = search_cfg("budget=5000", "search.study_name=design_2000")
-    with pytest.raises(studies.StudyError, match="was started with another budget"):
+    with pytest.raises(stores.StudyError, match="was started with another budget"):
         studies.open_study(other, studies.identity(other, []))
     spaced = search_cfg("search_space=small", "search.study_name=design_2000")
-    with pytest.raises(studies.StudyError, match="another space"):
+    with pytest.raises(stores.StudyError, match="another space"):
         studies.open_study(spaced, studies.identity(spaced, []))
     how = ["search.n_trials=5", "search.workers=2", "search.gone_hosts=[vm]", "trainer.accelerator=cpu"]
     again = search_cfg(*how)  # how the work is done, and where, may change
     assert studies.open_study(again, studies.identity(again, how)).study_name == "design_2000"
     halving = search_cfg("pruner=halving")  # but not how trials are judged, in either direction
-    with pytest.raises(studies.StudyError, match="rung_epochs: study 3 vs now None"):
+    with pytest.raises(stores.StudyError, match="rung_epochs: study 3 vs now None"):
         studies.open_study(halving, studies.identity(halving, []))
     per_epoch = search_cfg("pruner=halving", "search.study_name=per_epoch")
     studies.open_study(per_epoch, studies.identity(per_epoch, [])).enqueue_trial({"model.stage1.0": 4})
     rungs = search_cfg("search.study_name=per_epoch")
-    with pytest.raises(studies.StudyError, match="rung_epochs: study None vs now 3"):
+    with pytest.raises(stores.StudyError, match="rung_epochs: study None vs now 3"):
         studies.open_study(rungs, studies.identity(rungs, []))
     finished = search_cfg("search.study_name=per_epoch", "search.n_trials=0")  # nothing more to train: reopened
     assert studies.open_study(finished, studies.identity(finished, [])).study_name == "per_epoch"
@@ -78,7 +78,7 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
 @pytest.mark.parametrize("study_dir", sorted(p.parent.name for p in (REPO / "results/studies").glob("*/journal.log")))
 def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_path: Path, study_dir: str) -> None:
     """results/README shows studies.command(); a user who types it (with one more trial) must get the study back."""
-    shutil.copy(REPO / "results/studies" / study_dir / studies.JOURNAL_FILE, tmp_path)
+    shutil.copy(REPO / "results/studies" / study_dir / stores.JOURNAL_FILE, tmp_path)
     recorded = studies.load(REPO / "results/studies" / study_dir).user_attrs
     typed = shlex.split(studies.command(recorded))[3:]
     typed += [f"search.results_dir={tmp_path}", "search.n_trials=1000"]  # the name: the default or typed
@@ -97,7 +97,7 @@ def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_pa
 )
 def test_a_storage_that_cannot_be_opened_is_one_line(search_cfg, tmp_path: Path, storage: str, names: str) -> None:
     cfg = search_cfg(f"search.storage={storage.format(tmp=tmp_path)}")
-    with pytest.raises(studies.StudyError, match=names):
+    with pytest.raises(stores.StudyError, match=names):
         studies.open_study(cfg, studies.identity(cfg, []))
 
 
@@ -125,7 +125,7 @@ def test_two_commands_creating_one_sqlite_study_at_once_both_open_it(search_cfg,
 )
 def test_a_bad_monitor_or_direction_is_refused_up_front(search_cfg, monitor: str, direction, names: str) -> None:
     cfg = search_cfg(f"search.monitor={monitor}", *([f"search.direction={direction}"] if direction else []))
-    with pytest.raises(studies.StudyError, match=names):
+    with pytest.raises(stores.StudyError, match=names):
         studies.direction(cfg)
 
 
@@ -140,10 +140,10 @@ def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search
     study = studies.open_study(cfg, studies.identity(cfg, []))
     dead = study.ask()
     dead.suggest_categorical("model.stage1.0", [4, 6])
-    dead.set_user_attr(studies.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
+    dead.set_user_attr(liveness.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
     dead.set_user_attr("base", True)
     live = study.ask()
-    live.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
+    live.set_user_attr(liveness.WORKER_ATTR, liveness.this_worker())
     assert studies.trained(study) == 0 and studies.in_flight(study) == 1
     assert studies.recover_dead(study) == [dead.number]
     states = {t.number: t.state.name for t in study.trials}
@@ -156,13 +156,13 @@ def test_a_trial_of_a_dead_worker_is_failed_re_enqueued_and_never_counted(search
 def test_a_worker_on_another_host_is_not_judged_or_waited_for_unless_named_gone(search_cfg, capsys) -> None:
     from mnist_design.search import finalists
 
-    assert studies.alive("another-host:1:0") is None and studies.alive("another-host:1:0", ["another-host"]) is False
-    assert studies.alive(studies.this_worker()) is True
-    assert studies.alive(studies.this_worker(), [socket.gethostname()]) is True  # this host: its pids decide
+    assert liveness.alive("another-host:1:0") is None and liveness.alive("another-host:1:0", ["another-host"]) is False
+    assert liveness.alive(liveness.this_worker()) is True
+    assert liveness.alive(liveness.this_worker(), [socket.gethostname()]) is True  # this host: its pids decide
     cfg = search_cfg()
     study = studies.open_study(cfg, studies.identity(cfg, []))
     elsewhere = study.ask()  # a lent machine's trial, RUNNING when that machine was given back
-    elsewhere.set_user_attr(studies.WORKER_ATTR, "another-host:465:2819")
+    elsewhere.set_user_attr(liveness.WORKER_ATTR, "another-host:465:2819")
     assert studies.recover_dead(study) == [] and studies.in_flight(study) == 1
     assert finalists.wait_for_trials(study, cfg, poll_s=0) == [elsewhere.number]  # said, not waited on for ever
     assert "search.gone_hosts=[another-host]" in capsys.readouterr().out
@@ -263,7 +263,7 @@ def test_a_torn_last_record_is_moved_aside_before_anything_is_appended(tmp_path:
     whole = journal.read_bytes()
     journal.write_bytes(whole + torn)  # a process killed mid-write, or a full disk
     cfg = compose_run("search", [f"search.storage=journal:{journal}"])
-    studies.storage(cfg)
+    stores.storage(cfg)
     [side] = tmp_path.glob("journal.log.torn-*")
     assert journal.read_bytes() == whole and side.read_bytes() == torn
     assert "its last record was torn" in capsys.readouterr().out
@@ -303,7 +303,7 @@ def test_a_journal_whose_writer_is_killed_mid_write_opens_readable_every_time(tm
         # the writer died holding Optuna's lock file; Optuna takes it over after its 30 s grace period, which the
         # test does not wait for: it knows the holder is dead
         journal.with_name(journal.name + ".lock").unlink(missing_ok=True)
-        studies.storage(cfg)  # sets a torn tail aside, if the kill left one
+        stores.storage(cfg)  # sets a torn tail aside, if the kill left one
         now = len(studies.load(tmp_path).trials)
         assert now >= trials  # readable, and nothing whole was lost
         trials = now
@@ -325,7 +325,7 @@ def test_a_file_that_is_not_a_journal_or_has_junk_inside_is_refused_untouched(
     journal.write_bytes(content)
     cfg = compose_run("search", [f"search.storage=journal:{journal}"])
     with pytest.raises(JournalRefused, match=names):
-        studies.storage(cfg)
+        stores.storage(cfg)
     assert journal.read_bytes() == content
 
 
@@ -335,12 +335,12 @@ def test_a_zombie_worker_is_dead_though_its_proc_entry_remains() -> None:
     import time
 
     child = subprocess.Popen(["true"])
-    worker = f"{socket.gethostname()}:{child.pid}:{studies.start_time(child.pid)}"
+    worker = f"{socket.gethostname()}:{child.pid}:{liveness.start_time(child.pid)}"
     for _ in range(100):  # until it has exited; nobody reaps it yet
-        if studies.zombie(child.pid):
+        if liveness.zombie(child.pid):
             break
         time.sleep(0.05)
-    assert Path(f"/proc/{child.pid}").exists() and studies.alive(worker) is False
+    assert Path(f"/proc/{child.pid}").exists() and liveness.alive(worker) is False
     child.wait()
 
 
@@ -355,7 +355,7 @@ def test_every_pruner_option_is_an_optuna_pruner_the_study_uses(search_cfg, opti
 def test_an_argument_the_pruner_refuses_is_one_line_naming_it(search_cfg) -> None:
     refused = search_cfg("search.pruner.reduction_factor=0")
     with pytest.raises(ConfigError, match=r"^search.pruner: The value of `reduction_factor` is 0, but must be"):
-        studies.load_or_create(refused, studies.storage(refused))
+        studies.load_or_create(refused, stores.storage(refused))
 
 
 def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dead_one(
@@ -391,7 +391,7 @@ def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dea
     lost = finalists.run_dir(cfg, trial, 2)  # as if its process had died mid-run: a RUNNING trial, a partial record
     RunDir(lost).metrics.unlink()
     dead = select.ask()
-    dead.set_user_attr(studies.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
+    dead.set_user_attr(liveness.WORKER_ATTR, f"{socket.gethostname()}:{2**22 + 7}:0")  # a pid that is not running
     dead.set_user_attr(studies.CANDIDATE_ATTR, trial.number)
     dead.set_user_attr(studies.SEED_ATTR, 2)
     select.enqueue_trial({}, user_attrs={studies.CANDIDATE_ATTR: 99, studies.SEED_ATTR: 1})  # chosen under another top
@@ -430,12 +430,12 @@ def test_a_database_that_goes_away_mid_study_is_one_line_and_keeps_finished_tria
     study = studies.open_study(cfg, studies.identity(cfg, []))
     study.tell(study.ask(), 0.5)  # one finished trial
     server.cleanup()  # the database stops
-    with pytest.raises(studies.StorageUnwritable, match=r"search.storage=postgresql://.*went away .* kept there"):
-        with studies.storage_errors(cfg):
+    with pytest.raises(stores.StorageUnwritable, match=r"search.storage=postgresql://.*went away .* kept there"):
+        with stores.storage_errors(cfg):
             study.tell(study.ask(), 0.7)
     server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")  # back, on the same data
     try:
-        kept = optuna.load_study(study_name=study.study_name, storage=studies.with_driver(server.get_uri()))
+        kept = optuna.load_study(study_name=study.study_name, storage=stores.with_driver(server.get_uri()))
         assert [t.value for t in kept.trials if t.state.name == "COMPLETE"] == [0.5]
     finally:
         server.cleanup()
@@ -446,9 +446,9 @@ def test_a_storage_given_for_a_folder_that_holds_another_study_is_refused(search
     cfg = search_cfg()
     studies.open_study(cfg, studies.identity(cfg, []))  # the folder's own study: results_dir/journal.log
     other = search_cfg(f"search.storage=journal:{tmp_path / 'other.log'}")
-    with pytest.raises(studies.StudyError, match=r"is not the storage of search.results_dir=.*search.results_dir=<"):
-        studies.check_storage_and_folder(other)
-    studies.check_storage_and_folder(search_cfg(f"search.storage=journal:{studies.journal_path(cfg)}"))  # its own
+    with pytest.raises(stores.StudyError, match=r"is not the storage of search.results_dir=.*search.results_dir=<"):
+        stores.check_storage_and_folder(other)
+    stores.check_storage_and_folder(search_cfg(f"search.storage=journal:{stores.journal_path(cfg)}"))  # its own
 
 
 def test_a_search_that_trained_nothing_says_why(search_cfg) -> None:
@@ -460,7 +460,7 @@ def test_a_search_that_trained_nothing_says_why(search_cfg) -> None:
     study = studies.open_study(cfg, studies.identity(cfg, []))
     assert "designs in a row over budget=2000, though the space's smallest design fits" in stop_reason(study, cfg)
     trial = study.ask()
-    trial.set_user_attr(studies.WORKER_ATTR, "node7:4242:99")
+    trial.set_user_attr(liveness.WORKER_ATTR, "node7:4242:99")
     line = stop_reason(study, cfg)
     assert f"trial(s) {trial.number} of study" in line and "search.gone_hosts=[node7]" in line
 

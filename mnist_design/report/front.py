@@ -333,6 +333,8 @@ def placed(readme: Path, blocks: dict[str, str]) -> dict[Path, dict[str, str]]:
     except (OSError, UnicodeDecodeError):
         return {readme: blocks}  # rewrite() names the file in one line
     own = {name: block for name, block in blocks.items() if markers(name)[0] in text}
+    if not own:  # not a README of this project: rewrite() names it, and nothing is written elsewhere
+        return {readme: blocks}
     rest = {name: block for name, block in blocks.items() if name not in own}
     return {readme: own, readme.parent / RESULTS_PAGE: rest} if rest else {readme: own}
 

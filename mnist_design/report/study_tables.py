@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from mnist_design.errors import UserError
 from mnist_design.report.tables import markdown
 from mnist_design.runs.metrics import metric
-from mnist_design.search import studies
+from mnist_design.search import stores, studies
 
 STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
 README_FILE = "README.md"  # results/README.md: what has run, with these tables between markers
@@ -77,7 +77,7 @@ def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
     """One row per committed study, by budget: its command and its counts as its journal has them now, and its
     selection's state from its summary in ``done``."""
     rows = []
-    for journal in sorted((results / STUDIES_DIR).glob(f"*/{studies.JOURNAL_FILE}")):
+    for journal in sorted((results / STUDIES_DIR).glob(f"*/{stores.JOURNAL_FILE}")):
         study = read_study(journal)
         attrs, counts = study.user_attrs, studies.describe(study)
         if not {"budget", "base"} <= set(attrs):

@@ -39,7 +39,7 @@ from mnist_design.config import (
     validate,
 )
 from mnist_design.errors import exit_on_user_error
-from mnist_design.search import finalists, presets, space, studies
+from mnist_design.search import finalists, liveness, presets, space, stores, studies
 from mnist_design.search.baselines import enqueue_starting_points
 from mnist_design.search.trials import objective, progress, stop_when_done
 from mnist_design.search.workers import WorkerDied, start_workers, usage
@@ -83,7 +83,7 @@ def stop_reason(study: optuna.Study, cfg: DictConfig) -> str:
     designs over budget (a space whose smallest design does not fit is refused before any trial)."""
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     if running:
-        hosts = sorted({studies.host_of(studies.worker_of(t)) for t in running} - {""})
+        hosts = sorted({liveness.host_of(liveness.worker_of(t)) for t in running} - {""})
         gone = f" (a host that is gone for good: search.gone_hosts=[{','.join(hosts)}])" if hosts else ""
         return (
             f"nothing trained here and nothing left to propose: trial(s) {', '.join(str(t.number) for t in running)} "
@@ -127,7 +127,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
         presets.check_replaceable(cfg.search.selection.preset, cfg.budget)
     space.check_keys(cfg, typed)
     if not worker:
-        studies.check_storage_and_folder(cfg)
+        stores.check_storage_and_folder(cfg)
     if cfg.budget is not None:
         refuse_unfit_space(cfg)
     if cfg.search.get("rung_epochs") and not studies.rung_epochs(cfg) and not worker:
@@ -142,7 +142,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     for number in studies.recover_dead(study, gone):
         print(f"[search] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
     if not worker and studies.trained(study) + studies.in_flight(study, gone) < cfg.search.n_trials:
-        with studies.starting_lock(cfg):
+        with stores.starting_lock(cfg):
             enqueue_starting_points(study, cfg, typed)
     if not worker:  # a worker runs with search.workers=1 and inherits the parent's count of processes sharing cores
         os.environ[factory.JOBS_VARIABLE] = str(cfg.search.workers)
@@ -150,7 +150,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     timeout = cfg.search.timeout_min * 60 if cfg.search.timeout_min else None
     if studies.trained(study) + studies.in_flight(study, gone) < cfg.search.n_trials:
-        with studies.storage_errors(cfg):
+        with stores.storage_errors(cfg):
             study.optimize(
                 objective(cfg, typed, study_dir),
                 callbacks=[stop_when_done(cfg), progress(cfg)],
@@ -203,7 +203,7 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error(), studies.storage_errors(cfg):  # a database that goes away at any point: one line
+    with exit_on_user_error(), stores.storage_errors(cfg):  # a database that goes away at any point: one line
         search(cfg)
 
 

@@ -33,24 +33,20 @@ from optuna.trial import FrozenTrial, TrialState
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
 from mnist_design.runs.metrics import record_key
+from mnist_design.search.liveness import WORKER_ATTR, alive, host_of, this_worker, worker_of
+from mnist_design.search.stores import starting_lock
 from mnist_design.search.studies import (
     BASELINE_ATTRS,
     CANDIDATE_ATTR,
     SEED_ATTR,
     TRIAL_NAME,
-    WORKER_ATTR,
-    alive,
     baseline_name,
-    host_of,
     own_recipe,
     protocol,
     reached,
     recover_dead,
     running,
-    starting_lock,
-    this_worker,
     was_trained,
-    worker_of,
 )
 from mnist_design.training import factory
 from mnist_design.training.run import train

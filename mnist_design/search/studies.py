@@ -1,4 +1,5 @@
-"""An Optuna study that is safe to kill, share and continue: its storage, what it was started with, and its workers.
+"""An Optuna study that is safe to kill, share and continue: what it was started with, its trials and their workers
+(its storage: stores.py; whether a worker still runs: liveness.py).
 
     study = open_study(cfg, identity(cfg, typed))   # one line naming the storage or what differs, else the study
     recover_dead(study)                            # trials of killed workers: failed, and their designs re-enqueued
@@ -13,13 +14,8 @@ whose worker is gone is failed and its design enqueued again when the study next
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import json
-import os
-import socket
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +25,12 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design.config import built
-from mnist_design.errors import UserError
 from mnist_design.runs.metrics import metric
-from mnist_design.search import journal
+from mnist_design.search.liveness import WORKER_ATTR, alive, worker_of
+from mnist_design.search.stores import JOURNAL_FILE, StudyError, storage, storage_url
 
-JOURNAL_FILE = "journal.log"
 SUMMARY_FILE = "summary.yaml"
 TRIAL_NAME = "trial_{:04d}"  # a trial's run directory under outputs/searches/<study>/, and its selection runs' prefix
-WORKER_ATTR = "worker"  # host:pid:start of the process running a trial
 REFUSED_ATTR = "refused"  # set on a design refused before training (over budget, unbuildable, diverged)
 BASELINE_ATTRS = ("base", "published", "cross")  # the user attributes that mark an enqueued starting point
 PROTOCOL_ATTR = "selection_protocol"  # recorded when a study begins; a study keeps the protocol it began with
@@ -63,165 +57,6 @@ FREE_KEYS = (
     "trainer.accelerator",  # a GPU and a CPU train the same runs (README's GPU block: tied); a study may move
     "hydra.",
 )
-
-
-class StudyError(UserError):
-    """A storage that cannot be opened, or a continuation that does not match the study it continues."""
-
-
-class StorageUnwritable(UserError):
-    """The study's storage failed mid-write (a full disk): exit 4, as any file-system refusal."""
-
-    status = 4
-
-
-def os_error_in(error: BaseException | None) -> OSError | None:
-    """The OSError an exception was raised in handling (Optuna, failing to record a failed write, raises again)."""
-    while error is not None and not isinstance(error, OSError):
-        error = error.__cause__ or error.__context__
-    return error
-
-
-@contextmanager
-def storage_errors(cfg: DictConfig) -> Iterator[None]:
-    """A file-system failure under Optuna's own handling is one line naming the storage, not a chain of traces."""
-    try:
-        yield
-    except UserError:
-        raise
-    except Exception as error:
-        if database_error(error):
-            raise StorageUnwritable(
-                f"search.storage={storage_url(cfg)}: the database refused or went away ({first_line(error)}); the "
-                f"trials it recorded as finished are kept there: run the same command again once it is back"
-            ) from None
-        cause = os_error_in(error)
-        if cause is None:
-            raise
-        raise StorageUnwritable(
-            f"search.storage={storage_url(cfg)} could not be written ({cause.strerror or cause}); make room and run "
-            f"the same command again: a torn last record is set aside when the study is next opened"
-        ) from None
-
-
-def journal_path(cfg: DictConfig) -> Path:
-    return Path(cfg.search.results_dir) / JOURNAL_FILE
-
-
-def check_storage_and_folder(cfg: DictConfig) -> None:
-    """A study's folder (summary.yaml, select/) belongs to the storage beside it: a search given another storage must
-    not write its selection into a folder that holds another study's journal (issue 46)."""
-    own_journal = journal_path(cfg)
-    if not cfg.search.storage or not own_journal.is_file():
-        return
-    if storage_url(cfg) in (f"journal:{own_journal}", f"journal:{own_journal.resolve()}"):
-        return
-    raise StudyError(
-        f"search.storage={cfg.search.storage} is not the storage of search.results_dir={cfg.search.results_dir}, "
-        f"which holds its own study ({JOURNAL_FILE}); give search.results_dir=<another folder> so this study's "
-        f"summary and selection runs go beside its storage"
-    )
-
-
-def storage_url(cfg: DictConfig) -> str:
-    """search.storage, or (null) the study's journal file under search.results_dir."""
-    return str(cfg.search.storage) if cfg.search.storage else f"journal:{journal_path(cfg).resolve()}"
-
-
-def check_writable_folder(folder: Path, url: str, create: bool) -> None:
-    """The folder the storage file lives in exists (or is created) and takes a new file; else one line."""
-    try:
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        if not folder.is_dir():
-            raise StudyError(f"search.storage={url}: the folder {folder} does not exist; create it or choose another")
-        probe = folder / f".write-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise StudyError(
-            f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
-            f"choose a writable folder with search.storage=journal:FILE"
-        ) from None
-
-
-@contextmanager
-def file_lock(path: Path, suffix: str = ".lock") -> Iterator[None]:
-    """An exclusive lock on path (a sibling file named with ``suffix``): two commands creating one SQLite study, or
-    enqueueing one study's starting points, take turns."""
-    with open(path.with_name(path.name + suffix), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-@contextmanager
-def starting_lock(cfg: DictConfig) -> Iterator[None]:
-    """Held while a command reads which starting points (or selection runs) a study lacks and enqueues them, or asks
-    for the next selection run, so two commands together enqueue each once and take each once. A file storage's
-    sibling file (not Optuna's own journal.log.lock); an RDB server's study takes no lock here."""
-    url = storage_url(cfg)
-    path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
-    if path is None:
-        yield
-        return
-    with file_lock(path, ".starting.lock"):
-        yield
-
-
-def storage(cfg: DictConfig) -> optuna.storages.BaseStorage:
-    """``journal:FILE`` = a journal file; ``sqlite:///FILE`` or any other URL = an RDB (with a heartbeat)."""
-    url = storage_url(cfg)
-    if url.startswith("journal:"):
-        path = Path(url.removeprefix("journal:"))
-        check_writable_folder(path.parent, url, create=not cfg.search.storage)
-        journal.repair(path, url)
-        try:
-            return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-        except OSError as error:
-            raise StudyError(f"search.storage={url}: {error.strerror or error}") from None
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        check_writable_folder(path.parent, url, create=False)
-        with file_lock(path):
-            return rdb_storage(url)
-    return rdb_storage(url)
-
-
-def database_error(error: BaseException | None) -> bool:
-    """Whether an exception is, or was raised in handling, a database driver's (SQLAlchemy's DBAPIError: a server
-    that refuses a connection, or stops mid-study)."""
-    while error is not None:
-        if type(error).__module__.startswith("sqlalchemy") and type(error).__name__.endswith("Error"):
-            return True
-        error = error.__cause__ or error.__context__
-    return False
-
-
-def first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def with_driver(url: str) -> str:
-    """``postgresql://`` means SQLAlchemy's default driver, psycopg2; where only psycopg 3 is installed (the
-    project's ``cluster`` extra) the same URL goes through it."""
-    if url.startswith("postgresql://") and importlib.util.find_spec("psycopg2") is None:
-        if importlib.util.find_spec("psycopg") is not None:
-            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
-
-
-def rdb_storage(url: str) -> optuna.storages.BaseStorage:
-    try:
-        return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=60, grace_period=180)
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
-        reason = str(error).splitlines()[0]
-        raise StudyError(
-            f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
-            f"journal:FILE, sqlite:///FILE or a reachable database URL"
-        ) from None
 
 
 def direction(cfg: DictConfig) -> str:
@@ -325,53 +160,6 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
             f"({shown}); continue it with the same settings or choose a new search.study_name"
         )
     return study
-
-
-# --- workers and their trials ---------------------------------------------------------------------------------
-
-
-def stat_field(pid: int, index: int) -> str:
-    """One field of /proc/<pid>/stat after the command name (Linux); "" when the process is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[index]
-    except (OSError, IndexError):
-        return ""
-
-
-def start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot, so a reused pid is not taken for the old one."""
-    return stat_field(pid, 19)
-
-
-def this_worker() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{start_time(os.getpid())}"
-
-
-def worker_of(trial: FrozenTrial) -> str:
-    """The worker a trial recorded (this_worker(): host:pid:start time), or "" when it recorded none."""
-    return str(trial.user_attrs.get(WORKER_ATTR, ""))
-
-
-def host_of(worker: str) -> str:
-    return worker.partition(":")[0]
-
-
-def alive(worker: str, gone_hosts: Collection[str] = ()) -> bool | None:
-    """Whether the process named by this_worker() still runs; None when it ran on another host (cannot tell), unless
-    that host is one the user says is gone (search.gone_hosts: a machine given back, a node that died). On this
-    host the pid and its start time decide, even where gone_hosts names it (lent machines may share a hostname)."""
-    host, _, rest = worker.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return False if host in gone_hosts else None
-    if not pid.isdigit():
-        return None
-    return Path(f"/proc/{pid}").exists() and start_time(int(pid)) == started and not zombie(int(pid))
-
-
-def zombie(pid: int) -> bool:
-    """Whether the process has exited and only waits to be reaped (its /proc entry stays until then)."""
-    return stat_field(pid, 0) == "Z"
 
 
 CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: which trial, on which seed

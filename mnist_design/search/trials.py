@@ -24,7 +24,7 @@ from mnist_design.config import (
 from mnist_design.runs import records as runs
 from mnist_design.runs.metrics import metric, record_key
 from mnist_design.runs.portable import portable
-from mnist_design.search import finalists, space, studies
+from mnist_design.search import finalists, liveness, space, studies
 from mnist_design.search.baselines import own_overrides
 from mnist_design.training import factory
 from mnist_design.training.callbacks import NonFiniteLoss
@@ -72,7 +72,7 @@ class EpochPruning(L.Callback):
 
 def compose_trial(trial: optuna.Trial, cfg: DictConfig, typed: list[str], study_dir: Path) -> DictConfig:
     """The trial's full config: the search's own, what the user typed, then the trial's values."""
-    trial.set_user_attr(studies.WORKER_ATTR, studies.this_worker())
+    trial.set_user_attr(liveness.WORKER_ATTR, liveness.this_worker())
     run_dir = run_dirs(study_dir, trial)
     own = own_overrides(trial.user_attrs, cfg)
     chosen = space.last_of_each_key([*own, *space.sample(trial, cfg, [*typed, *own], run_dir)])

@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mnist_design.errors import UserError
-from mnist_design.search import studies
+from mnist_design.search import stores
 from mnist_design.training import factory
 
 
@@ -50,7 +50,7 @@ def start_workers(cfg: DictConfig, typed: list[str], study_dir: Path) -> list[su
         *extra,
         "search.workers=1",
         "search.enqueue_base=false",
-        f"search.storage={quoted(studies.storage_url(cfg))}",
+        f"search.storage={quoted(stores.storage_url(cfg))}",
         f"hydra.run.dir={quoted(str(study_dir.resolve()))}",
         f"search.results_dir={quoted(str(Path(cfg.search.results_dir).resolve()))}",
         "search.is_worker=true",
