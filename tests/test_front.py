@@ -13,7 +13,7 @@ from torchvision.datasets import MNIST
 import mnist_design as md
 from mnist_design import generated as blocks
 from mnist_design.models.net import parameter_count
-from mnist_design.report import curve, front, reruns, study_tables
+from mnist_design.report import curve, front, pages, reruns, study_tables
 from mnist_design.report.research import RESEARCH_FILE
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import FILES
@@ -25,9 +25,9 @@ COMMITTED_CHECKPOINTS = sorted((REPO / "results" / front.RUNS_DIR).glob(f"*/seed
 
 def test_readme_blocks_are_what_results_render() -> None:
     """README and docs/results.md hold exactly what `report front=true` renders from results/, each block once."""
-    pages = [(REPO / "README.md").read_text(), (REPO / front.RESULTS_PAGE).read_text()]
+    texts = [(REPO / "README.md").read_text(), (REPO / pages.RESULTS_PAGE).read_text()]
     for block, text in front.render(REPO / "results").items():
-        [page] = [page for page in pages if blocks.markers(block)[0] in page]
+        [page] = [page for page in texts if blocks.markers(block)[0] in page]
         assert blocks.readme_block(page, block) == text, block
 
 

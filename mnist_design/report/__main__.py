@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
 from mnist_design.errors import UserError, exit_on_user_error
-from mnist_design.report import front
+from mnist_design.report import front, pages
 from mnist_design.report.research import Research
 from mnist_design.report.sections import write_report
 from mnist_design.report.sweeps import train_sweeps
@@ -38,7 +38,7 @@ class NoRuns(UserError):
 def report(cfg: DictConfig) -> Path:
     research = Research.load(Path(cfg.results_dir))
     if cfg.front:
-        return front.write(front.Front.load(Path(cfg.results_dir), research), Path(cfg.readme) if cfg.readme else None)
+        return pages.write(front.Front.load(Path(cfg.results_dir), research), Path(cfg.readme) if cfg.readme else None)
     out_dir, roots = Path(cfg.out_dir), list(cfg.sweep_dirs)
     if not roots:
         train_sweeps(cfg, out_dir / "runs")

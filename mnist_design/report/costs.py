@@ -25,7 +25,7 @@ import numpy as np
 
 from mnist_design.deploy.record import RECORD_FILE as EXPORT_FILE
 from mnist_design.deploy.settings import DEPLOY_DIR
-from mnist_design.report.stats import CONFIDENCE, Difference, paired_by_seed, signed
+from mnist_design.report.stats import bootstrap, paired_by_seed, shown_over_images, signed
 from mnist_design.report.tables import markdown
 from mnist_design.runs import figures
 from mnist_design.runs import records as runs
@@ -34,7 +34,6 @@ from mnist_design.shift.suite import CLEAN, CORRECT_FILE, DIGITS, FONTS, read_co
 from mnist_design.shift.suite import RECORD_FILE as ROBUSTNESS_FILE
 
 RERUNS_DIR = "reruns"  # results/reruns/<design>/seed_<S>/: retrained weights for seeds whose own were not kept
-BOOTSTRAP = 4000  # resamples of the paired bootstrap over images
 INT8_DROP_NAMED = 0.001  # an int8 drop above 0.1 pp is named in the answer (issue 43's target for row4)
 FIGURES = ("accuracy_vs_macs", "accuracy_vs_int8_bytes", "corruptions")
 
@@ -93,25 +92,6 @@ def mean_cell(values: Sequence[float]) -> str:
 
 def kb(value: float) -> str:
     return f"{value / 1000:.1f}"
-
-
-def bootstrap(ours: np.ndarray, theirs: np.ndarray) -> Difference:
-    """ours − theirs in accuracy over the same images, with a 95 % paired-bootstrap interval (fixed seed): the four
-    kinds of image (both right, only ours, only theirs, neither) resampled as a multinomial."""
-    n = len(ours)
-    only_ours, only_theirs = int((ours & ~theirs).sum()), int((~ours & theirs).sum())
-    cells = np.array([only_ours, only_theirs, n - only_ours - only_theirs]) / n
-    draws = np.random.default_rng(0).multinomial(n, cells, size=BOOTSTRAP)
-    differences = (draws[:, 0] - draws[:, 1]) / n
-    tail = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(differences, [tail, 1 - tail])
-    return Difference((only_ours - only_theirs) / n, float(low), float(high), n)
-
-
-def shown_over_images(difference: Difference) -> str:
-    half = 100 * (difference.high - difference.low) / 2
-    verdict = "better" if difference.low > 0 else "worse" if difference.high < 0 else "tied"
-    return f"{signed(100 * difference.mean)} ± {half:.2f} pp ({difference.seeds:,} images of seed 0, {verdict})"
 
 
 @dataclass(frozen=True)

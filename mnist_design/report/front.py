@@ -17,28 +17,25 @@ rows are the runs tagged ``row: <rowN>`` there, shown beside the tutorial's own 
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design.generated import markers, rewrite
-from mnist_design.report import gpu, reruns, study_tables
+from mnist_design.report import gpu
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
-from mnist_design.report.groups import by_tag, epochs, seed_rows, seeds
-from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Research
+from mnist_design.report.finals import RUNS_DIR, by_seed_role, seeds_cell, tested_runs
+from mnist_design.report.groups import by_tag, epochs, seed_rows
+from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
 from mnist_design.report.tables import comparison_table, markdown
-from mnist_design.report.validate import trusted
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
 from mnist_design.search import baselines
 
-RUNS_DIR = "runs"  # finished run records (metrics, history, config) below results/
 HEADER = [
     "budget",
     "design",
@@ -56,48 +53,6 @@ SEED_DESIGN = "the tutorial's design"  # the kind of the tutorial's final row, a
 PUBLISHED = "published"
 SEARCHED = "searched"
 EARLIER = "earlier finalist"  # a searched design a later study of its budget crosses, once that one has finals
-
-
-def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
-    """The runs under results/runs/ with a finite test accuracy, and one line naming each run left out and why."""
-    found, skipped = runs.collect([results / RUNS_DIR]) if (results / RUNS_DIR).is_dir() else ([], [])
-    unfinished = [d for d in sorted((results / RUNS_DIR).glob("*/*")) if d.is_dir() and not RunDir(d).finished()]
-    skipped += [
-        f"{RunDir(d).metrics}: missing, so {d.name} is left out (unfinished, or its record lost)" for d in unfinished
-    ]
-    tested, left_out = trusted([run for run in found if "test_acc" in run.metrics])  # report/validate.py
-    return tested, skipped + left_out
-
-
-def seeds_cell(group: list[runs.Run], most: int, added: list[runs.Run]) -> str:
-    """The seeds a design was rendered from, saying so when that is fewer than the other designs have, and the seeds
-    added to it for a paired difference."""
-    shown = seeds(group) if len(group) >= most else f"{seeds(group)} (only {len(group)} of {most})"
-    return f"{shown} (+{seeds(added)} in paired Δ only)" if added else shown
-
-
-def by_seed_role(
-    groups: dict[str, list[runs.Run]], research: Research
-) -> tuple[dict[str, list[runs.Run]], dict[str, list[runs.Run]], list[str]]:
-    """Each design's runs of the finals' seeds, its runs of seeds added to a tied pair, and a line per run left out
-    because its seed is past the cap (or per design with added seeds only)."""
-    finals: dict[str, list[runs.Run]] = {}
-    added: dict[str, list[runs.Run]] = {}
-    left_out = []
-    for design, group in groups.items():
-        for run in group:
-            role = research.seed_role(run.seed)
-            if role == PAST_CAP:
-                left_out.append(
-                    f"{run.path / 'metrics.json'}: seed {run.seed} is past the cap of {research.seed_cap} seeds a "
-                    f"design (finals.cap in {RESEARCH_FILE}), so it is left out"
-                )
-            else:
-                (finals if role == FINAL else added).setdefault(design, []).append(run)
-    for design in sorted(added.keys() - finals.keys()):  # added seeds pair with finals: alone they stand for nothing
-        left_out.append(f"{design}: only seeds added to a tied pair, none of the finals', so it is left out")
-        del added[design]
-    return finals, added, left_out
 
 
 @dataclass(frozen=True)
@@ -323,41 +278,6 @@ class Front:
         return [path for path in drawn if path]
 
 
-RESULTS_PAGE = Path("docs") / "results.md"  # beside README: the blocks README does not show itself
-
-
-def placed(readme: Path, blocks: dict[str, str]) -> dict[Path, dict[str, str]]:
-    """Each block by the file it goes into: README where README has its markers, else docs/results.md beside it."""
-    try:
-        text = readme.read_text()
-    except (OSError, UnicodeDecodeError):
-        return {readme: blocks}  # rewrite() names the file in one line
-    own = {name: block for name, block in blocks.items() if markers(name)[0] in text}
-    if not own:  # not a README of this project: rewrite() names it, and nothing is written elsewhere
-        return {readme: blocks}
-    rest = {name: block for name, block in blocks.items() if name not in own}
-    return {readme: own, readme.parent / RESULTS_PAGE: rest} if rest else {readme: own}
-
-
 def render(results: Path) -> dict[str, str]:
     """README's blocks for a results folder, by block name."""
     return Front.load(results).blocks()
-
-
-def write(front: Front, readme: Path | None) -> Path:
-    """Print README's blocks and results/README's study tables, draw the figures, and rewrite both files' blocks
-    with them (readme=None: print only; a results folder without its own README.md gets none)."""
-    blocks = front.blocks()
-    study_blocks = {**study_tables.blocks(front.results), "reruns": reruns.block(front.results)}
-    for line in front.skipped:  # a design rendered without these says so in its seeds column
-        print(f"skipped: {line}", file=sys.stderr)
-    print("\n\n".join([*blocks.values(), *study_blocks.values()]))
-    for drawn in front.draw():
-        print(f"{drawn} drawn")
-    if readme is None:
-        return front.results
-    for page, own in placed(readme, blocks).items():
-        rewrite(page, own)
-    if study_blocks and (front.results / study_tables.README_FILE).is_file():
-        rewrite(front.results / study_tables.README_FILE, study_blocks)
-    return readme
