@@ -486,3 +486,29 @@ def test_a_candidate_whose_seed_diverged_fails_and_the_selection_still_finishes(
     assert result["finished"] and result["finalist"] == 1
     [failed] = [row for row in result["candidates"] if row.get("failed")]
     assert failed["trial"] == 0 and failed["mean"] is None
+
+
+def test_a_lost_selection_folder_is_rebuilt_from_the_selection_study(compose_cfg, tmp_path: Path, monkeypatch) -> None:
+    """Issue 46: with select/ lost, the same command recorded 'finished: false, finalist: null' for ever, though the
+    selection study in the journal holds every run's value. Now the values come from there, and nothing retrains."""
+    from omegaconf import OmegaConf
+
+    from mnist_design.search import finalists
+
+    committed = REPO / "results" / "studies" / "design_5000_v3"  # a study whose selection ran in its journal
+    shutil.copy(committed / "journal.log", tmp_path / "journal.log")  # select/ is not copied: lost
+    typed = ["budget=5000", "search.study_name=design_5000_v3", "search_space=small"]
+    cfg = compose_cfg(*typed, f"search.results_dir={tmp_path}", config_name="search")
+    study = stores_study(cfg)
+    monkeypatch.setattr(finalists, "train_run", lambda *a, **k: pytest.fail("nothing may retrain"))
+    result = finalists.select(study, cfg, typed)
+    summary = OmegaConf.to_container(OmegaConf.load(committed / "summary.yaml"))["selection"]
+    assert result["finished"] and result["finalist"] == summary["finalist"]
+    assert [row["mean"] for row in result["candidates"]] == pytest.approx(
+        [row["mean"] for row in summary["candidates"]]
+    )
+
+
+def stores_study(cfg):
+    """The study of a copied journal, loaded as the search loads it."""
+    return optuna.load_study(study_name=cfg.search.study_name, storage=stores.storage(cfg))

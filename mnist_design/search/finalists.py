@@ -147,10 +147,22 @@ def value_of(path: Path, monitor: str) -> float | None:
 
 def seed_value(study: optuna.Study, trial: FrozenTrial, seed: int, cfg: DictConfig) -> float | None:
     """The candidate's monitored value on one seed: from the journal when the trial is that run, so a study continued
-    in another checkout (whose trial run directories are not committed) still ranks it; else from its selection run."""
+    in another checkout (whose trial run directories are not committed) still ranks it; else from its selection run,
+    or, where that run's folder is lost or its record damaged, from the value the selection study stored for it."""
     if reusable(study, trial, seed, cfg):
         return float(trial.value)
-    return value_of(run_dir(cfg, trial, seed), cfg.search.monitor)
+    found = value_of(run_dir(cfg, trial, seed), cfg.search.monitor)
+    return found if found is not None else stored_values(study).get((trial.number, seed))
+
+
+def stored_values(study: optuna.Study) -> dict[tuple[int, int], float]:
+    """(candidate, seed) -> the value each finished selection run told the selection study (issue 46: a lost select/
+    folder is rebuilt from these, never recorded as an unfinished selection)."""
+    select = selection_study(study, create=False)
+    if select is None:
+        return {}
+    done = select.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    return {(t.user_attrs[CANDIDATE_ATTR], t.user_attrs[SEED_ATTR]): float(t.value) for t in done}
 
 
 def wait_for_trials(study: optuna.Study, cfg: DictConfig, poll_s: float = 10.0) -> list[int]:
@@ -198,11 +210,14 @@ def train_run(study: optuna.Study, cfg: DictConfig, typed: list[str], trial: Fro
 def train_pending(study: optuna.Study, cfg: DictConfig, typed: list[str]) -> None:
     """Train, with every other process of the study, the (candidate, seed) runs that have no record yet."""
     chosen = {t.number: t for t in candidates(study, cfg.search.selection.top)}
+    stored = stored_values(study)
     runs_left = [
         (number, seed)
         for number, trial in chosen.items()
         for seed in cfg.search.selection.seeds
-        if not reusable(study, trial, seed, cfg) and not recorded(run_dir(cfg, trial, seed), cfg)
+        if not reusable(study, trial, seed, cfg)
+        and (number, seed) not in stored
+        and not recorded(run_dir(cfg, trial, seed), cfg)
     ]
     select = selection_study(study, create=bool(runs_left))
     if select is None:
