@@ -512,3 +512,18 @@ def test_a_lost_selection_folder_is_rebuilt_from_the_selection_study(compose_cfg
 def stores_study(cfg):
     """The study of a copied journal, loaded as the search loads it."""
     return optuna.load_study(study_name=cfg.search.study_name, storage=stores.storage(cfg))
+
+
+def test_a_trial_that_never_recorded_its_worker_is_an_orphan_once_old(search_cfg, monkeypatch) -> None:
+    """Issue 46: after a full disk, the trial the failed write left RUNNING had no worker record and was counted in
+    flight for ever (and the hint named an empty host). A fresh one is another process's that just asked."""
+    cfg = search_cfg()
+    study = studies.open_study(cfg, studies.identity(cfg, []))
+    orphan = study.ask()  # no worker attr, as a process that died on its first write leaves it
+    assert studies.in_flight(study) == 1 and studies.recover_dead(study) == []  # just asked: may be alive
+    monkeypatch.setattr(studies, "ORPHAN_AFTER_S", 0)
+    assert studies.in_flight(study) == 0
+    assert studies.recover_dead(study) == [orphan.number]
+    assert [t.user_attrs.get("retry_of") for t in study.get_trials(states=(optuna.trial.TrialState.WAITING,))] == [
+        orphan.number
+    ]

@@ -33,7 +33,7 @@ from optuna.trial import FrozenTrial, TrialState
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
 from mnist_design.runs.metrics import record_key
-from mnist_design.search.liveness import WORKER_ATTR, alive, host_of, this_worker, worker_of
+from mnist_design.search.liveness import WORKER_ATTR, host_of, this_worker, worker_of
 from mnist_design.search.stores import starting_lock
 from mnist_design.search.studies import (
     BASELINE_ATTRS,
@@ -46,6 +46,7 @@ from mnist_design.search.studies import (
     reached,
     recover_dead,
     running,
+    trial_alive,
     was_trained,
 )
 from mnist_design.training import factory
@@ -175,7 +176,7 @@ def wait_for_trials(study: optuna.Study, cfg: DictConfig, poll_s: float = 10.0) 
         for number in recover_dead(study, gone):
             print(f"[select] trial {number}: its worker is gone; failed, and its design enqueued again", flush=True)
         left = running(study, gone)
-        if left and all(alive(worker_of(t), gone) is None for t in left):
+        if left and all(trial_alive(t, gone) is None for t in left):
             hosts, numbers = ",".join(sorted({host_of(worker_of(t)) for t in left})), [t.number for t in left]
             print(
                 f"[select] trials {', '.join(map(str, numbers))} are running on {hosts}, which this machine cannot "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,12 +167,24 @@ CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: wh
 RETRY_ATTRS = (*BASELINE_ATTRS, CANDIDATE_ATTR, SEED_ATTR)  # what a trial enqueued again keeps of the one that died
 
 
+ORPHAN_AFTER_S = 120  # a RUNNING trial with no worker record this old was left by a write that failed (a full disk)
+
+
+def trial_alive(trial: FrozenTrial, gone_hosts: Collection[str] = ()) -> bool | None:
+    """Whether a RUNNING trial's worker may still finish it (liveness.alive); a trial that never recorded a worker is
+    an orphan once ORPHAN_AFTER_S have passed, since every worker records itself as soon as it asks for a trial."""
+    if WORKER_ATTR not in trial.user_attrs:
+        started = trial.datetime_start
+        return started is None or (datetime.now() - started).total_seconds() < ORPHAN_AFTER_S
+    return alive(worker_of(trial), gone_hosts)
+
+
 def recover_dead(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[int]:
-    """Fail every RUNNING trial whose worker is gone and enqueue its design again; the numbers of those trials."""
+    """Fail every RUNNING trial whose worker is gone (or that never recorded one) and enqueue its design again; the
+    numbers of those trials."""
     recovered = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner = trial.user_attrs.get(WORKER_ATTR)
-        if owner is None or alive(str(owner), gone_hosts) is not False:
+        if trial_alive(trial, gone_hosts) is not False:
             continue
         try:
             study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
@@ -231,7 +244,7 @@ def running(study: optuna.Study, gone_hosts: Collection[str] = ()) -> list[Froze
     return [
         t
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        if alive(worker_of(t), gone_hosts) is not False
+        if trial_alive(t, gone_hosts) is not False
     ]
 
 
