@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.config import schema
+from mnist_design.data import TRAIN_IMAGES
 from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError
 from mnist_design.models.net import parameter_count
@@ -91,7 +92,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ),
         ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
         ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
-        ("data.val_size", cfg.data.val_size, lambda v: 0 < v < 60_000, "between 1 and 59,999"),
+        ("data.val_size", cfg.data.val_size, lambda v: 0 < v < TRAIN_IMAGES, f"between 1 and {TRAIN_IMAGES - 1:,}"),
         ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
@@ -180,7 +181,7 @@ def validate(cfg: DictConfig) -> int:
             good = False
         if not good:
             raise ConfigError(f"{key}={value} is not allowed: it must be {allowed}")
-    train_size = cfg.data.train_subset or 60_000 - (0 if cfg.data.val_on_test else cfg.data.val_size)
+    train_size = cfg.data.train_subset or TRAIN_IMAGES - (0 if cfg.data.val_on_test else cfg.data.val_size)
     if cfg.data.batch_size > train_size:
         raise ConfigError(
             f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "

@@ -30,6 +30,14 @@ def os_problem(path: Path, error: OSError) -> str:
     return f"cannot create {path}: {reason}; choose a writable directory (hydra.run.dir=... or out_dir=...)"
 
 
+def probe_write(folder: Path) -> None:
+    """Create and remove a file in ``folder``: the one way to learn that it takes files (permissions, a read-only
+    mount, a full disk's inodes); raises the OSError that says why not."""
+    probe = folder / f".write-probe-{os.getpid()}"
+    probe.touch()
+    probe.unlink()
+
+
 def check_creatable(path: Path) -> None:
     """The directory exists or can be made, and takes files; else one line naming it and the OS error."""
     created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
@@ -37,9 +45,7 @@ def check_creatable(path: Path) -> None:
         if path.exists() and not path.is_dir():
             raise RunDirRefused(f"{path} is a file, not a directory; choose another run directory")
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        probe_write(path)
     except OSError as error:
         raise RunDirRefused(os_problem(path, error)) from None
     finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import importlib.util
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import optuna
 from omegaconf import DictConfig
 
 from mnist_design.errors import UserError
+from mnist_design.runs.preflight import probe_write
 from mnist_design.search import journal
 
 JOURNAL_FILE = "journal.log"
@@ -95,9 +95,7 @@ def check_writable_folder(folder: Path, url: str, create: bool) -> None:
             folder.mkdir(parents=True, exist_ok=True)
         if not folder.is_dir():
             raise StudyError(f"search.storage={url}: the folder {folder} does not exist; create it or choose another")
-        probe = folder / f".write-probe-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
+        probe_write(folder)
     except OSError as error:
         raise StudyError(
             f"search.storage={url}: cannot write in {folder} ({error.strerror}); "
