@@ -321,3 +321,23 @@ def test_the_gpu_block_pairs_the_gpu_runs_with_the_cpu_runs_and_shows_the_bench(
     assert "| cuda:0 " in text and "| cpu " in text and "0,1,2" in text and "11 (10–12)" in text
     assert "GPU − CPU, paired by seed: -0.03 ±" in text and "tied" in text
     assert "`ratio_vs_raw_loop=0.50`" in text and re.search(r"seed notebook .*\| +400 \| +0\.4 \|", text)
+
+
+def test_a_damaged_gpu_record_is_named_and_left_out_never_a_crash(tmp_path: Path) -> None:
+    """Issue 46: a truncated bench.json, a non-UTF-8 card.txt or a seed that is not a number ended the report on an
+    unhandled error naming no file."""
+    from mnist_design.report import gpu
+
+    shutil.copytree(REPO / "results" / gpu.GPU_DIR, tmp_path / gpu.GPU_DIR)
+    folder = tmp_path / gpu.GPU_DIR
+    (folder / gpu.CARD_FILE).write_bytes(b"\xff\xfe not utf-8")
+    bench = folder / gpu.BENCH_DIR / "bench.json"
+    bench.write_text(bench.read_text()[:100])
+    record = folder / gpu.DEFAULT_RUNS / "seed_1" / "metrics.json"
+    metrics = json.loads(record.read_text())
+    record.write_text(json.dumps({**metrics, "seed": "two"}))
+    text = gpu.block(tmp_path, [])
+    assert f"unreadable ({folder / gpu.CARD_FILE}: UnicodeDecodeError)" in text
+    assert f"Left out: {bench}: unreadable or incomplete (JSONDecodeError" in text
+    assert f"Left out: {record}: seed is 'two', not a whole number" in text
+    assert "0,2,3,4" in text  # the other seeds still shown

@@ -11,6 +11,7 @@ results/runs/), so the block says whether the card changes the result, not only 
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from mnist_design.bench.paths import BENCH_FILE, PATHS
 from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
+from mnist_design.report.validate import trusted
 from mnist_design.runs import records as runs
 
 GPU_DIR = "gpu"  # below results/
@@ -69,11 +71,33 @@ def block(results: Path, cpu_runs: Sequence[runs.Run]) -> str:
     folder = results / GPU_DIR
     if not (folder / CARD_FILE).is_file():
         return f"_No GPU records under `{results.name}/{GPU_DIR}/` yet: no session that wrote them had a GPU._"
-    card = "; ".join(" ".join(line.split()) for line in (folder / CARD_FILE).read_text().splitlines() if line.strip())
+    card_file, bench_file = folder / CARD_FILE, folder / BENCH_DIR / BENCH_FILE
+    try:
+        card = "; ".join(" ".join(line.split()) for line in card_file.read_text().splitlines() if line.strip())
+    except (OSError, UnicodeDecodeError) as error:
+        card = f"unreadable ({card_file}: {type(error).__name__})"
     found, skipped = runs.collect([folder / DEFAULT_RUNS]) if (folder / DEFAULT_RUNS).is_dir() else ([], [])
+    found, left_out = trusted([run for run in found if "test_acc" in run.metrics])  # report/validate.py
+    found = [run for run in found if usable_seconds(run)]
     parts = [f"The card: {card}.", runs_table(sorted(found, key=lambda r: r.seed), cpu_runs)]
-    parts += [f"Left out: {line}" for line in skipped]
-    bench_file = folder / BENCH_DIR / BENCH_FILE
+    parts += [f"Left out: {line}" for line in [*skipped, *left_out]]
     if bench_file.is_file():
-        parts.append(bench_table(json.loads(bench_file.read_text())))
+        parts.append(checked_bench_table(bench_file))
     return "\n\n".join(parts)
+
+
+def usable_seconds(run: runs.Run) -> bool:
+    value = run.metrics.get("seconds")
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def checked_bench_table(path: Path) -> str:
+    """The bench table, or one line naming the file and what is wrong with it (truncated, a key missing, a NaN)."""
+    try:
+        bench = json.loads(path.read_text())
+        table = bench_table(bench)
+        if "nan" in table.lower():
+            raise ValueError("a median is not a number")
+        return table
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        return f"Left out: {path}: unreadable or incomplete ({type(error).__name__}: {error})"
