@@ -134,7 +134,7 @@ class Costs:
             return f"_No deploy records under `{self.results.name}/` yet: run `python -m mnist_design.robustness`._"
         header = [
             "design", "params", "MACs", "float32 kB", "int8 kB", "peak activation kB (float32)",
-            "latency float32 / int8 ms (median, p90)", "latency measured on",
+            "latency float32 / int8 ms (median, p90)", "latency measured on", "ONNX vs PyTorch, largest logit Δ",
         ]  # fmt: skip
         lines = []
         for design, records in self.designs.items():
@@ -149,6 +149,7 @@ class Costs:
             lines.append([
                 f"`{design}`", f"{cost['params']:,}", f"{cost['macs']:,}", kb(first["float32"]["weight_bytes"]),
                 kb(first["int8"]["weight_bytes"]), kb(cost["peak_activation_bytes_fp32"]), latency, machine,
+                f"{max(r.export['float32']['largest_logit_difference'] for r in records):.1e}",
             ])  # fmt: skip
         return markdown(header, lines, right=(1, 2, 3, 4, 5))
 
