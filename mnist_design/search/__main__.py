@@ -40,7 +40,7 @@ from mnist_design.config import (
 )
 from mnist_design.errors import exit_on_user_error
 from mnist_design.search import finalists, liveness, presets, space, stores, studies
-from mnist_design.search.baselines import enqueue_starting_points
+from mnist_design.search.baselines import check_crosses, enqueue_starting_points
 from mnist_design.search.trials import objective, progress, stop_when_done
 from mnist_design.search.workers import WorkerDied, start_workers, usage
 from mnist_design.training import factory
@@ -126,6 +126,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     if cfg.search.selection.preset:  # a name it may not write is refused now, not when the study ends hours later
         presets.check_replaceable(cfg.search.selection.preset, cfg.budget)
     space.check_keys(cfg, typed)
+    check_crosses(cfg)
     if not worker:
         stores.check_storage_and_folder(cfg)
     if cfg.budget is not None:
@@ -203,7 +204,7 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error(), stores.storage_errors(cfg):  # a database that goes away at any point: one line
+    with exit_on_user_error(), stores.database_errors(cfg):  # a database that goes away at any point: one line
         search(cfg)
 
 

@@ -20,10 +20,12 @@ import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.config import (
+    ConfigError,
     config_dir,
     model_parameters,
     preset_choices,
 )
+from mnist_design.config.reference import on_disk
 from mnist_design.search import presets, space, studies
 from mnist_design.training import factory
 
@@ -98,6 +100,14 @@ def crossed_finalists() -> set[str]:
         for name in OmegaConf.select(OmegaConf.load(path), "search.crosses", default=None) or []
     }
     return {name for name in named if name != studies.BASE and not name.startswith(presets.PUBLISHED_PREFIX)}
+
+
+def check_crosses(cfg: DictConfig) -> None:
+    """Every name in search.crosses is the base config or an experiment preset, before any study is opened."""
+    known = [studies.BASE, *on_disk("experiment")]
+    unknown = [name for name in cfg.search.get("crosses") or [] if name not in known]
+    if unknown:
+        raise ConfigError(f"search.crosses: unknown {', '.join(unknown)}; allowed: {', '.join(known)}")
 
 
 def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]:

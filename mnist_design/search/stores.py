@@ -43,8 +43,8 @@ def os_error_in(error: BaseException | None) -> OSError | None:
 
 
 @contextmanager
-def storage_errors(cfg: DictConfig) -> Iterator[None]:
-    """A file-system failure under Optuna's own handling is one line naming the storage, not a chain of traces."""
+def database_errors(cfg: DictConfig) -> Iterator[None]:
+    """A database that refuses or goes away, wherever the command is: one line naming search.storage."""
     try:
         yield
     except UserError:
@@ -55,6 +55,19 @@ def storage_errors(cfg: DictConfig) -> Iterator[None]:
                 f"search.storage={storage_url(cfg)}: the database refused or went away ({first_line(error)}); the "
                 f"trials it recorded as finished are kept there: run the same command again once it is back"
             ) from None
+        raise
+
+
+@contextmanager
+def storage_errors(cfg: DictConfig) -> Iterator[None]:
+    """Around Optuna's own writes: a database failure (database_errors), or a file-system failure of the journal, is
+    one line naming the storage, not a chain of traces."""
+    try:
+        with database_errors(cfg):
+            yield
+    except UserError:
+        raise
+    except Exception as error:
         cause = os_error_in(error)
         if cause is None:
             raise
