@@ -150,6 +150,7 @@ CASES = [
     (SEARCH, ["search.selection.seeds=abc"], HYDRA, "search.selection.seeds"),
     (SEARCH, ["search.enqueue_published=maybe"], HYDRA, "search.enqueue_published"),
     (SEARCH, ["search.rung_epochs=0"], 2, "search.rung_epochs=0 is not allowed: it must be null or >= 2"),
+    (SEARCH, ["search.study_name=design_1000.select"], 2, "search.study_name=design_1000.select is not allowed"),
     (SEARCH, ["search.crosses=[base,nosuch]"], 2, "search.crosses: unknown nosuch; allowed: base, "),
     (SEARCH, ["search.rung_epochs=1"], 2, "search.rung_epochs=1 is not allowed: it must be null or >= 2"),
     (SEARCH, ["search.rung_epochs=null"], 2, "search.rung_epochs=null is not allowed with this pruner"),

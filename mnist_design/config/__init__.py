@@ -137,6 +137,12 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             ),
             ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
             ("search.refusal_streak", cfg.search.refusal_streak, positive, ">= 1"),
+            (
+                "search.study_name",
+                cfg.search.study_name,
+                lambda v: bool(str(v)) and not str(v).endswith(".select"),
+                "a name not ending in .select (the selection of study NAME is stored as NAME.select)",
+            ),
             ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
             ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
             (
