@@ -96,8 +96,8 @@ def kb(value: float) -> str:
 
 @dataclass(frozen=True)
 class Costs:
-    """The deploy records of the designs the front shows: the standing design of each budget, its budget's
-    baselines, and the tutorial's rows."""
+    """The deploy records of every design the front shows (those standing for a budget, their baselines, earlier and
+    later finalists) and of the tutorial's rows."""
 
     results: Path
     designs: dict[str, list[Deployed]]  # by design, in the front's order (by parameters)
@@ -108,11 +108,7 @@ class Costs:
     @classmethod
     def load(cls, front: Any) -> Costs:
         standing = [point.name for point in front.candidates()]
-        budgets = {front.budget(d) for d in standing}
-        shown = [
-            d for d in front.order() if d in standing or (front.kind(d) != "searched" and front.budget(d) in budgets)
-        ]
-        designs = {d: cls.records(front.results, d, front.designs[d]) for d in shown}
+        designs = {d: cls.records(front.results, d, front.designs[d]) for d in front.order()}
         rows = {row: cls.records(front.results, row, group) for row, group in front.seed_rows.items() if group}
         return cls(
             front.results,
@@ -134,24 +130,24 @@ class Costs:
             return f"_No deploy records under `{self.results.name}/` yet: run `python -m mnist_design.robustness`._"
         header = [
             "design", "params", "MACs", "float32 kB", "int8 kB", "peak activation kB (float32)",
-            "latency float32 / int8 ms (median, p90)", "latency measured on", "ONNX vs PyTorch, largest logit Δ",
+            "latency float32 / int8 ms (median, p90)", "ONNX vs PyTorch, largest logit Δ",
         ]  # fmt: skip
-        lines = []
+        lines, machines = [], set()
         for design, records in self.designs.items():
             first = records[0].export
             cost, timed = first["cost"], [r for r in records if r.export["float32"].get("latency")]
-            latency = "–"
-            machine = "not timed"
+            latency = "not timed"
             if timed:
                 f32, i8 = timed[0].export["float32"]["latency"], timed[0].export["int8"]["latency"]
                 latency = f"{f32['median_ms']:.3f}, {f32['p90_ms']:.3f} / {i8['median_ms']:.3f}, {i8['p90_ms']:.3f}"
-                machine = f"seed {timed[0].seed}: {f32['machine']}"
+                machines.add(f"{f32['machine']} (seed {timed[0].seed})")
             lines.append([
                 f"`{design}`", f"{cost['params']:,}", f"{cost['macs']:,}", kb(first["float32"]["weight_bytes"]),
-                kb(first["int8"]["weight_bytes"]), kb(cost["peak_activation_bytes_fp32"]), latency, machine,
+                kb(first["int8"]["weight_bytes"]), kb(cost["peak_activation_bytes_fp32"]), latency,
                 f"{max(r.export['float32']['largest_logit_difference'] for r in records):.1e}",
             ])  # fmt: skip
-        return markdown(header, lines, right=(1, 2, 3, 4, 5))
+        timed_on = f"\n\nLatency measured on: {'; '.join(sorted(machines))}." if machines else ""
+        return markdown(header, lines, right=(1, 2, 3, 4, 5)) + timed_on
 
     def shift_table(self, groups: dict[str, list[Deployed]]) -> str:
         header = ["design", "weights of seeds", *[f"{m} %" for m in MEASURES], "int8 drop pp"]
