@@ -194,8 +194,6 @@ def validate(cfg: DictConfig) -> int:
             f"{train_size:,} training images"
         )
     check_recipe(cfg)
-    if "search" in cfg:
-        check_pruner(cfg)
     if HydraConfig.initialized():
         check_presets(HydraConfig.get().runtime.choices)
     # built once: the net checks its own arguments (model.dropout, the layers), the module its own (module.*)

@@ -34,6 +34,7 @@ from mnist_design.atomic import write_atomic
 from mnist_design.config import (
     PRESET_GROUPS,
     ConfigError,
+    check_pruner,
     config_dir,
     reference,
     validate,
@@ -118,6 +119,7 @@ def search(cfg: DictConfig) -> dict[str, Any]:
             f"preset; search from the base config (published designs are starting points already)"
         )
     validate(cfg)  # the search's own keys and the base config, before any study is opened
+    check_pruner(cfg)  # the search's, not its runs' (a rung run is a plain run of the short schedule)
     if cfg.search.workers > factory.usable_cores():
         raise ConfigError(
             f"search.workers={cfg.search.workers} is not allowed: it must be at most this machine's "
