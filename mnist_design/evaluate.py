@@ -19,7 +19,6 @@ from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.data.sources import data_dir_for
 from mnist_design.errors import exit_on_user_error
 from mnist_design.runs import records as runs
 from mnist_design.training import factory, scoring
@@ -28,7 +27,8 @@ from mnist_design.training import factory, scoring
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     model, data_settings = factory.classifier_from_checkpoint(cfg.ckpt_path)
-    data_settings["data_dir"] = cfg.get("data_dir") or data_dir_for(data_settings.get("data_dir", "data"))
+    if cfg.get("data_dir"):
+        data_settings["data_dir"] = cfg.data_dir
     datamodule = MNISTDataModule(**data_settings)
     trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
     metrics = {"checkpoint": str(cfg.ckpt_path), **scoring.metrics_on_test(trainer, model, datamodule)}

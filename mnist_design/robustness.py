@@ -40,8 +40,7 @@ def main(cfg: DictConfig) -> None:
         out_dirs = [output_dir(cfg, ckpt_path) for ckpt_path in checkpoints]
         sets: list[Set] | None = None
         for ckpt_path, out_dir in zip(checkpoints, out_dirs):
-            record = robustness(ckpt_path, out_dir, settings, sets)
-            sets = record.pop("built_sets")
+            record, sets = robustness(ckpt_path, out_dir, settings, sets)
             for name, entry in record["sets"].items():
                 values = "  ".join(f"{p} {100 * entry[p]:6.2f}%" for p in ("float32", "int8") if p in entry)
                 print(f"{name:<14} {entry['kind']:<12} {values}")

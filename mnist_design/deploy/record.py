@@ -20,7 +20,6 @@ from torch import nn
 from mnist_design.atomic import write_atomic
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.images import normalisation
-from mnist_design.data.sources import data_dir_for
 from mnist_design.deploy import int8 as quantization
 from mnist_design.deploy.cost import forward_cost
 from mnist_design.deploy.latency import latency_ms
@@ -45,7 +44,8 @@ class Checkpoint:
     @classmethod
     def load(cls, path: str | Path, data_dir: str | None = None) -> Checkpoint:
         model, settings = factory.classifier_from_checkpoint(path)
-        settings["data_dir"] = data_dir or data_dir_for(settings.get("data_dir", "data"))
+        if data_dir:
+            settings["data_dir"] = data_dir
         datamodule = MNISTDataModule(**settings)
         datamodule.prepare_data()
         datamodule.setup()
@@ -111,10 +111,10 @@ def export_checkpoint(
     return record
 
 
-def read_record(out_dir: Path) -> dict[str, Any] | None:
-    """The export record in ``out_dir``, or None if there is none or it cannot be read (then export again)."""
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON record (export.json, robustness.json), or None where there is none or it cannot be read."""
     try:
-        record = json.loads((out_dir / RECORD_FILE).read_text())
+        record = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     return record if isinstance(record, dict) else None
@@ -124,7 +124,7 @@ def exported_or_export(ckpt_path: str | Path, out_dir: Path, settings: dict[str,
     """``out_dir``'s export of this checkpoint if it is whole (record, files, same checkpoint, int8 if asked), else a
     fresh export; and the checkpoint loaded."""
     checkpoint = Checkpoint.load(ckpt_path, settings.get("data_dir"))
-    record = read_record(out_dir)
+    record = read_json(out_dir / RECORD_FILE)
     wanted = ("float32", "int8") if settings["int8"] else ("float32",)
     whole = (
         record is not None

@@ -13,7 +13,6 @@ excludes zero.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mnist_design.deploy.record import RECORD_FILE as EXPORT_FILE
+from mnist_design.deploy.record import read_json
 from mnist_design.deploy.settings import DEPLOY_DIR
 from mnist_design.report.stats import bootstrap, paired_by_seed, shown_over_images, signed
 from mnist_design.report.tables import markdown
@@ -35,7 +35,6 @@ from mnist_design.shift.suite import RECORD_FILE as ROBUSTNESS_FILE
 
 RERUNS_DIR = "reruns"  # results/reruns/<design>/seed_<S>/: retrained weights for seeds whose own were not kept
 INT8_DROP_NAMED = 0.001  # an int8 drop above 0.1 pp is named in the answer (issue 43's target for row4)
-FIGURES = ("accuracy_vs_macs", "accuracy_vs_int8_bytes", "corruptions")
 
 
 @dataclass(frozen=True)
@@ -65,14 +64,6 @@ PAIRED: dict[str, tuple[Callable[[Deployed], list[str]], str]] = {
     "UCI digits": (lambda d: [DIGITS], "float32"),
     "fonts": (lambda d: [FONTS], "float32"),
 }
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return record if isinstance(record, dict) else None
 
 
 def deployed_run(results: Path, design: str, run: runs.Run) -> Deployed | None:

@@ -18,6 +18,7 @@ rows are the runs tagged ``row: <rowN>`` there, shown beside the tutorial's own 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
@@ -245,9 +246,14 @@ class Front:
             f"targets stay over seeds {finals}."
         )
 
+    @cached_property
+    def costs(self) -> Costs:
+        """The deploy records of the designs, read once for the blocks and the figures."""
+        return Costs.load(self)
+
     def blocks(self) -> dict[str, str]:
         """Each README block's text, by block name: the accuracy front's, then the costs and shift tables'."""
-        costs = Costs.load(self)
+        costs = self.costs
         bend = knee(self.curve())
         return {
             "rows": self.rows_table(),
@@ -274,7 +280,7 @@ class Front:
         drawn.append(draw_learning_curves(self.seed_rows, self.results))
         baseline = self.seed_rows.get(self.research.baseline)
         drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
-        drawn += Costs.load(self).draw()
+        drawn += self.costs.draw()
         return [path for path in drawn if path]
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.data.sources import data_dir_for
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
 from mnist_design.models.receptive_field import receptive_fields
 from mnist_design.report.groups import by_tag, seed_rows
@@ -58,7 +57,6 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
     if not run.dir.last_checkpoint.is_file():
         return None
     model, data_settings = factory.classifier_from_checkpoint(run.dir.last_checkpoint)
-    data_settings["data_dir"] = data_dir_for(data_settings.get("data_dir", "data"))
     datamodule = MNISTDataModule(**data_settings)
     datamodule.prepare_data()
     return figures.save(scoring.figures_on_test(model, datamodule)[rundir.PREDICTIONS], out)

@@ -90,9 +90,9 @@ def robustness(
     out_dir: Path,
     settings: dict[str, Any],
     sets: list[Set] | None = None,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Set]]:
     """The suite for one checkpoint: exported first (``deploy.record``) unless ``out_dir`` holds its export already;
-    ``sets`` built once by the caller when it scores many checkpoints (the returned "built_sets" are them).
+    ``sets`` built once when many checkpoints are scored: pass back the sets the first call returns.
     ``settings``: data_dir, int8, calibration_images, latency_runs, corruptions, severity, suite_seed."""
     from mnist_design.deploy.record import exported_or_export  # the export wing, one level up from here
 
@@ -100,12 +100,12 @@ def robustness(
     if sets is None:
         pixels, labels = checkpoint.pixels("test")
         sets = build_sets(pixels[:, 0], labels, settings["corruptions"], settings["severity"], settings["suite_seed"])
-    record, correct = score(sets, {p: out_dir / exported[p]["file"] for p in ("float32", "int8") if p in exported})
+    scored, correct = score(sets, {p: out_dir / exported[p]["file"] for p in ("float32", "int8") if p in exported})
     record = {
         "checkpoint": str(ckpt_path),
         "severity": settings["severity"],
         "suite_seed": settings["suite_seed"],
-        **record,
+        **scored,
     }
     write(out_dir, record, correct)
-    return {**record, "built_sets": sets}
+    return record, sets

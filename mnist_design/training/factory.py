@@ -23,6 +23,7 @@ from omegaconf import DictConfig, open_dict
 
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
+from mnist_design.data.sources import data_dir_for
 from mnist_design.training.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.training.module import MNISTClassifier
 from mnist_design.training.threads import ThreadTuner
@@ -144,7 +145,10 @@ def classifier_from(checkpoint: dict[str, Any], path: str | Path) -> tuple[MNIST
         raise CheckpointError(
             f"{path}: the weights do not fit the model the checkpoint describes ({str(error).splitlines()[0]})"
         ) from error
-    return model.eval(), dict(checkpoint.get("datamodule_hyper_parameters") or {})
+    settings = dict(checkpoint.get("datamodule_hyper_parameters") or {})
+    if "data_dir" in settings:  # where the run found MNIST, unless $MNIST_DESIGN_DATA says where it is here
+        settings["data_dir"] = data_dir_for(settings["data_dir"])
+    return model.eval(), settings
 
 
 def compose_run(config_name: str, overrides: Sequence[str], run_dir: Path | None = None) -> DictConfig:
