@@ -33,7 +33,7 @@ def fidelity(cfg: DictConfig) -> str:
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("fidelity.")]
     configs = signals.sample_configs(cfg, typed)
     trained = signals.train_share(cfg, typed, configs)
-    table = signals.signal_table(Path(cfg.fidelity.results_dir), cfg.fidelity.full_epochs, cfg.fidelity.compressed)
+    table = signals.signal_table(Path(cfg.fidelity.results_dir), cfg.fidelity)
     print(f"[fidelity] {trained} runs trained now\n{table}")
     if cfg.fidelity.docs:
         block = f"fidelity_{cfg.budget}"

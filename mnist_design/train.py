@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
 from mnist_design.errors import exit_on_user_error
+from mnist_design.runs.metrics import VAL_ACC
 from mnist_design.training import resume
 from mnist_design.training.run import train
 
@@ -39,8 +40,8 @@ def main(cfg: DictConfig) -> float | None:
             if plan is None:
                 return None
             cfg, ckpt_path = plan
-            return train(cfg, run_dir(), ckpt_path).get("val_acc")
-        return train(cfg, run_dir()).get("val_acc")
+            return train(cfg, run_dir(), ckpt_path).get(VAL_ACC)
+        return train(cfg, run_dir()).get(VAL_ACC)
 
 
 if __name__ == "__main__":

@@ -217,7 +217,7 @@ CASES = [
     (REPORT, ["out_dir=afile"], 2, "afile is a file, not a directory"),
     # a tag is always true of the run it names
     (TRAIN, ["experiment=pareto8k", "model=best"], 2, "model=best conflicts with experiment=pareto8k"),
-    (TRAIN, ["step=padding28", "experiment=pareto8k"], 2, "conflicts with experiment=pareto8k"),
+    (TRAIN, ["step=padding28", "experiment=pareto8k"], 2, "experiment=pareto8k conflicts with step=padding28: both"),
     (SEARCH, ["step=padding28"], 2, "step=padding28: a search varies the design"),
     (SEARCH, ["experiment=pareto5k"], 2, "experiment=pareto5k: a search varies the design"),
     # issue 36: values checked before training

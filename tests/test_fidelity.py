@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from conftest import tiny
+from omegaconf import OmegaConf
 
 from mnist_design.generated import markers
 from mnist_design.search import signals
@@ -60,5 +61,6 @@ def test_docs_search_tables_are_what_the_committed_fidelity_sample_renders() -> 
     docs = (REPO / "docs" / "search.md").read_text()
     for budget in (5000, 8000):
         sample = REPO / "results" / "fidelity" / f"design_{budget}"
-        rendered = signals.signal_table(sample) if sample.is_dir() else ""
+        settings = OmegaConf.load(REPO / "conf" / "fidelity.yaml").fidelity  # the command's own settings
+        rendered = signals.signal_table(sample, settings) if sample.is_dir() else ""
         assert readme_block(docs, f"fidelity_{budget}") == rendered.strip(), budget

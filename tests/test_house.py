@@ -1,10 +1,13 @@
 """The package's layout holds after a move: the packaging lists every folder, and what results/ committed (configs
 naming module paths, checkpoints pickling classes) still loads."""
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
 from conftest import REPO
 from hydra.utils import get_object
 from omegaconf import OmegaConf
@@ -15,10 +18,27 @@ COMMITTED_CONFIGS = sorted((REPO / "results").glob("**/.hydra/config.yaml"))
 COMMITTED_CHECKPOINTS = sorted((REPO / "results").glob("**/checkpoints/last.ckpt"))
 
 
-def test_the_packaging_lists_every_folder_of_the_package() -> None:
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    folders = {".".join(path.parent.relative_to(REPO).parts) for path in (REPO / "mnist_design").glob("**/__init__.py")}
-    assert folders <= listed, f"pyproject.toml's packages miss {sorted(folders - listed)}"
+def test_the_wheel_holds_every_folder_of_the_package_and_the_configs(tmp_path: Path) -> None:
+    """setup.py finds the packages: a new folder ships with no list to edit, and conf/ ships inside the package."""
+    source = tmp_path / "source"  # built from a copy: setuptools leaves build/ beside the sources it builds
+    for name in ("pyproject.toml", "setup.py", "README.md", "mnist_design", "conf", "results/research.yaml"):
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        copy(REPO / name, source / name)
+    wheel_command = [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation"]
+    built = subprocess.run(
+        [*wheel_command, "-q", "-w", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert built.returncode == 0, built.stderr
+    with zipfile.ZipFile(next(tmp_path.glob("*.whl"))) as wheel:
+        shipped = set(wheel.namelist())
+    folders = {path.relative_to(REPO).as_posix() for path in (REPO / "mnist_design").glob("**/__init__.py")}
+    configs = {f"mnist_design/{path.relative_to(REPO).as_posix()}" for path in (REPO / "conf").glob("**/*.yaml")}
+    assert not folders - shipped, f"the wheel misses {sorted(folders - shipped)}"
+    assert not configs - shipped, f"the wheel misses {sorted(configs - shipped)}"
+    assert "mnist_design/results/research.yaml" in shipped
 
 
 def targets(node: object) -> list[str]:

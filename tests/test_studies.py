@@ -75,6 +75,18 @@ def test_a_continuation_with_another_budget_or_space_is_refused_before_any_trial
     assert studies.open_study(finished, studies.identity(finished, [])).study_name == "per_epoch"
 
 
+def test_typing_out_the_default_study_name_continues_the_study(search_cfg) -> None:
+    """search.study_name=design_2000 is what design_2000 was called anyway: the same study, not "another base"."""
+    cfg = search_cfg()
+    studies.open_study(cfg, studies.identity(cfg, [])).enqueue_trial({"model.stage1.0": 4})
+    typed = ["search.study_name=design_2000"]
+    named = search_cfg(*typed)
+    assert len(studies.open_study(named, studies.identity(named, typed)).trials) == 1
+    spaced = ["search.study_name=design_2000", "search_space=small"]  # the name never hides a real difference
+    with pytest.raises(stores.StudyError, match="another base"):
+        studies.open_study(named, studies.identity(named, spaced))
+
+
 @pytest.mark.parametrize("study_dir", sorted(p.parent.name for p in (REPO / "results/studies").glob("*/journal.log")))
 def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_path: Path, study_dir: str) -> None:
     """results/README shows studies.command(); a user who types it (with one more trial) must get the study back."""

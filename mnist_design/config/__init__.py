@@ -249,31 +249,45 @@ PRESET_GROUPS = ("experiment", "step")  # options that choose other groups and t
 
 
 def preset_choices(group: str, option: str) -> dict[str, str]:
-    """The group choices a preset makes itself (its defaults list's ``override /GROUP: OPTION`` entries)."""
+    """The group choices a preset makes (its defaults list's ``override /GROUP: OPTION`` entries, and those of the
+    presets of its own group it builds on, as step/padding28 builds on step/base)."""
     entries = OmegaConf.load(Path(config_dir()) / group / f"{option}.yaml").get("defaults") or []
     spelled = {True: "on", False: "off"}  # YAML 1.1 reads an unquoted on/off as a bool
-    return {
-        key.removeprefix("override /"): str(spelled.get(value, value))
-        for entry in entries
-        if isinstance(entry, DictConfig)
-        for key, value in entry.items()
-        if key.startswith("override /")
-    }
+    made: dict[str, str] = {}
+    for entry in entries:
+        if isinstance(entry, str) and entry != "_self_":
+            made.update(preset_choices(group, entry))
+        elif isinstance(entry, DictConfig):
+            made.update(
+                {
+                    key.removeprefix("override /"): str(spelled.get(value, value))
+                    for key, value in entry.items()
+                    if key.startswith("override /")
+                }
+            )
+    return made
 
 
 def check_presets(choices: Any) -> None:
     """A run tagged as an experiment or a step is that experiment or step: a group choice that overrides one the
-    preset makes itself (experiment=pareto8k model=best, or step= with experiment= beside it) is refused."""
-    for group in PRESET_GROUPS:
+    preset makes itself (experiment=pareto8k model=best, or step= with experiment= beside it) is refused, naming
+    what the user typed (the other preset, when a preset made the conflicting choice)."""
+    made = {group: preset_choices(group, str(choices.get(group))) for group in PRESET_GROUPS if choices.get(group)}
+    for group, wanted_by_target in made.items():
         option = choices.get(group)
-        if not option:
-            continue
-        for target, wanted in preset_choices(group, option).items():
-            if str(choices.get(target)) != wanted:
+        for target, wanted in wanted_by_target.items():
+            if str(choices.get(target)) == wanted:
+                continue
+            rival = next((other for other in made if other != group and target in made[other]), None)
+            if rival:
                 raise ConfigError(
-                    f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
-                    f"{target}={wanted} and tags the run as {option}; drop one of the two"
+                    f"{group}={option} conflicts with {rival}={choices.get(rival)}: both choose {target} "
+                    f"({target}={wanted} and {target}={made[rival][target]}); drop one of the two"
                 )
+            raise ConfigError(
+                f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
+                f"{target}={wanted} and tags the run as {option}; drop one of the two"
+            )
 
 
 def check_options(key: str, group: str, chosen: list[str]) -> None:

@@ -24,15 +24,15 @@ class BatchAffine(nn.Module):
 
     def __init__(
         self,
-        degrees: float = 7.0,
-        translate: float = 0.0,
-        scale: float = 0.0,
-        shear: float = 0.0,
-        elastic_alpha: float = 0.0,
-        elastic_sigma: float = 4.0,
-        p: float = 1.0,
-        brightness: float = 0.0,
-        contrast: float = 0.0,
+        degrees: float = 7.0,  # max |rotation|, degrees (the tutorial's RandomRotation((-7, 7)))
+        translate: float = 0.0,  # max |shift| per axis, fraction of the image side
+        scale: float = 0.0,  # zoom uniform in [1 - scale, 1 + scale]
+        shear: float = 0.0,  # max |x-shear|, degrees
+        elastic_alpha: float = 0.0,  # elastic warp strength, pixels per unit of blurred noise (0 = none)
+        elastic_sigma: float = 4.0,  # Gaussian blur of that noise, pixels: larger = smoother warps
+        p: float = 1.0,  # probability that an image is augmented (the others pass through untouched)
+        brightness: float = 0.0,  # added brightness uniform in [-b, b], pixels in [0, 1]
+        contrast: float = 0.0,  # contrast factor uniform in [1 - c, 1 + c]
     ) -> None:
         super().__init__()
         for key, value, ok, allowed in [

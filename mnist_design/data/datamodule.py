@@ -29,16 +29,16 @@ SEED_PROTOCOL = "SEED PROTOCOL: 'validation' is the official TEST set, evaluated
 class MNISTDataModule(L.LightningDataModule):
     def __init__(
         self,
-        data_dir: str = "data",
-        batch_size: int = 128,
-        eval_batch_size: int = 1000,
-        val_size: int = 5000,
-        split_seed: int = 0,
-        val_on_test: bool = False,
-        train_subset: int | None = None,
+        data_dir: str = "data",  # holds MNIST/raw/*-ubyte; fetched there if missing
+        batch_size: int = 128,  # training batch size (the tutorial's)
+        eval_batch_size: int = 1000,  # validation/test batch size (does not change results)
+        val_size: int = 5000,  # validation images carved from the 60k training set
+        split_seed: int = 0,  # fixes which images are validation, independent of `seed`
+        val_on_test: bool = False,  # true = the tutorial's protocol: train on all 60k, "validate" on the test set
+        train_subset: int | None = None,  # keep only the first N training images (smoke tests, overfitting checks)
         mean: float = MEAN,
         std: float = STD,
-        seed: int = 0,
+        seed: int = 0,  # the shuffling order of each epoch derives from it
         augment: nn.Module | None = None,
         drop_last: bool = False,
     ) -> None:

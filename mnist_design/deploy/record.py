@@ -24,6 +24,7 @@ from mnist_design.deploy import int8 as quantization
 from mnist_design.deploy.cost import forward_cost
 from mnist_design.deploy.latency import latency_ms
 from mnist_design.deploy.onnx_model import TOLERANCE, export_onnx, largest_logit_difference, logits, session
+from mnist_design.runs.metrics import TEST_ACC
 from mnist_design.training import factory
 
 FLOAT_FILE = "model.onnx"
@@ -93,7 +94,7 @@ def export_checkpoint(
             "weight_bytes": quantization.initializer_bytes(float_path),
             "largest_logit_difference": difference,
             "tolerance": TOLERANCE,
-            "test_acc": accuracy(float_path, test_pixels, test_labels),
+            TEST_ACC: accuracy(float_path, test_pixels, test_labels),
             "latency": latency_ms(float_path, latency_runs) if latency_runs else None,
         },
     }
@@ -103,10 +104,10 @@ def export_checkpoint(
             "file": INT8_FILE,
             "weight_bytes": quantization.initializer_bytes(int8_path),
             "calibration": {"split": split, "images": len(calibration)},
-            "test_acc": accuracy(int8_path, test_pixels, test_labels),
+            TEST_ACC: accuracy(int8_path, test_pixels, test_labels),
             "latency": latency_ms(int8_path, latency_runs) if latency_runs else None,
         }
-        record["int8_drop"] = record["float32"]["test_acc"] - record["int8"]["test_acc"]
+        record["int8_drop"] = record["float32"][TEST_ACC] - record["int8"][TEST_ACC]
     write_atomic(record_path, (json.dumps(record, indent=2) + "\n").encode())
     return record
 

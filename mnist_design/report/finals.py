@@ -14,6 +14,7 @@ from mnist_design.report.research import FINAL, PAST_CAP, RESEARCH_FILE, Researc
 from mnist_design.report.validate import trusted
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.metrics import TEST_ACC
 
 RUNS_DIR = "runs"  # finished run records (metrics, history, config) below results/
 
@@ -25,7 +26,7 @@ def tested_runs(results: Path) -> tuple[list[runs.Run], list[str]]:
     skipped += [
         f"{RunDir(d).metrics}: missing, so {d.name} is left out (unfinished, or its record lost)" for d in unfinished
     ]
-    tested, left_out = trusted([run for run in found if "test_acc" in run.metrics])  # report/validate.py
+    tested, left_out = trusted([run for run in found if TEST_ACC in run.metrics])  # report/validate.py
     return tested, skipped + left_out
 
 

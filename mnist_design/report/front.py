@@ -35,6 +35,7 @@ from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.metrics import TEST_ACC, VAL_ACC
 from mnist_design.search import baselines
 
 HEADER = [
@@ -107,7 +108,7 @@ class Front:
         """The budget's baseline (the tutorial's design, a published one, an earlier finalist) with the best mean
         validation accuracy among those with every seed: chosen on validation, so the test set only reports."""
         baselines = [d for d in self.complete() if self.kind(d) != SEARCHED and self.budget(d) == budget]
-        return max(baselines, key=lambda d: stats(self.designs[d], "val_acc")[0], default=None)
+        return max(baselines, key=lambda d: stats(self.designs[d], VAL_ACC)[0], default=None)
 
     def complete(self) -> list[str]:
         """The designs with as many seeds as the most any has: one still training its finals is shown, with its
@@ -139,12 +140,12 @@ class Front:
             self.kind(design),
             f"{params:,}",
             seeds_cell(group, most, self.added.get(design, [])),
-            cell(group, "test_acc"),
+            cell(group, TEST_ACC),
             f"`{above}`: {paired(self.paired_runs(design), self.paired_runs(above)).shown()}" if above else "–",
             versus,
             f"{100 * theirs['test_acc']:.2f} ({theirs['params']:,} params)" if theirs else "–",
             self.research.goal(budget) if budget else "–",
-            self.research.verdict(params, [float(r.metrics["test_acc"]) for r in group]),
+            self.research.verdict(params, [float(r.metrics[TEST_ACC]) for r in group]),
         ]
 
     def table(self) -> str:
@@ -175,7 +176,7 @@ class Front:
         return markdown(header, lines)
 
     def point(self, design: str) -> Point:
-        mean = stats(self.designs[design], "test_acc")[0]
+        mean = stats(self.designs[design], TEST_ACC)[0]
         return Point(design, self.params(design), mean, tuple(self.paired_runs(design)))
 
     def candidates(self) -> list[Point]:
@@ -184,8 +185,8 @@ class Front:
         best: dict[int | None, str] = {}
         for design in self.complete():
             budget = self.budget(design)
-            val = stats(self.designs[design], "val_acc")[0]
-            if budget not in best or val > stats(self.designs[best[budget]], "val_acc")[0]:
+            val = stats(self.designs[design], VAL_ACC)[0]
+            if budget not in best or val > stats(self.designs[best[budget]], VAL_ACC)[0]:
                 best[budget] = design
         return [self.point(design) for design in best.values()]
 

@@ -21,6 +21,7 @@ from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
 from mnist_design.report.validate import trusted
 from mnist_design.runs import records as runs
+from mnist_design.runs.metrics import TEST_ACC
 
 GPU_DIR = "gpu"  # below results/
 CARD_FILE = "card.txt"
@@ -42,7 +43,7 @@ def runs_table(gpu: Sequence[runs.Run], cpu: Sequence[runs.Run]) -> str:
             " / ".join(sorted({str(x.metrics["device"]) for x in r})),
             " / ".join(sorted({str(x.metrics["hardware"]) for x in r})),  # every machine the runs were trained on
             ",".join(str(x.seed) for x in r),
-            cell(r, "test_acc"),
+            cell(r, TEST_ACC),
             seconds_cell(r),
         ]
         for r in (gpu, cpu)
@@ -77,7 +78,7 @@ def block(results: Path, cpu_runs: Sequence[runs.Run]) -> str:
     except (OSError, UnicodeDecodeError) as error:
         card = f"unreadable ({card_file}: {type(error).__name__})"
     found, skipped = runs.collect([folder / DEFAULT_RUNS]) if (folder / DEFAULT_RUNS).is_dir() else ([], [])
-    found, left_out = trusted([run for run in found if "test_acc" in run.metrics])  # report/validate.py
+    found, left_out = trusted([run for run in found if TEST_ACC in run.metrics])  # report/validate.py
     found = [run for run in found if usable_seconds(run)]
     parts = [f"The card: {card}.", runs_table(sorted(found, key=lambda r: r.seed), cpu_runs)]
     parts += [f"Left out: {line}" for line in [*skipped, *left_out]]

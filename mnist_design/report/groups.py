@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+from mnist_design.runs.metrics import TEST_ACC
 from mnist_design.runs.records import Run
 
 
 def tested(group: Sequence[Run]) -> list[Run]:
     """Runs with test metrics, in seed order."""
-    return sorted((r for r in group if "test_acc" in r.metrics), key=lambda r: (r.seed, str(r.path)))
+    return sorted((r for r in group if TEST_ACC in r.metrics), key=lambda r: (r.seed, str(r.path)))
 
 
 def by_tag(found: Sequence[Run], key: str, keep: Callable[[Run], bool] = lambda r: True) -> dict[str, list[Run]]:

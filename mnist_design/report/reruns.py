@@ -15,6 +15,7 @@ from mnist_design.report.costs import RERUNS_DIR
 from mnist_design.report.stats import signed
 from mnist_design.report.tables import markdown
 from mnist_design.runs import records as runs
+from mnist_design.runs.metrics import TEST_ACC
 
 HEADER = ["design", "seed", "committed test %", "rerun test %", "rerun − committed pp", "committed on", "rerun on"]
 
@@ -31,7 +32,7 @@ def block(results: Path) -> str:
             committed = runs.read_run(committed_dir(results, rerun))
         except runs.RunUnreadable:
             continue
-        ours, theirs = float(rerun.metrics["test_acc"]), float(committed.metrics["test_acc"])
+        ours, theirs = float(rerun.metrics[TEST_ACC]), float(committed.metrics[TEST_ACC])
         lines.append([
             f"`{rerun.path.parent.name}`", rerun.seed, f"{100 * theirs:.2f}", f"{100 * ours:.2f}",
             signed(100 * (ours - theirs)), committed.metrics.get("hardware", "–"), rerun.metrics.get("hardware", "–"),

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 
 from mnist_design.errors import UserError
 from mnist_design.runs.figures import SizePoint
+from mnist_design.runs.metrics import TEST_ACC
 
 RESEARCH_FILE = "research.yaml"  # beside the evidence in results/
 FINAL, ADDED, PAST_CAP = "final", "added", "past the cap"  # what a final run's seed counts for (seed_role)
@@ -71,7 +72,7 @@ class Research:
 
     def published_points(self) -> list[SizePoint]:
         """Each published design's own figure (one number: no spread) as a point of the figure."""
-        return [SizePoint(p["params"], p["test_acc"], label=name) for name, p in self.published.items()]
+        return [SizePoint(p["params"], p[TEST_ACC], label=name) for name, p in self.published.items()]
 
     def budget_of(self, params: int) -> int | None:
         """The smallest budget the design is under (the targets say "< budget")."""

@@ -32,6 +32,7 @@ from mnist_design.report.tables import (
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.metrics import VAL_ACC
 from mnist_design.runs.records import Run
 from mnist_design.training import factory, scoring
 
@@ -63,7 +64,7 @@ def prediction_grid(run: Run, out: Path) -> Path | None:
 
 
 def best_model_sections(candidates: Sequence[Run], out_dir: Path) -> list[str]:
-    chosen = max(candidates, key=lambda r: r.metrics["val_acc"])  # chosen on validation, never on test
+    chosen = max(candidates, key=lambda r: r.metrics[VAL_ACC])  # chosen on validation, never on test
     name = chosen.tag("row") or chosen.tag("design")
     sections = [f"## The best model ({name})", *model_sections(name, chosen.config)]
     grid = RunDir(out_dir).figure(rundir.PREDICTIONS)
@@ -86,9 +87,9 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
         return [size_point(name, group) for name, group in named.items() if group]
 
     trials = [
-        figures.SizePoint(r.metrics["params"], r.metrics["val_acc"])
+        figures.SizePoint(r.metrics["params"], r.metrics[VAL_ACC])
         for r in found
-        if r.tag("search") and "val_acc" in r.metrics
+        if r.tag("search") and VAL_ACC in r.metrics
     ]
     return {
         "seed rows (test, mean ± std)": summarise(groups["row"]),

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import ttest_rel
 
 from mnist_design.runs.figures import SizePoint
+from mnist_design.runs.metrics import TEST_ACC, TRAIN_ACC
 from mnist_design.runs.records import Run
 
 CONFIDENCE = 0.95  # every interval the report states
@@ -26,7 +27,7 @@ def stats(group: Sequence[Run], key: str) -> tuple[float, float, float]:
 
 def size_point(label: str, group: Sequence[Run]) -> SizePoint:
     """A design's point on the accuracy-vs-parameters figure: test accuracy over its seeds, mean ± std and worst."""
-    mean, std, low = stats(group, "test_acc")
+    mean, std, low = stats(group, TEST_ACC)
     return SizePoint(group[0].metrics["params"], mean, std, label, low if len(group) > 1 else None)
 
 
@@ -42,7 +43,7 @@ def cell(group: Sequence[Run], key: str) -> str:
 
 
 def train_test_gap(group: Sequence[Run]) -> float:
-    return statistics.fmean(r.metrics["train_acc"] - r.metrics["test_acc"] for r in group)
+    return statistics.fmean(r.metrics[TRAIN_ACC] - r.metrics[TEST_ACC] for r in group)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def signed(value: float) -> str:
     return f"{round(value, 2) + 0.0:+.2f}"  # + 0.0 turns the -0.0 that round() may leave into 0.0
 
 
-def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = "test_acc") -> Difference:
+def paired(group: Sequence[Run], baseline: Sequence[Run], key: str = TEST_ACC) -> Difference:
     """group − baseline over the seeds both have, with its 95 % interval."""
     return paired_by_seed(
         {r.seed: float(r.metrics[key]) for r in group}, {r.seed: float(r.metrics[key]) for r in baseline}

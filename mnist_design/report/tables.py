@@ -17,9 +17,10 @@ from torch import nn
 from mnist_design.report.groups import epochs, seeds, title
 from mnist_design.report.research import Research
 from mnist_design.report.stats import cell, paired, signed, stats, train_test_gap
+from mnist_design.runs.metrics import TEST_ACC, TEST_LOSS, TRAIN_ACC, TRAIN_LOSS, VAL_ACC
 from mnist_design.runs.records import Run
 
-SEED_COLUMNS = ("train_acc", "train_loss", "val_acc", "test_acc", "test_loss")  # the tutorial table's columns
+SEED_COLUMNS = (TRAIN_ACC, TRAIN_LOSS, VAL_ACC, TEST_ACC, TEST_LOSS)  # the tutorial table's columns
 
 
 def markdown(header: Sequence[str], rows: Sequence[Sequence[object]], right: Sequence[int] = ()) -> str:
@@ -77,7 +78,7 @@ def analysis(rows: dict[str, list[Run]]) -> list[str]:
         if not group:
             lines.append(f"- **{row}**: no runs collected.")
             continue
-        test, gap = stats(group, "test_acc")[0], train_test_gap(group)
+        test, gap = stats(group, TEST_ACC)[0], train_test_gap(group)
         label = f"**{row}** ({group[0].tag('title') or row})"
         if previous is None:
             lines.append(f"- {label}: test accuracy {100 * test:.2f} %, train−test gap {signed(100 * gap)} pp.")
@@ -96,11 +97,11 @@ def analysis(rows: dict[str, list[Run]]) -> list[str]:
 
 def ablation_table(groups: dict[str, list[Run]], baseline: Sequence[Run], what: str) -> str:
     """Each variant against the baseline on the same seeds, ranked on validation accuracy."""
-    ranked = sorted({**groups, "baseline": list(baseline)}.items(), key=lambda item: -stats(item[1], "val_acc")[0])
+    ranked = sorted({**groups, "baseline": list(baseline)}.items(), key=lambda item: -stats(item[1], VAL_ACC)[0])
     lines = []
     for name, group in ranked:
-        shown = "–" if name == "baseline" else paired(group, baseline, "val_acc").shown()
-        lines.append([name, seeds(group), cell(group, "val_acc"), shown, cell(group, "test_acc")])
+        shown = "–" if name == "baseline" else paired(group, baseline, VAL_ACC).shown()
+        lines.append([name, seeds(group), cell(group, VAL_ACC), shown, cell(group, TEST_ACC)])
     header = [what, "seeds", "val acc %", "Δ val vs baseline, same seeds (95 % CI)", "test acc % (reported, not used)"]
     return markdown(header, lines, right=(3,))
 
@@ -111,15 +112,15 @@ def design_table(designs: dict[str, list[Run]], research: Research) -> str:
         params = int(group[0].metrics["params"])
         budget = research.budget_of(params)
         goal = f"< {budget:,} params, mean {research.goal(budget)} %" if budget else "–"
-        met = research.verdict(params, [float(r.metrics["test_acc"]) for r in group])
+        met = research.verdict(params, [float(r.metrics[TEST_ACC]) for r in group])
         lines.append(
             [
                 name,
                 f"{params:,}",
                 epochs(group),
                 seeds(group),
-                cell(group, "val_acc"),
-                cell(group, "test_acc"),
+                cell(group, VAL_ACC),
+                cell(group, TEST_ACC),
                 goal,
                 met,
             ]
@@ -131,10 +132,10 @@ def design_table(designs: dict[str, list[Run]], research: Research) -> str:
 def all_runs_table(found: Sequence[Run]) -> str:
     """Every run, best validation accuracy first: a sweep (or a search) summarised."""
     lines = []
-    ranked = sorted(found, key=lambda r: r.metrics.get("val_acc", float("-inf")), reverse=True)
+    ranked = sorted(found, key=lambda r: r.metrics.get(VAL_ACC, float("-inf")), reverse=True)
     for rank, run in enumerate(ranked, 1):
         m = run.metrics
-        test = f"{100 * m['test_acc']:.2f}" if "test_acc" in m else "–"
+        test = f"{100 * m['test_acc']:.2f}" if TEST_ACC in m else "–"
         tags = " ".join(f"{k}={v}" for k, v in run.tags.items() if k != "title")
         val = f"{100 * m.get('val_acc', float('nan')):.2f}"
         lines.append(

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from mnist_design.runs import records as runs
+from mnist_design.runs.metrics import TEST_ACC
 
 GROUP_TAGS = ("design", "row")  # what a record stands for in the report
 
@@ -36,7 +37,7 @@ def group_of(run: runs.Run) -> str:
 def trusted(found: Sequence[runs.Run]) -> tuple[list[runs.Run], list[str]]:
     kept, skipped, seen = [], [], {}
     for run in sorted(found, key=lambda r: str(r.path)):
-        problem = accuracy_problem(run.metrics.get("test_acc")) or seed_problem(run.metrics.get("seed", 0))
+        problem = accuracy_problem(run.metrics.get(TEST_ACC)) or seed_problem(run.metrics.get("seed", 0))
         key = (group_of(run), run.metrics.get("seed", 0))
         if problem is None and key in seen:
             problem = f"a second record of {key[0]}, seed {key[1]} (the first is {seen[key]})"

@@ -60,6 +60,12 @@ def record_key(logged: str) -> str:
     return logged.replace("/", "_")
 
 
+# The record keys the report and the commands read by name, derived from the registry's stages and names.
+TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS, TEST_ACC, TEST_LOSS = (
+    record_key(f"{stage}/{name}") for stage in STAGES for name in ("acc", "loss")
+)
+
+
 def metric(logged: str) -> MetricSpec:
     """The registry entry of a logged name such as "val/acc" (or its record key "val_acc")."""
     stage, _, name = logged.replace("_", "/", 1).partition("/")

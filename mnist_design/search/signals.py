@@ -4,11 +4,12 @@ cheap signal against the full run's final validation accuracy.
 
     configs = sample_configs(cfg, typed)      # [["model.stage1.0=8", ...], ...]: reproducible, under the budget
     train_share(cfg, typed, configs)          # this worker's missing runs, into <out>/config_NN/epochs_E/
-    table = signal_table(Path(out))           # markdown: tau [95 % bootstrap CI], CPU minutes, tau per CPU-minute
+    table = signal_table(Path(out), cfg.fidelity)  # markdown: tau [95 % bootstrap CI], CPU minutes, tau per CPU-minute
 
 Every run is a search trial's training run (conf/search.yaml: validation only, never the test set), on one seed.
-The signals: the full run's validation accuracy and loss at epochs 2 and 4 (what the successive-halving pruner
-watches today), and the final validation accuracy and loss of the same schedule compressed to fewer epochs.
+The signals: the full run's validation accuracy and loss at the epochs of fidelity.rungs (2 and 4: what the per-epoch
+successive-halving pruner watches), and the final validation accuracy and loss of the same schedule compressed to
+fewer epochs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mnist_design.config import ConfigError, model_parameters, validate
 from mnist_design.report.tables import markdown
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.metrics import VAL_ACC, VAL_LOSS
 from mnist_design.runs.records import RunUnreadable, read_history, read_metrics
 from mnist_design.search import space
 from mnist_design.training import factory
@@ -142,10 +144,11 @@ def compressed(epochs: int, key: str, sign: float) -> Signal:
     return Signal(f"the schedule compressed to {epochs} epochs, final validation {kind}", value, seconds)
 
 
-def signals(compressions: Sequence[int]) -> list[Signal]:
-    """Today's rungs (epochs 2 and 4) and each compressed schedule, by accuracy and by loss (lower loss = higher)."""
-    found = [at_epoch(e, k, s) for e in (2, 4) for k, s in (("val_acc", 1.0), ("val_loss", -1.0))]
-    return found + [compressed(e, k, s) for e in compressions for k, s in (("val_acc", 1.0), ("val_loss", -1.0))]
+def signals(rungs: Sequence[int], compressions: Sequence[int]) -> list[Signal]:
+    """The full schedule read at each rung's epoch and each compressed schedule, by accuracy and by loss (lower loss =
+    higher)."""
+    found = [at_epoch(e, k, s) for e in rungs for k, s in ((VAL_ACC, 1.0), (VAL_LOSS, -1.0))]
+    return found + [compressed(e, k, s) for e in compressions for k, s in ((VAL_ACC, 1.0), (VAL_LOSS, -1.0))]
 
 
 def read_sample(out: Path, full_epochs: int) -> dict[int, dict[Any, Any]]:
@@ -182,13 +185,14 @@ def tau(signal: Sequence[float], target: Sequence[float]) -> tuple[float, float,
     return statistic, float(interval.low), float(interval.high)
 
 
-def signal_table(out: Path, full_epochs: int = 15, compressions: Sequence[int] = (3, 5)) -> str:
-    """One row per signal: configurations measured, tau against the full run's final validation accuracy with its
-    interval, CPU minutes per configuration, and tau per CPU-minute."""
+def signal_table(out: Path, settings: DictConfig) -> str:
+    """One row per signal (``settings``: conf/fidelity.yaml's fidelity node): configurations measured, tau against the
+    full run's final validation accuracy with its interval, CPU minutes per configuration, and tau per CPU-minute."""
+    full_epochs = settings.full_epochs
     sample = read_sample(out, full_epochs)
     lines = []
-    for signal in signals(compressions):
-        pairs = [(signal.value(r), r["full"]["metrics"]["val_acc"], signal.seconds(r)) for r in sample.values()]
+    for signal in signals(settings.rungs, settings.compressed):
+        pairs = [(signal.value(r), r["full"]["metrics"][VAL_ACC], signal.seconds(r)) for r in sample.values()]
         pairs = [p for p in pairs if p[0] is not None and math.isfinite(p[0])]
         if len(pairs) < 2:
             lines.append([signal.name, len(pairs), "–", "–", "–"])

@@ -140,6 +140,21 @@ def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optun
     return optuna.create_study(**options, direction=direction(cfg), load_if_exists=True)  # another may create it now
 
 
+NAME_KEY = "search.study_name="  # typed or not, the name is the study's own: it chose which study was opened
+
+
+def same_value(key: str, recorded: str | None, wanted: str | None) -> bool:
+    """Whether a recorded identity value and the wanted one agree; the base config's lists are compared without the
+    study's name, so that typing out the default name (or leaving it off) continues the same study."""
+    if key != "base" or recorded is None or wanted is None:
+        return recorded == wanted
+
+    def unnamed(value: str) -> list[str]:
+        return [typed for typed in json.loads(value) if not typed.lstrip("+~").startswith(NAME_KEY)]
+
+    return unnamed(recorded) == unnamed(wanted)
+
+
 def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
     """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
     try:
@@ -151,7 +166,7 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
         for key, value in {**wanted, PROTOCOL_ATTR: PROTOCOL}.items():
             study.set_user_attr(key, value)
         return study
-    differs = [key for key in recorded if recorded[key] != wanted.get(key)]
+    differs = [key for key in recorded if not same_value(key, recorded[key], wanted.get(key))]
     if differs == [RUNG_KEY] and trained(study) >= cfg.search.n_trials:
         differs = []  # a finished study trains nothing more: how its trials were judged no longer matters
     if differs:

@@ -35,7 +35,7 @@ from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
-from mnist_design.runs.metrics import epoch_keys
+from mnist_design.runs.metrics import TEST_ACC, epoch_keys
 from mnist_design.runs.portable import make_portable, portable
 from mnist_design.training import factory, scoring, threads
 from mnist_design.training.module import MNISTClassifier
@@ -159,7 +159,7 @@ def train(
 def say(metrics: dict[str, Any]) -> None:
     if metrics["protocol"] == SEED_PROTOCOL:
         print(f"{SEED_PROTOCOL}: val_* and the 'selected' checkpoint were measured and chosen on the test set")
-    if "test_acc" in metrics:
+    if TEST_ACC in metrics:
         selected = metrics.get("selected") or {}
         chosen = (
             f"  |  val-selected epoch {selected['epoch']}: test acc {100 * selected['test_acc']:.2f}%"

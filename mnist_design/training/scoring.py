@@ -16,6 +16,7 @@ from mnist_design.data import NUM_CLASSES
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
+from mnist_design.runs.metrics import VAL_ACC
 from mnist_design.runs.portable import portable
 from mnist_design.runs.records import scalars
 from mnist_design.training.checkpoints import read_checkpoint
@@ -39,7 +40,7 @@ def selected_checkpoint_metrics(
     model, _ = classifier_from(checkpoint, path)
     return {
         "epoch": int(checkpoint["epoch"]) + 1,
-        "val_acc": val_acc,
+        VAL_ACC: val_acc,
         "checkpoint": portable(path),
         **metrics_on_test(trainer, model, datamodule),
     }

@@ -90,6 +90,7 @@ class FidelitySettings:
     configs: int = MISSING
     sampler_seed: int = MISSING
     full_epochs: int = MISSING
+    rungs: List[int] = MISSING
     compressed: List[int] = MISSING
     workers: int = MISSING
     worker: int = MISSING

@@ -33,18 +33,6 @@ class Scheduler(Partial):
 
 
 @dataclass
-class Data(Target):
-    data_dir: str = MISSING
-    batch_size: int = MISSING
-    eval_batch_size: int = MISSING
-    val_size: int = MISSING
-    split_seed: int = MISSING
-    val_on_test: bool = MISSING
-    train_subset: Optional[int] = None
-    seed: int = MISSING
-
-
-@dataclass
 class ConvNetModel(Target):
     layers: List[Any] = MISSING
     batch_norm: bool = MISSING
@@ -66,19 +54,6 @@ class FamilyModel(Target):
     gap: str = MISSING
     batch_norm: bool = MISSING
     dropout: float = MISSING
-
-
-@dataclass
-class Augment(Target):
-    degrees: float = MISSING
-    translate: float = MISSING
-    scale: float = MISSING
-    shear: float = MISSING
-    p: float = 1.0
-    brightness: float = 0.0
-    contrast: float = 0.0
-    elastic_alpha: float = 0.0
-    elastic_sigma: float = 4.0
 
 
 @dataclass
@@ -155,6 +130,39 @@ PASSED_BY_THE_FACTORY = ("self", "callbacks", "logger")  # built from their own 
 def plain_default(value: Any) -> Any:
     """Lightning's default where OmegaConf can hold it, else None (= let Lightning use its own)."""
     return value if value is None or isinstance(value, (bool, int, float, str)) else None
+
+
+def signature_node(name: str, cls: type, passed_by_code: tuple[str, ...] = ()) -> type:
+    """A node whose keys, types and defaults are ``cls``'s own keyword arguments: the class signature holds each
+    default once, the YAML sets only what differs, and a misspelt key is still refused by name. ``passed_by_code``:
+    arguments the factory supplies (objects, facts of the data), never typed by a user."""
+    import inspect
+    from typing import get_type_hints
+
+    hints = get_type_hints(cls.__init__)
+    keys = [
+        (key, hints[key], field(default=parameter.default))
+        for key, parameter in inspect.signature(cls.__init__).parameters.items()
+        if key != "self" and key not in passed_by_code
+    ]
+    return make_dataclass(name, keys, bases=(Target,))
+
+
+def data_schema() -> type:
+    from mnist_design.data.datamodule import MNISTDataModule
+
+    # mean and std are MNIST's facts (mnist_design/data/__init__.py); augment and drop_last come from the factory
+    return signature_node("Data", MNISTDataModule, passed_by_code=("mean", "std", "augment", "drop_last"))
+
+
+def augment_schema() -> type:
+    from mnist_design.data.augment import BatchAffine
+
+    return signature_node("Augment", BatchAffine)
+
+
+Data = data_schema()
+Augment = augment_schema()
 
 
 def trainer_schema() -> type:
