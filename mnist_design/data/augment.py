@@ -12,6 +12,7 @@ no per-sample Python.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import torch
@@ -48,22 +49,18 @@ class BatchAffine(nn.Module):
         ]:
             if not ok:
                 raise ValueError(f"augment.{key}={value} is not allowed: it must be {allowed}")
-        self.degrees = degrees  # max |rotation| in degrees, uniform in [-degrees, degrees]
-        self.translate = translate  # max |shift| as a fraction of the image side, per axis
-        self.scale = scale  # zoom factor uniform in [1 - scale, 1 + scale]
-        self.shear = shear  # max |x-shear| angle in degrees
-        self.elastic_alpha = elastic_alpha  # elastic displacement scale in pixels (Simard et al. 2003); 0 = off
-        self.elastic_sigma = elastic_sigma  # smoothness of the elastic field: Gaussian sigma in pixels
-        self.p = p  # probability that an image is augmented at all (the others pass through untouched)
-        self.brightness = brightness  # added brightness uniform in [-brightness, brightness] (pixels in [0, 1])
-        self.contrast = contrast  # contrast factor uniform in [1 - contrast, 1 + contrast]
+        self.degrees = degrees
+        self.translate = translate
+        self.scale = scale
+        self.shear = shear
+        self.elastic_alpha = elastic_alpha
+        self.elastic_sigma = elastic_sigma
+        self.p = p
+        self.brightness = brightness
+        self.contrast = contrast
 
     def extra_repr(self) -> str:
-        return (
-            f"degrees={self.degrees}, translate={self.translate}, scale={self.scale}, shear={self.shear}, "
-            f"elastic_alpha={self.elastic_alpha}, elastic_sigma={self.elastic_sigma}, p={self.p}, "
-            f"brightness={self.brightness}, contrast={self.contrast}"
-        )
+        return ", ".join(f"{key}={getattr(self, key)}" for key in inspect.signature(type(self)).parameters)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         n, device = images.shape[0], images.device
