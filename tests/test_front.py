@@ -147,7 +147,7 @@ def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_pat
             {**metrics, "seed": seed, "test_acc": acc, "test_loss": 0.02, "tags": {"row": "row4", "title": "best"}},
         )
     loaded = front.Front.load(tmp_path)
-    assert [len(group) for group in loaded.seed_rows.values()] == [0, 0, 0, 2] and list(loaded.designs) == ["row4"]
+    assert [len(group) for group in loaded.tutorial_rows.values()] == [0, 0, 0, 2] and list(loaded.designs) == ["row4"]
     table = loaded.rows_table()
     assert "| row4 best" in table and "99.35 ± 0.07 (min 99.30)" in table and "test 99.56" in table
     assert "| row1 " in table and "no runs" in table

@@ -4,7 +4,7 @@ import pytest
 from conftest import REPO, run_cli
 
 from mnist_design.report import sections, sweeps
-from mnist_design.report.groups import by_tag, seed_rows
+from mnist_design.report.groups import by_tag, tutorial_rows
 from mnist_design.report.research import Research
 from mnist_design.report.stats import Difference
 from mnist_design.report.tables import markdown
@@ -12,7 +12,7 @@ from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
 
 RESEARCH = Research.load(REPO / "results")
-ROWS = list(RESEARCH.seed_rows)
+ROWS = list(RESEARCH.tutorial_rows)
 
 
 def write_report(found, out_dir: Path, command: str) -> Path:
@@ -76,7 +76,7 @@ def two_runs(root: Path, compose_cfg) -> None:
 def test_report_groups_by_the_tags_runs_wrote_not_by_names(tmp_path: Path, compose_cfg) -> None:
     two_runs(tmp_path / "sweep", compose_cfg)
     found, problems = runs.collect([tmp_path / "sweep"])
-    rows = seed_rows(found, ROWS)
+    rows = tutorial_rows(found, ROWS)
     assert problems == [] and [len(rows[r]) for r in ("row1", "row2", "row3", "row4")] == [1, 0, 0, 1]
     report = write_report(found, tmp_path / "out", "python -m mnist_design.report sweep_dirs=[x]").read_text()
     assert has_row(report, "row1 basic skeleton", "7,496", "2", "0", "99.00 (one run)")
@@ -164,7 +164,7 @@ def test_recipes_and_designs_get_their_own_tables_and_stay_out_of_row4(tmp_path:
         fake_run(tmp_path / "s", f"ema{seed}", compose_cfg(), {"row": "row4", "recipe": "ema"}, acc + 0.0010, seed)
     fake_run(tmp_path / "s", "d8", compose_cfg(), {"design": "pareto8k"}, 0.9955, 0, params=7100)
     found, _ = runs.collect([tmp_path / "s"])
-    assert [r.path.name for r in seed_rows(found, ROWS)["row4"]] == ["base0", "base1"]
+    assert [r.path.name for r in tutorial_rows(found, ROWS)["row4"]] == ["base0", "base1"]
     assert list(by_tag(found, "recipe")) == ["ema"]
     report = write_report(found, tmp_path / "out", "cmd").read_text()
     assert has_row(report, "ema", "0,1", "99.45 ± 0.07 (min 99.40)", "+0.10 ± 0.00 pp (2 seeds, better)")

@@ -180,8 +180,8 @@ def test_seed_protocol_is_labelled_in_console_and_metrics(mnist_dir: Path, tmp_p
     result = run_cli("data.val_on_test=true", *tiny(mnist_dir), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     [run] = run_dirs(tmp_path)
-    assert json.loads((run / "metrics.json").read_text())["protocol"].startswith("SEED PROTOCOL")
-    assert "test-as-val loss" in result.stdout and "SEED PROTOCOL" in result.stdout
+    assert json.loads((run / "metrics.json").read_text())["protocol"].startswith("TUTORIAL PROTOCOL")
+    assert "test-as-val loss" in result.stdout and "TUTORIAL PROTOCOL" in result.stdout
 
 
 def test_logger_mlflow_writes_params_curves_and_final_metrics_to_a_local_store(

@@ -23,7 +23,7 @@ from mnist_design.data.loader import TensorBatches, epoch_seed
 from mnist_design.data.sources import ensure_mnist
 
 HELD_OUT = "held-out validation split carved from the training set"
-SEED_PROTOCOL = "SEED PROTOCOL: 'validation' is the official TEST set, evaluated every epoch"
+TUTORIAL_PROTOCOL = "TUTORIAL PROTOCOL: 'validation' is the official TEST set, evaluated every epoch"
 
 
 class MNISTDataModule(L.LightningDataModule):
@@ -51,7 +51,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def protocol(self) -> str:
-        return SEED_PROTOCOL if self.hparams.val_on_test else HELD_OUT
+        return TUTORIAL_PROTOCOL if self.hparams.val_on_test else HELD_OUT
 
     # --- fetch and split -------------------------------------------------------------------------------------
 

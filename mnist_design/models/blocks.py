@@ -1,5 +1,6 @@
-"""The conv blocks every net is made of: Conv -> [BatchNorm] -> ReLU -> [Dropout], as in the seed; the conv is either
-dense or depthwise-separable (a depthwise 3x3 then a pointwise 1x1, as Keras' SeparableConv2D: no activation between).
+"""The conv blocks every net is made of: Conv -> [BatchNorm] -> ReLU -> [Dropout], as in the tutorial; the conv is
+either dense or depthwise-separable (a depthwise 3x3 then a pointwise 1x1, as Keras' SeparableConv2D: no activation
+between).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 
 Every net reads: stage 1 of 3x3 convs (its first conv 3x3 or 5x5) -> max-pool and a 1x1 transition (in either
 order) -> stage 2 of 3x3 convs [-> a second max-pool, an optional 1x1 ``transition2`` -> stage 3 of 3x3 convs] ->
-the output head. Each stage has its own padding (0 shrinks the map by 2 per conv, as in the seed; 1 keeps its side)
+the output head. Each stage has its own padding (0 shrinks the map by 2 per conv, as in the tutorial; 1 keeps its side)
 and its own conv type (dense, or depthwise-separable: a depthwise 3x3 then a pointwise 1x1). A width of 0 removes
 that layer, and a stage 3 of zeros removes the second pool too, so fixed-length lists of numbers cover shallower nets
 (what an Optuna search over scalars needs). The head is either ``gap: early`` (global average pool, then 1x1 convs

@@ -100,7 +100,7 @@ class Costs:
     def load(cls, front: Any) -> Costs:
         standing = [point.name for point in front.candidates()]
         designs = {d: cls.records(front.results, d, front.designs[d]) for d in front.order()}
-        rows = {row: cls.records(front.results, row, group) for row, group in front.seed_rows.items() if group}
+        rows = {row: cls.records(front.results, row, group) for row, group in front.tutorial_rows.items() if group}
         return cls(
             front.results,
             {d: r for d, r in designs.items() if r},

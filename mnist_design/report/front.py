@@ -7,7 +7,7 @@
 
 Each design is the runs tagged ``design: <name>`` under results/runs/ (finals: 15 epochs, the seeds
 results/research.yaml names, final-epoch test; seeds added to a tied pair enter its paired differences only), and the
-seed's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
+tutorial's own design is its final row's runs; a design's budget is the smallest in results/research.yaml that it is
 under, and its baselines there are the tutorial's design, the published ones and, once a later finalist of the budget
 has finals, the earlier finalists the search spaces cross (mnist_design/search/baselines.py). Every difference is
 paired by seed with a 95 % interval (report/stats.py), and "tied" where that interval holds zero. A published design
@@ -26,7 +26,7 @@ from mnist_design.report import gpu
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.finals import RUNS_DIR, by_seed_role, seeds_cell, tested_runs
-from mnist_design.report.groups import by_tag, epochs, seed_rows
+from mnist_design.report.groups import by_tag, epochs, tutorial_rows
 from mnist_design.report.research import Research
 from mnist_design.report.sections import draw_learning_curves, prediction_grid
 from mnist_design.report.stats import cell, paired, size_point, stats
@@ -65,7 +65,7 @@ class Front:
     results: Path
     research: Research
     designs: dict[str, list[runs.Run]]  # the runs of the finals' seeds, by design
-    seed_rows: dict[str, list[runs.Run]]  # every row of the tutorial's table, with no runs where none is committed
+    tutorial_rows: dict[str, list[runs.Run]]  # every row of the tutorial's table, with no runs where none is committed
     skipped: tuple[str, ...] = ()  # one line per run record that could not be used, naming its file
     crossed: frozenset[str] = frozenset()  # earlier finalists that later searches cross as baselines
     added: dict[str, list[runs.Run]] = field(default_factory=dict)  # seeds added to a tied pair: paired Δ only
@@ -74,7 +74,7 @@ class Front:
     def load(cls, results: Path, research: Research | None = None) -> Front:
         research = research or Research.load(results)
         found, skipped = tested_runs(results)
-        rows = seed_rows(found, research.seed_rows)
+        rows = tutorial_rows(found, research.tutorial_rows)
         grouped = by_tag(found, "design")
         if rows.get(research.baseline):
             grouped = {**grouped, research.baseline: rows[research.baseline]}
@@ -157,9 +157,9 @@ class Front:
 
     def rows_table(self) -> str:
         """The tutorial's table with the committed runs of each row beside the tutorial's own single runs."""
-        if not any(self.seed_rows.values()):
+        if not any(self.tutorial_rows.values()):
             return f"_No runs of the tutorial's rows under `{self.results.name}/{RUNS_DIR}/` yet._"
-        return comparison_table(self.seed_rows, self.research)
+        return comparison_table(self.tutorial_rows, self.research)
 
     def baseline_table(self) -> str:
         """Each searched design against every baseline of its budget, paired on their shared seeds."""
@@ -261,7 +261,7 @@ class Front:
             "front": self.table(),
             "baselines": self.baseline_table(),
             "answer": self.answer() + costs.knee_costs(bend.name if bend else None) + costs.reorderings(),
-            "gpu": gpu.block(self.results, self.seed_rows.get(self.research.baseline, [])),
+            "gpu": gpu.block(self.results, self.tutorial_rows.get(self.research.baseline, [])),
             **costs.blocks(),
         }
 
@@ -278,8 +278,8 @@ class Front:
                 "published, as their sources measured": self.research.published_points(),
             }
             drawn.append(figures.save(figures.accuracy_vs_parameters(series), out.figure(rundir.FRONT)))
-        drawn.append(draw_learning_curves(self.seed_rows, self.results))
-        baseline = self.seed_rows.get(self.research.baseline)
+        drawn.append(draw_learning_curves(self.tutorial_rows, self.results))
+        baseline = self.tutorial_rows.get(self.research.baseline)
         drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
         drawn += self.costs.draw()
         return [path for path in drawn if path]

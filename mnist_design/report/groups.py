@@ -1,6 +1,6 @@
 """Group the collected runs by the tags they wrote at run time; nothing is recognised by file or folder names.
 
-rows = seed_rows(found, research.seed_rows)   # {"row1": [runs...], ..., "row4": [...]}, every row present
+rows = tutorial_rows(found, research.tutorial_rows)   # {"row1": [runs...], ..., "row4": [...]}, every row present
 by_tag(found, "recipe")                       # {"ema": [...], "tta": [...]}
 """
 
@@ -26,7 +26,7 @@ def by_tag(found: Sequence[Run], key: str, keep: Callable[[Run], bool] = lambda 
     return dict(sorted(groups.items()))
 
 
-def seed_rows(found: Sequence[Run], rows: Iterable[str]) -> dict[str, list[Run]]:
+def tutorial_rows(found: Sequence[Run], rows: Iterable[str]) -> dict[str, list[Run]]:
     """The tutorial's rows with their own recipe (no recipe= on top), in its order, every row even without runs."""
     grouped = by_tag(found, "row", keep=lambda r: not r.tag("recipe"))
     return {row: grouped.get(row, []) for row in rows}

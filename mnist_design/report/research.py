@@ -1,7 +1,7 @@
 """What the report compares against, read from results/research.yaml (the data lives there, not in code).
 
 data = Research.load(Path("results"))
-data.seed_rows["row4"]["test_acc"]      # the tutorial's published number for its row 4
+data.tutorial_rows["row4"]["test_acc"]      # the tutorial's published number for its row 4
 data.budget_of(1968)                    # 2000: the smallest budget a design is under
 data.verdict(1968, [0.990, 0.991])      # "yes", or by how much the target was missed
 data.seed_role(7)                       # "final", "added" (paired differences only) or "past the cap"
@@ -31,7 +31,7 @@ class ResearchUnreadable(UserError):
 
 @dataclass(frozen=True)
 class Research:
-    seed_rows: dict[str, dict[str, Any]]  # row tag -> the tutorial's published numbers
+    tutorial_rows: dict[str, dict[str, Any]]  # row tag -> the tutorial's published numbers
     baseline: str  # the tutorial row every ablation changes one thing of
     final_seeds: tuple[int, ...]  # every design's finals: means, spreads, targets and validation choices
     seed_cap: int  # seeds below it beyond final_seeds enter paired differences only; seeds from it on are left out
@@ -44,8 +44,8 @@ class Research:
         try:
             data = OmegaConf.to_container(OmegaConf.load(path))
             research = cls(
-                seed_rows=dict(data["seed"]["rows"]),
-                baseline=str(data["seed"]["baseline"]),
+                tutorial_rows=dict(data["tutorial"]["rows"]),
+                baseline=str(data["tutorial"]["baseline"]),
                 final_seeds=tuple(int(seed) for seed in data["finals"]["seeds"]),
                 seed_cap=int(data["finals"]["cap"]),
                 targets={int(budget): dict(goal) for budget, goal in data["targets"].items()},

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.models.receptive_field import markdown as receptive_field_markdown
 from mnist_design.models.receptive_field import receptive_fields
-from mnist_design.report.groups import by_tag, seed_rows
+from mnist_design.report.groups import by_tag, tutorial_rows
 from mnist_design.report.research import Research
 from mnist_design.report.stats import mean_history, size_point
 from mnist_design.report.tables import (
@@ -151,7 +151,7 @@ def design_sections(designs: dict[str, list[Run]], research: Research) -> list[s
 
 def write_report(found: Sequence[Run], out_dir: Path, command: str, research: Research) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows = seed_rows(found, research.seed_rows)
+    rows = tutorial_rows(found, research.tutorial_rows)
     groups = {"row": rows, "design": by_tag(found, "design"), "step": by_tag(found, "step")}
     minutes = sum(r.metrics.get("seconds", 0) for r in found) / 60
     sections = [

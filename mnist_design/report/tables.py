@@ -45,7 +45,7 @@ def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
     """The tutorial's table: ours beside the tutorial's run, and each row's paired test gain over the row before it."""
     lines, previous = [], None
     for row, group in rows.items():
-        theirs = published_cell(research.seed_rows[row])
+        theirs = published_cell(research.tutorial_rows[row])
         if not group:
             lines.append([row, "–", "–", "no runs", *[""] * len(SEED_COLUMNS), "–", theirs])
             continue
@@ -65,9 +65,8 @@ def comparison_table(rows: dict[str, list[Run]], research: Research) -> str:
         previous = group
     header = ["row", "params", "epochs", "seeds", "train acc %", "train loss", "val acc %", "test acc %", "test loss"]
     step_header = "test gain over the row above (paired, 95 % CI)"
-    return markdown(
-        [*header, step_header, "seed's published (params, train acc / loss, test acc / loss)"], lines, right=(1, 2)
-    )
+    published_header = "the tutorial's published (params, train acc / loss, test acc / loss)"
+    return markdown([*header, step_header, published_header], lines, right=(1, 2))
 
 
 def analysis(rows: dict[str, list[Run]]) -> list[str]:
@@ -156,7 +155,7 @@ def all_runs_table(found: Sequence[Run]) -> str:
 
 
 def layer_table(model: nn.Module, prefix: str = "net.layers.") -> str:
-    """The seed-style summary: each leaf layer under ``prefix``, its output shape and parameter count."""
+    """The tutorial-style summary: each leaf layer under ``prefix``, its output shape and parameter count."""
     summary = ModelSummary(model, max_depth=-1)
     lines = []
     for name, kind, out, params in zip(summary.layer_names, summary.layer_types, summary.out_sizes, summary.param_nums):

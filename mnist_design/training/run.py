@@ -28,7 +28,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.config import check_budget, config_dir, validate
-from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
+from mnist_design.data.datamodule import TUTORIAL_PROTOCOL, MNISTDataModule
 from mnist_design.models.net import parameter_count
 from mnist_design.models.receptive_field import markdown, receptive_fields
 from mnist_design.runs import figures
@@ -157,8 +157,8 @@ def train(
 
 
 def say(metrics: dict[str, Any]) -> None:
-    if metrics["protocol"] == SEED_PROTOCOL:
-        print(f"{SEED_PROTOCOL}: val_* and the 'selected' checkpoint were measured and chosen on the test set")
+    if metrics["protocol"] == TUTORIAL_PROTOCOL:
+        print(f"{TUTORIAL_PROTOCOL}: val_* and the 'selected' checkpoint were measured and chosen on the test set")
     if TEST_ACC in metrics:
         selected = metrics.get("selected") or {}
         chosen = (

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import torch
 
-from mnist_design.data.datamodule import SEED_PROTOCOL, MNISTDataModule
+from mnist_design.data.datamodule import TUTORIAL_PROTOCOL, MNISTDataModule
 from mnist_design.data.loader import TensorBatches
 
 
@@ -26,7 +26,7 @@ def test_seed_protocol_validates_on_the_test_set(mnist_dir: Path) -> None:
     datamodule = ready(mnist_dir, val_on_test=True)
     assert len(datamodule.splits["train"][1]) == 60_000
     assert torch.equal(datamodule.splits["val"][0], datamodule.splits["test"][0])
-    assert datamodule.protocol == SEED_PROTOCOL
+    assert datamodule.protocol == TUTORIAL_PROTOCOL
 
 
 def test_batches_are_normalised_and_uint8_until_transfer(mnist_dir: Path) -> None:
