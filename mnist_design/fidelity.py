@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.errors import exit_on_user_error
-from mnist_design.generated import readme_block, rewrite
+from mnist_design.generated import readme_block, rewrite, updated
 from mnist_design.search import signals
 
 
@@ -29,6 +29,9 @@ def fidelity(cfg: DictConfig) -> str:
             f"fidelity.worker={cfg.fidelity.worker} is not allowed: it must be in [0, fidelity.workers - 1] "
             f"(fidelity.workers={cfg.fidelity.workers})"
         )
+    block = f"fidelity_{cfg.budget}"
+    if cfg.fidelity.docs:
+        updated(Path(cfg.fidelity.docs), {block: ""}, key="fidelity.docs")  # a docs file without the block: say so now
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampler's in-memory study needs no line of its own
     typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("fidelity.")]
     configs = signals.sample_configs(cfg, typed)
@@ -36,9 +39,8 @@ def fidelity(cfg: DictConfig) -> str:
     table = signals.signal_table(Path(cfg.fidelity.results_dir), cfg.fidelity)
     print(f"[fidelity] {trained} runs trained now\n{table}")
     if cfg.fidelity.docs:
-        block = f"fidelity_{cfg.budget}"
         check_not_emptier(Path(cfg.fidelity.docs), block, table, cfg.fidelity.results_dir)
-        rewrite(Path(cfg.fidelity.docs), {block: table})
+        rewrite(Path(cfg.fidelity.docs), {block: table}, key="fidelity.docs")
     return table
 
 

@@ -36,12 +36,18 @@ def with_block(readme: str, block: str, text: str) -> str:
     return f"{before}{begin}\n{text}\n{end}{rest.split(end, 1)[1]}"
 
 
-def rewrite(readme: Path, blocks: dict[str, str]) -> None:
-    """Replace each named block of one markdown file; one line naming the file when it cannot."""
+def updated(readme: Path, blocks: dict[str, str], key: str = "readme") -> str:
+    """The markdown file with each named block replaced; one line naming the file, as the setting ``key`` that chose
+    it, when it cannot be (a command calls it with empty blocks to check a file before it works for hours)."""
     try:
-        updated = readme.read_text()
-        for block, text in blocks.items():
-            updated = with_block(updated, block, text)
+        text = readme.read_text()
+        for block, content in blocks.items():
+            text = with_block(text, block, content)
     except (OSError, ValueError) as error:
-        raise FrontUnwritable(f"readme={readme}: cannot update its generated blocks ({error})") from None
-    write_atomic(readme, updated.encode())
+        raise FrontUnwritable(f"{key}={readme}: cannot update its generated blocks ({error})") from None
+    return text
+
+
+def rewrite(readme: Path, blocks: dict[str, str], key: str = "readme") -> None:
+    """Replace each named block of one markdown file (see updated)."""
+    write_atomic(readme, updated(readme, blocks, key).encode())

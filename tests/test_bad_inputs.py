@@ -247,6 +247,12 @@ CASES = [
         2,
         "its fidelity_5000 table was measured on 10 configurations, this sample (fidelity.results_dir=empty_dir) on 0",
     ),
+    (
+        FIDELITY,
+        ["fidelity.results_dir=sample", "fidelity.docs=notes.txt"],  # refused before any configuration trains
+        2,
+        "fidelity.docs=notes.txt: cannot update its generated blocks (no <!-- fidelity_8000:begin -->",
+    ),
     (FIDELITY, ["fidelity.worker=5"], 2, "fidelity.worker=5 is not allowed: it must be in [0, fidelity.workers - 1]"),
 ]
 
