@@ -19,6 +19,22 @@ from mnist_design.training.factory import JOBS_VARIABLE, compose_run
 
 REPO = Path(__file__).resolve().parent.parent
 
+
+# A library module that also runs as a command: imported by the commands that regenerate docs/reference.md, and it
+# takes no argument a user could get wrong.
+LIBRARY_WITH_COMMAND = {"mnist_design.config.reference"}
+
+
+def entry_point_modules() -> set[str]:
+    """Every module a `python -m mnist_design...` command runs, found by its main guard (a package's command is its
+    __main__.py): the one list of entry points, derived."""
+    found = set()
+    for path in (REPO / "mnist_design").rglob("*.py"):
+        if 'if __name__ == "__main__":' in path.read_text():
+            found.add(".".join(path.relative_to(REPO).with_suffix("").parts))
+    return found - LIBRARY_WITH_COMMAND
+
+
 # Under pytest-xdist the workers are that many training processes on this machine: tell share_cores (and every
 # subprocess a test starts), or each worker takes every core and all of them crawl.
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
