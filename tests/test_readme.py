@@ -1,5 +1,7 @@
 """README's first commands are the contract with a new user; CI must run exactly its test command."""
 
+import re
+
 import pytest
 from conftest import REPO
 
@@ -20,6 +22,24 @@ def test_readme_opens_with_setup_and_run_then_setup_and_test() -> None:
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert readme_commands()[1] in ci_lines
+
+
+README_BYTES, README_PROSE_WORDS = 15_000, 1_200  # issue 44: README in plain words, the rest in docs/
+
+
+def prose(markdown: str) -> str:
+    """The words a reader reads: no code blocks, no generated blocks, no table rows."""
+    markdown = re.sub(r"```.*?```", "", markdown, flags=re.S)
+    markdown = re.sub(r"<!-- (\w+):begin -->.*?<!-- \1:end -->", "", markdown, flags=re.S)
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("|"))
+
+
+def test_readme_stays_short_and_calls_the_tutorial_the_tutorial() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.encode()) <= README_BYTES
+    assert len(prose(readme).split()) <= README_PROSE_WORDS
+    # "seed" means a random seed only: never the tutorial (its table, its design, its rows)
+    assert not re.search(r"\bthe seed\b|\bseed's\b|\bseed README\b", readme, flags=re.I)
 
 
 def test_the_reference_lists_every_option_of_every_config_group() -> None:
