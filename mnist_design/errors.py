@@ -18,6 +18,11 @@ from omegaconf.errors import MissingMandatoryValue
 HINT = "(set HYDRA_FULL_ERROR=1 for the full trace)"
 
 
+def not_allowed(key: str, value: object, allowed: str) -> str:
+    """The one wording of a value out of range: ``key=value is not allowed: it must be <allowed>``."""
+    return f"{key}={value} is not allowed: it must be {allowed}"
+
+
 class UserError(Exception):
     """Something the user can fix: a value, a path, a file. ``status`` is the process exit code."""
 

@@ -45,7 +45,7 @@ def test_bad_corruption_names_and_severities_are_refused() -> None:
     images = np.zeros((1, 28, 28), dtype=np.float32)
     with pytest.raises(CorruptionError, match="unknown blur; allowed: shot_noise"):
         corrupt("blur", images, 3, 0)
-    with pytest.raises(CorruptionError, match="severity=0: must be 1 to 5"):
+    with pytest.raises(CorruptionError, match="severity=0 is not allowed: it must be 1 to 5"):
         corrupt("fog", images, 0, 0)
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design.config import schema
 from mnist_design.data import TRAIN_IMAGES
 from mnist_design.data.loader import SEED_RANGE
-from mnist_design.errors import UserError
+from mnist_design.errors import UserError, not_allowed
 from mnist_design.models.net import parameter_count
 from mnist_design.runs import layout as rundir
 from mnist_design.runs.metrics import monitorable
@@ -186,7 +186,7 @@ def validate(cfg: DictConfig) -> int:
         except TypeError:
             good = False
         if not good:
-            raise ConfigError(f"{key}={value} is not allowed: it must be {allowed}")
+            raise ConfigError(not_allowed(key, value, allowed))
     train_size = cfg.data.train_subset or TRAIN_IMAGES - (0 if cfg.data.val_on_test else cfg.data.val_size)
     if cfg.data.batch_size > train_size:
         raise ConfigError(

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mnist_design.errors import not_allowed
+
 
 class BatchAffine(nn.Module):
     """Random affine per image. Inputs are in [0, 1] with 0 = background, so zero padding fills with background."""
@@ -48,7 +50,7 @@ class BatchAffine(nn.Module):
             ("contrast", contrast, 0 <= contrast < 1, "in [0, 1)"),
         ]:
             if not ok:
-                raise ValueError(f"augment.{key}={value} is not allowed: it must be {allowed}")
+                raise ValueError(not_allowed(f"augment.{key}", value, allowed))
         self.degrees = degrees
         self.translate = translate
         self.scale = scale

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from mnist_design.errors import UserError
+from mnist_design.errors import UserError, not_allowed
 from mnist_design.runs.layout import FILES
 from mnist_design.runs.preflight import check_creatable
 
@@ -35,6 +35,6 @@ def check_export(cfg: DictConfig, several: bool = False) -> None:
     if not several and not isinstance(cfg.ckpt_path, str):
         raise SettingError(f"ckpt_path={cfg.ckpt_path}: give one checkpoint file (robustness takes a list)")
     if cfg.calibration_images < 1:
-        raise SettingError(f"calibration_images={cfg.calibration_images}: must be a whole number >= 1")
+        raise SettingError(not_allowed("calibration_images", cfg.calibration_images, "a whole number >= 1"))
     if cfg.latency_runs < 0:
-        raise SettingError(f"latency_runs={cfg.latency_runs}: must be a whole number >= 0 (0 = do not time)")
+        raise SettingError(not_allowed("latency_runs", cfg.latency_runs, "a whole number >= 0 (0 = do not time)"))

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.atomic import write_atomic
 from mnist_design.config import config_dir, model_parameters
-from mnist_design.errors import UserError
+from mnist_design.errors import UserError, not_allowed
 from mnist_design.search import space, studies
 from mnist_design.training.factory import compose_run
 
@@ -155,7 +155,7 @@ def check_replaceable(name: str, budget: int) -> None:
         f"a new name, or the {EXPERIMENT_GROUP} preset of this budget's finalist (tags.design={name}, budget={budget})"
     )
     if name.startswith(PUBLISHED_PREFIX) or not name.isidentifier():
-        raise PresetUnwritable(f"search.selection.preset={name} is not allowed: it must be {allowed}")
+        raise PresetUnwritable(not_allowed("search.selection.preset", name, allowed))
     model = preset_paths(name)[MODEL_GROUP]
     if model.is_file() and not written_by_search(model):
         raise PresetUnwritable(

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from mnist_design.errors import UserError
+from mnist_design.errors import UserError, not_allowed
 
 SEVERITIES = range(1, 6)
 Images = np.ndarray  # float32 [N, 28, 28] in [0, 1]
@@ -233,11 +233,12 @@ COVERED = ("rotate", "translate", "scale", "shear", "brightness")
 def check(names: list[str], severity: int) -> None:
     unknown = [name for name in names if name not in CORRUPTIONS]
     if unknown:
-        raise CorruptionError(f"corruptions: unknown {', '.join(unknown)}; allowed: {', '.join(CORRUPTIONS)}")
+        shown = unknown[0] if len(unknown) == 1 else f"[{','.join(unknown)}]"
+        raise CorruptionError(not_allowed("corruptions", shown, f"one or more of {', '.join(CORRUPTIONS)}"))
     if not names:
-        raise CorruptionError(f"corruptions=[]: name at least one of {', '.join(CORRUPTIONS)}")
+        raise CorruptionError(not_allowed("corruptions", "[]", f"one or more of {', '.join(CORRUPTIONS)}"))
     if severity not in SEVERITIES:
-        raise CorruptionError(f"severity={severity}: must be {SEVERITIES.start} to {SEVERITIES.stop - 1}")
+        raise CorruptionError(not_allowed("severity", severity, f"{SEVERITIES.start} to {SEVERITIES.stop - 1}"))
 
 
 def corrupt(name: str, images: Images, severity: int, seed: int) -> Images:
