@@ -14,10 +14,9 @@ from pathlib import Path
 
 import hydra
 import optuna
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from mnist_design.config import ConfigError, config_dir
+from mnist_design.config import ConfigError, config_dir, runtime, with_runtime
 from mnist_design.errors import exit_on_user_error
 from mnist_design.generated import readme_block, rewrite, updated
 from mnist_design.search import signals
@@ -33,7 +32,7 @@ def fidelity(cfg: DictConfig) -> str:
     if cfg.fidelity.docs:
         updated(Path(cfg.fidelity.docs), {block: ""}, key="fidelity.docs")  # a docs file without the block: say so now
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the sampler's in-memory study needs no line of its own
-    typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("fidelity.")]
+    typed = [o for o in runtime(cfg).overrides.task if not o.startswith("fidelity.")]
     configs = signals.sample_configs(cfg, typed)
     trained = signals.train_share(cfg, typed, configs)
     table = signals.signal_table(Path(cfg.fidelity.results_dir), cfg.fidelity)
@@ -69,7 +68,7 @@ def check_not_emptier(docs: Path, block: str, table: str, results_dir: str) -> N
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="fidelity")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
-        fidelity(cfg)
+        fidelity(with_runtime(cfg))
 
 
 if __name__ == "__main__":

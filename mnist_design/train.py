@@ -19,7 +19,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from mnist_design.config import config_dir
+from mnist_design.config import config_dir, with_runtime
 from mnist_design.errors import exit_on_user_error
 from mnist_design.runs.metrics import VAL_ACC
 from mnist_design.training import resume
@@ -41,7 +41,7 @@ def main(cfg: DictConfig) -> float | None:
                 return None
             cfg, ckpt_path = plan
             return train(cfg, run_dir(), ckpt_path).get(VAL_ACC)
-        return train(cfg, run_dir()).get(VAL_ACC)
+        return train(with_runtime(cfg), run_dir()).get(VAL_ACC)
 
 
 if __name__ == "__main__":

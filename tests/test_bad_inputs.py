@@ -96,7 +96,12 @@ CASES = [
     (EXPORT, [LAST, "out_dir=afile"], 2, "afile is a file, not a directory"),
     (EXPORT, ["ckpt_path=[run/checkpoints/last.ckpt,trunc.ckpt]"], 2, "give one checkpoint file"),
     (ROBUSTNESS, [], 2, "ckpt_path is required"),
-    (ROBUSTNESS, [LAST, "corruptions=[fog,fogg]"], 2, "corruptions=fogg is not allowed: it must be one or more of shot_noise"),
+    (
+        ROBUSTNESS,
+        [LAST, "corruptions=[fog,fogg]"],
+        2,
+        "corruptions=fogg is not allowed: it must be one or more of shot_noise",
+    ),
     (ROBUSTNESS, [LAST, "corruptions=[]"], 2, "corruptions=[] is not allowed: it must be one or more of"),
     (ROBUSTNESS, [LAST, "severity=6"], 2, "severity=6 is not allowed: it must be 1 to 5"),
     (ROBUSTNESS, [LAST, "severity=high"], HYDRA, "severity"),

@@ -425,7 +425,7 @@ def test_a_cross_trial_records_each_override_key_once(search_cfg, tmp_path: Path
     enqueue_starting_points(study, cfg, typed)
     while "published_snehanshu" not in (trial := study.ask()).user_attrs.get("cross", ""):
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-    with space.own_runtime():
+    with space.own_runtime(cfg):
         trial_cfg = compose_trial(trial, cfg, typed, tmp_path / "study")
     recorded = trial.user_attrs[finalists.OVERRIDES_ATTR]
     keys = [space.key_of(typed) for typed in recorded]

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, open_dict
 
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
 from mnist_design.bench.paths import BENCH_FILE, COMPILED, flops_per_image, measured_paths
-from mnist_design.config import config_dir, validate
+from mnist_design.config import config_dir, validate, with_runtime
 from mnist_design.errors import exit_on_user_error
 from mnist_design.runs.portable import make_portable
 from mnist_design.training import factory
@@ -96,6 +96,7 @@ def main(cfg: DictConfig) -> None:
                 cfg.repeats, cfg.batches, cfg.warmup = cfg.quick_repeats, cfg.quick_batches, cfg.quick_warmup
             if not cfg.busy and cfg.threads is None:  # A/B/C/D compare code paths at one thread count; busy=true
                 cfg.threads = factory.core_share(cfg)  # compares the thread policies themselves
+        cfg = with_runtime(cfg)
         validate(cfg)
         factory.share_cores(cfg)
         factory.datamodule(cfg).prepare_data()  # fetch once, outside the timings

@@ -16,7 +16,6 @@ from typing import Any
 import lightning as L
 import torch
 import torch.nn.functional as F
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 from torch import nn
 from torch.utils.data import DataLoader
@@ -24,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import transforms
 from torchvision.datasets import MNIST
 
+from mnist_design.config import runtime
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS, MEAN, STD
 from mnist_design.training import factory
 from mnist_design.training.factory import training_device
@@ -158,7 +158,7 @@ def seed_pipeline(cfg: DictConfig) -> float:
         limit_train_batches=cfg.warmup + cfg.batches,
         limit_val_batches=0,
         callbacks=[stopwatch],
-        default_root_dir=HydraConfig.get().runtime.output_dir,
+        default_root_dir=runtime(cfg).runtime.output_dir,
         accelerator=cfg.trainer.accelerator,
         enable_checkpointing=False,
     )

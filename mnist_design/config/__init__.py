@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_design.config import schema
 from mnist_design.data import TRAIN_IMAGES
@@ -194,8 +194,7 @@ def validate(cfg: DictConfig) -> int:
             f"{train_size:,} training images"
         )
     check_recipe(cfg)
-    if HydraConfig.initialized():
-        check_presets(HydraConfig.get().runtime.choices)
+    check_presets(runtime(cfg).runtime.choices)
     # built once: the net checks its own arguments (model.dropout, the layers), the module its own (module.*)
     module = built("model", lambda: MNISTClassifier.from_config(cfg), also=("module.",))
     return parameter_count(module.net)
@@ -288,6 +287,24 @@ def check_presets(choices: Any) -> None:
                 f"{target}={choices.get(target)} conflicts with {group}={option}, which is "
                 f"{target}={wanted} and tags the run as {option}; drop one of the two"
             )
+
+
+def runtime(cfg: DictConfig) -> DictConfig:
+    """The hydra node a run's config carries: its group choices (``runtime.choices``), typed overrides
+    (``overrides.task``) and output directory. Library code reads them here, from the config it was given, never
+    from Hydra's global state: factory.compose_run composes with the node, and a command attaches its own
+    (with_runtime)."""
+    if "hydra" not in cfg:
+        raise ValueError("a run's config carries its hydra node: compose it with factory.compose_run or with_runtime")
+    return cfg.hydra
+
+
+def with_runtime(cfg: DictConfig) -> DictConfig:
+    """For a command (inside @hydra.main): its config with Hydra's runtime node attached, as compose_run's has it."""
+    if "hydra" not in cfg:
+        with open_dict(cfg):
+            cfg.hydra = HydraConfig.get()
+    return cfg
 
 
 def check_options(key: str, group: str, chosen: list[str]) -> None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 
 from mnist_design.atomic import write_atomic
@@ -184,8 +183,9 @@ HPARAM_GROUPS = ("data", "model", "optimizer", "scheduler", "augment", "module")
 
 
 def hparams(cfg: Any) -> dict[str, Any]:
-    """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values."""
-    runtime = HydraConfig.get()
+    """What a run was, flat, for TensorBoard's HParams table: config choices, tags and the key values (the choices and
+    what was typed from the hydra node the config carries: config.runtime)."""
+    runtime = cfg.hydra
     # "choice/": every config group's option (Hydra's own groups aside); the module's own hyperparameters (logged by
     # Lightning at fit start) use the bare group names. "override/": what was typed or searched, key by key.
     flat: dict[str, Any] = {

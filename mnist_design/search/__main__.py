@@ -26,7 +26,6 @@ from typing import Any
 
 import hydra
 import optuna
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from optuna.trial import TrialState
 
@@ -37,7 +36,9 @@ from mnist_design.config import (
     check_pruner,
     config_dir,
     reference,
+    runtime,
     validate,
+    with_runtime,
 )
 from mnist_design.errors import exit_on_user_error
 from mnist_design.search import finalists, liveness, presets, space, stores, studies
@@ -109,8 +110,8 @@ def refuse_unfit_space(cfg: DictConfig) -> None:
 
 
 def search(cfg: DictConfig) -> dict[str, Any]:
-    study_dir = Path(HydraConfig.get().runtime.output_dir)
-    typed = [o for o in HydraConfig.get().overrides.task if not o.startswith("search.is_worker=")]
+    study_dir = Path(runtime(cfg).runtime.output_dir)
+    typed = [o for o in runtime(cfg).overrides.task if not o.startswith("search.is_worker=")]
     worker = cfg.search.is_worker
     tagged = [o for o in typed if space.key_of(o) in PRESET_GROUPS]
     if tagged:  # every trial would carry that preset's tag while the search changes what it names
@@ -207,7 +208,7 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error(), stores.database_errors(cfg):  # a database that goes away at any point: one line
-        search(cfg)
+        search(with_runtime(cfg))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def starting_points(cfg: DictConfig, typed: list[str]) -> list[tuple[dict[str, A
     if cfg.search.enqueue_base:
         found.append(({"base": True}, cfg))
     published = sorted((Path(config_dir()) / "experiment").glob(f"{presets.PUBLISHED_PREFIX}*.yaml"))
-    with space.own_runtime() as run_dir:
+    with space.own_runtime(cfg) as run_dir:
         for path in published if cfg.search.enqueue_published else []:
             found.append(
                 ({"published": path.stem}, factory.compose_run("search", [*typed, *preset(path.stem, cfg)], run_dir))

@@ -49,7 +49,7 @@ def sample_configs(cfg: DictConfig, typed: Sequence[str]) -> list[list[str]]:
     worker (Optuna's RandomSampler with a fixed seed)."""
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=cfg.fidelity.sampler_seed))
     configs: list[list[str]] = []
-    with space.own_runtime() as run_dir:
+    with space.own_runtime(cfg) as run_dir:
         for _ in range(cfg.fidelity.configs * PROPOSALS_PER_CONFIG):
             if len(configs) == cfg.fidelity.configs:
                 break
@@ -100,7 +100,7 @@ def train_share(cfg: DictConfig, typed: Sequence[str], configs: list[list[str]])
             run_dir = out / CONFIG_DIR.format(index) / RUN_DIR.format(epochs)
             if RunDir(run_dir).finished() or (run_dir / DIVERGED).is_file():
                 continue
-            with space.own_runtime():
+            with space.own_runtime(cfg):
                 composed = run_config(typed, chosen, epochs, run_dir)
                 print(f"[fidelity] config {index}, {epochs} epochs: {' '.join(chosen)}", flush=True)
                 try:

@@ -20,7 +20,7 @@ import optuna
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design.config import ConfigError, model_parameters
+from mnist_design.config import ConfigError, model_parameters, runtime
 from mnist_design.training import factory
 
 ABSENT = object()
@@ -28,13 +28,13 @@ FIXED_ATTR = "fixed"  # an enqueued trial's own keys: only these are suggested (
 
 
 @contextmanager
-def own_runtime() -> Iterator[Path]:
-    """Compose other configs inside, then give Hydra back the caller's runtime (its output dir, its choices)."""
-    saved = HydraConfig.get()
+def own_runtime(cfg: DictConfig) -> Iterator[Path]:
+    """Compose other configs inside (compose_run makes each Hydra's current config, which ${hydra:...} paths read),
+    then make ``cfg`` current again; yields ``cfg``'s output directory."""
     try:
-        yield Path(saved.runtime.output_dir)
+        yield Path(runtime(cfg).runtime.output_dir)
     finally:
-        HydraConfig.instance().set_config(OmegaConf.create({"hydra": saved}))
+        HydraConfig.instance().set_config(cfg)
 
 
 def override(key: str, value: Any) -> str:
@@ -56,8 +56,8 @@ def last_of_each_key(overrides: Sequence[str]) -> list[str]:
 
 
 def choices(cfg: DictConfig) -> DictConfig:
-    """The config's group options: its own (composed with Hydra's config) or, inside @hydra.main, the runtime's."""
-    return cfg.hydra.runtime.choices if "hydra" in cfg else HydraConfig.get().runtime.choices
+    """The config's group options, from the hydra node it carries (config.runtime)."""
+    return runtime(cfg).runtime.choices
 
 
 def is_group(key: str, cfg: DictConfig) -> bool:
@@ -118,7 +118,7 @@ def check_keys(cfg: DictConfig, typed: Sequence[str]) -> None:
     space = space_of(cfg)
     searched = [k for k in space if is_group(k, cfg)]
     options: list[DictConfig] = [cfg]
-    with own_runtime() as run_dir:
+    with own_runtime(cfg) as run_dir:
         for group in searched:
             options += [
                 factory.compose_run("search", [*typed, override(group, option)], run_dir) for option in space[group]

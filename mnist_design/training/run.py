@@ -22,12 +22,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra.core.hydra_config import HydraConfig
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from mnist_design.config import check_budget, config_dir, validate
+from mnist_design.config import check_budget, config_dir, runtime, validate
 from mnist_design.data.datamodule import TUTORIAL_PROTOCOL, MNISTDataModule
 from mnist_design.models.net import parameter_count
 from mnist_design.models.receptive_field import markdown, receptive_fields
@@ -103,7 +102,7 @@ def evaluate(
     metrics.update(
         {
             "seed": cfg.seed,
-            "model": HydraConfig.get().runtime.choices.get("model"),
+            "model": runtime(cfg).runtime.choices.get("model"),
             "tags": OmegaConf.to_container(cfg.tags, resolve=True),
             "protocol": datamodule.protocol,
             "data_source": datamodule.source,
