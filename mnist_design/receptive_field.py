@@ -12,14 +12,14 @@ from omegaconf import DictConfig
 
 from mnist_design.config import config_dir, model_parameters
 from mnist_design.errors import exit_on_user_error
-from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import field_table, receptive_fields
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="receptive_field")
 def main(cfg: DictConfig) -> None:
     with exit_on_user_error():
         model_parameters(cfg)  # a model config that cannot be built is one clear line
-        print(markdown(receptive_fields(instantiate(cfg.model))))
+        print(field_table(receptive_fields(instantiate(cfg.model))))
 
 
 if __name__ == "__main__":

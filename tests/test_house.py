@@ -62,3 +62,15 @@ def test_every_target_a_committed_config_names_still_imports() -> None:
 def test_every_committed_checkpoint_loads(path: Path) -> None:
     model, settings = classifier_from_checkpoint(path)
     assert model.net is not None and "batch_size" in settings
+
+
+MODULE_LINES = 300  # issue 44: a module one job long; a longer one is split by job
+
+
+def test_no_module_is_longer_than_one_job() -> None:
+    long = {
+        path.relative_to(REPO).as_posix(): lines
+        for path in (REPO / "mnist_design").rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > MODULE_LINES
+    }
+    assert not long, f"over {MODULE_LINES} lines: {long}"

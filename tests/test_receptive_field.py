@@ -2,7 +2,7 @@ import pytest
 from conftest import run_cli
 from torch import nn
 
-from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import field_table, receptive_fields
 
 
 def test_conv_pool_conv_by_hand() -> None:
@@ -39,6 +39,6 @@ def test_best_model_reproduces_the_seed_table(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []  # prints only
 
 
-def test_markdown_has_the_seed_columns() -> None:
-    table = markdown(receptive_fields(nn.Sequential(nn.Conv2d(1, 2, 3))))
+def test_the_field_table_has_the_tutorials_columns() -> None:
+    table = field_table(receptive_fields(nn.Sequential(nn.Conv2d(1, 2, 3))))
     assert table.splitlines()[0].count("|") == 13 and "r<sub>out</sub>" in table

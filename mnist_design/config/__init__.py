@@ -19,14 +19,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mnist_design.config import schema
+from mnist_design.config.ranges import range_checks
 from mnist_design.data import TRAIN_IMAGES
-from mnist_design.data.loader import SEED_RANGE
 from mnist_design.errors import UserError, not_allowed
 from mnist_design.models.net import parameter_count
 from mnist_design.runs import layout as rundir
-from mnist_design.runs.metrics import monitorable
 from mnist_design.training.module import MNISTClassifier, build_optimizer, build_scheduler
-from mnist_design.training.schedules import is_piecewise
 
 schema.register()  # every entry point imports this module before Hydra composes
 
@@ -62,107 +60,6 @@ class ConfigError(UserError):
 
 class OverBudget(ConfigError):
     """The model has more parameters than ``budget`` allows; raised before any data is read."""
-
-
-def positive(v: Any) -> bool:
-    return v > 0
-
-
-def fraction_or_count(v: Any) -> bool:
-    """Lightning's limit_*_batches: null, a fraction in [0, 1] or a whole number of batches >= 0."""
-    return (
-        v is None
-        or (isinstance(v, float) and 0 <= v <= 1)
-        or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-    )
-
-
-def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool], str]]:
-    """(key, value, ok, allowed) for every value with a range; types are already enforced by the schema."""
-    scheduler = cfg.get("scheduler") or {}  # null under scheduler=none
-    checks = [
-        ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
-        ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
-        ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
-        (
-            "trainer.max_epochs",
-            cfg.trainer.get("max_epochs"),
-            lambda v: v is None or v == -1 or v > 0,
-            "a positive integer (or -1 for no limit)",
-        ),
-        ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
-        ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
-        ("data.val_size", cfg.data.val_size, lambda v: 0 < v < TRAIN_IMAGES, f"between 1 and {TRAIN_IMAGES - 1:,}"),
-        ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
-        # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
-        ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
-        ("scheduler.max_lr", scheduler.get("max_lr"), lambda v: v is None or v > 0, "> 0"),
-        ("scheduler.span", scheduler.get("span"), lambda v: v is None or v > 0, "> 0 or null"),
-        (
-            "scheduler.monitor",
-            scheduler.get("monitor"),
-            lambda v: v is None or v in monitorable(),
-            f"a logged metric: {', '.join(monitorable())}",
-        ),
-        (
-            "scheduler.interval",
-            scheduler.get("interval"),
-            lambda v: v in (None, *SCHEDULER_INTERVALS),
-            " or ".join(SCHEDULER_INTERVALS),
-        ),
-        (  # stepped per batch, a piecewise schedule would read its points' epochs as steps
-            "scheduler.interval",
-            scheduler.get("interval") if is_piecewise(scheduler) else None,
-            lambda v: v in (None, "epoch"),
-            "epoch for scheduler=piecewise (its points are epochs)",
-        ),
-    ]
-    for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
-        checks.append(
-            (
-                f"trainer.{key}",
-                cfg.trainer.get(key),
-                fraction_or_count,
-                "null, a fraction in [0, 1] or a whole number of batches",
-            )
-        )
-    if "search" in cfg:  # the search's own keys
-        checks += [
-            ("search.workers", cfg.search.workers, positive, ">= 1"),
-            (
-                "search.rung_epochs",
-                cfg.search.get("rung_epochs"),
-                lambda v: v is None or v >= 2,  # a rung of N epochs is Optuna's step N - 1; its pruners need >= 1
-                "null or >= 2 (a 1-epoch rung is Optuna's step 0, below every pruner's min_resource)",
-            ),
-            ("search.n_trials", cfg.search.n_trials, positive, ">= 1"),
-            ("search.refusal_streak", cfg.search.refusal_streak, positive, ">= 1"),
-            (
-                "search.study_name",
-                cfg.search.study_name,
-                lambda v: bool(str(v)) and not str(v).endswith(".select"),
-                "a name not ending in .select (the selection of study NAME is stored as NAME.select)",
-            ),
-            ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
-            ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
-            (
-                "search.selection.seeds",
-                list(cfg.search.selection.seeds),
-                lambda v: bool(v) and all(SEED_RANGE[0] <= s <= SEED_RANGE[1] for s in v),
-                f"a non-empty list of seeds in [0, {SEED_RANGE[1]}]",
-            ),
-        ]
-    if "repeats" in cfg:  # the bench's own keys
-        checks += [
-            ("repeats", cfg.repeats, positive, ">= 1"),
-            ("batches", cfg.batches, positive, ">= 1"),
-            ("busy_batches", cfg.busy_batches, positive, ">= 1"),
-            ("warmup", cfg.warmup, lambda v: v >= 0, ">= 0"),
-        ]
-    return checks
-
-
-SCHEDULER_INTERVALS = ("epoch", "step")  # when Lightning steps a scheduler
 
 
 def non_finite(node: Any, path: str = "") -> str | None:

@@ -4,7 +4,7 @@ For each layer that moves pixels (conv, max-pool, average-pool): N = side length
 pixels between neighbouring outputs), r = receptive field, with
     N_out = (N_in + 2p - k) // s + 1,   j_out = j_in * s,   r_out = r_in + (k - 1) * j_in.
 
-    print(markdown(receptive_fields(net)))
+    print(field_table(receptive_fields(net)))
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def receptive_fields(net: nn.Module, image_size: int = IMAGE_SIZE, in_channels: 
     return rows
 
 
-def markdown(rows: list[Row]) -> str:
+def field_table(rows: list[Row]) -> str:
     """The table as GitHub markdown (tabulate), centred like the tutorial's."""
     body = [[f"**{name}**", *numbers] for name, *numbers in map(astuple, rows)]
     return tabulate(body, headers=HEADER, tablefmt="pipe", stralign="center", numalign="center")

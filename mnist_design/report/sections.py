@@ -16,8 +16,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from mnist_design.data.datamodule import MNISTDataModule
-from mnist_design.models.receptive_field import markdown as receptive_field_markdown
-from mnist_design.models.receptive_field import receptive_fields
+from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.report.groups import by_tag, tutorial_rows
 from mnist_design.report.research import Research
 from mnist_design.report.stats import mean_history, size_point
@@ -46,7 +45,7 @@ def model_sections(name: str, cfg: DictConfig) -> list[str]:
         f"### {name}: layers",
         layer_table(model),
         f"### {name}: receptive field",
-        receptive_field_markdown(receptive_fields(model.net)),
+        field_table(receptive_fields(model.net)),
     ]
 
 

@@ -140,19 +140,15 @@ def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optun
     return optuna.create_study(**options, direction=direction(cfg), load_if_exists=True)  # another may create it now
 
 
-NAME_KEY = "search.study_name="  # typed or not, the name is the study's own: it chose which study was opened
+NAME_KEY = "search.study_name="  # typed or not, the name chose which study was opened: never a difference
 
 
 def same_value(key: str, recorded: str | None, wanted: str | None) -> bool:
-    """Whether a recorded identity value and the wanted one agree; the base config's lists are compared without the
-    study's name, so that typing out the default name (or leaving it off) continues the same study."""
+    """Whether a recorded identity value and the wanted one agree (base lists compared without the study's name)."""
     if key != "base" or recorded is None or wanted is None:
         return recorded == wanted
-
-    def unnamed(value: str) -> list[str]:
-        return [typed for typed in json.loads(value) if not typed.lstrip("+~").startswith(NAME_KEY)]
-
-    return unnamed(recorded) == unnamed(wanted)
+    unnamed = [[o for o in json.loads(v) if not o.lstrip("+~").startswith(NAME_KEY)] for v in (recorded, wanted)]
+    return unnamed[0] == unnamed[1]
 
 
 def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:

@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design.config import check_budget, config_dir, runtime, validate
 from mnist_design.data.datamodule import TUTORIAL_PROTOCOL, MNISTDataModule
 from mnist_design.models.net import parameter_count
-from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
@@ -53,7 +53,7 @@ def fit(
     run_dir.mkdir(parents=True, exist_ok=True)
     datamodule, model, trainer = factory.build(cfg, extra_callbacks)
     if isinstance(trainer.logger, TensorBoardLogger):
-        trainer.logger.experiment.add_text("receptive_field", markdown(receptive_fields(model.net)))
+        trainer.logger.experiment.add_text("receptive_field", field_table(receptive_fields(model.net)))
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     return datamodule, model, trainer, time.perf_counter() - started
@@ -78,7 +78,7 @@ def hardware(trainer: L.Trainer) -> str:
     )
 
 
-def evaluate(
+def final_metrics(
     cfg: DictConfig,
     run_dir: Path,
     datamodule: MNISTDataModule,
@@ -150,7 +150,7 @@ def train(
     """One whole run into ``run_dir``: check the config, fit, evaluate, write. Returns what the metrics file holds."""
     check_budget(cfg, validate(cfg))
     datamodule, model, trainer, seconds = fit(cfg, run_dir, ckpt_path, extra_callbacks)
-    metrics = evaluate(cfg, run_dir, datamodule, model, trainer, seconds)
+    metrics = final_metrics(cfg, run_dir, datamodule, model, trainer, seconds)
     write(cfg, run_dir, datamodule, model, trainer, metrics)
     return metrics
 
