@@ -108,3 +108,11 @@ def test_unwritable_data_dir_is_one_clear_error(tmp_path: Path) -> None:
         sources.ensure_mnist(blocker / "data", log=lambda _: None)
     assert "choose a writable one (data.data_dir=..." in str(error.value)
     assert blocker.read_text() == "not a directory"
+
+
+def test_a_command_rebuilding_a_run_finds_mnist_where_training_does(monkeypatch) -> None:
+    """The report's front, evaluate and export read the run's data_dir, unless $MNIST_DESIGN_DATA names MNIST's."""
+    monkeypatch.delenv(sources.DATA_VARIABLE, raising=False)
+    assert sources.data_dir_for("data") == "data"
+    monkeypatch.setenv(sources.DATA_VARIABLE, "/shared/mnist")
+    assert sources.data_dir_for("data") == "/shared/mnist"
