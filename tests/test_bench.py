@@ -12,7 +12,7 @@ def test_quick_bench_prints_both_ratios(mnist_dir: Path, tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-3:]
-    for line, name in zip(lines, ("ratio_vs_seed_pipeline", "ratio_vs_seed_notebook", "ratio_vs_raw_loop")):
+    for line, name in zip(lines, ("ratio_vs_tutorial_pipeline", "ratio_vs_tutorial_notebook", "ratio_vs_raw_loop")):
         assert re.fullmatch(rf"{name}=\d+\.\d\d", line)
     assert "MFLOP" in result.stdout and "GFLOP/s" in result.stdout
     assert list(tmp_path.glob("outputs/bench/*/bench.json"))

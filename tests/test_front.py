@@ -320,7 +320,7 @@ def test_the_gpu_block_pairs_the_gpu_runs_with_the_cpu_runs_and_shows_the_bench(
     assert text.startswith("The card: NVIDIA H200, 580.1, 143771 MiB; torch 2.11.")
     assert "| cuda:0 " in text and "| cpu " in text and "0,1,2" in text and "11 (10–12)" in text
     assert "GPU − CPU, paired by seed: -0.03 ±" in text and "tied" in text
-    assert "`ratio_vs_raw_loop=0.50`" in text and re.search(r"seed notebook .*\| +400 \| +0\.4 \|", text)
+    assert "`ratio_vs_raw_loop=0.50`" in text and re.search(r"the tutorial's notebook .*\| +400 \| +0\.4 \|", text)
 
 
 def test_a_damaged_gpu_record_is_named_and_left_out_never_a_crash(tmp_path: Path) -> None:

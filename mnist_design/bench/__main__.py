@@ -16,10 +16,10 @@ D  the tutorial's notebook as it is: the same pipeline as C, torch's own nn.Drop
 E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mode): measured on CUDA, or anywhere
    with compile=true (on a CPU compiling takes minutes and measured no gain). A and B are always eager.
 
-Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with ``ratio_vs_seed_pipeline``
-(A/C), ``ratio_vs_seed_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E ran, ``ratio_compiled_vs_raw_loop``
-(E/B); with ``parallel=true`` also
-``ratio_parallel_2_vs_1``: images per second of two concurrent jobs together over one job alone. ``busy=true``
+Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with
+``ratio_vs_tutorial_pipeline`` (A/C), ``ratio_vs_tutorial_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E
+ran, ``ratio_compiled_vs_raw_loop`` (E/B); with ``parallel=true`` also ``ratio_parallel_2_vs_1``: images per second
+of two concurrent jobs together over one job alone. ``busy=true``
 instead times path A with ``threads=null`` (measured, mnist_design/training/threads.py), ``threads=1`` and the core
 share, alone and beside one busy process (a Python spin loop), and ends with ``ratio_measured_vs_1_beside_busy`` and
 ``ratio_measured_vs_share_alone``. Results also go to bench.json in the run dir.
@@ -65,8 +65,8 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
     result = {
         "images_per_second": rates,
         "median": medians,
-        "ratio_vs_seed_pipeline": medians["A"] / medians["C"],
-        "ratio_vs_seed_notebook": medians["A"] / medians["D"],
+        "ratio_vs_tutorial_pipeline": medians["A"] / medians["C"],
+        "ratio_vs_tutorial_notebook": medians["A"] / medians["D"],
         "ratio_vs_raw_loop": medians["A"] / medians["B"],
     }
     if COMPILED in medians:
@@ -79,8 +79,8 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
 
 RATIOS = (  # what the bench ends with, when measured
     "ratio_parallel_2_vs_1",
-    "ratio_vs_seed_pipeline",
-    "ratio_vs_seed_notebook",
+    "ratio_vs_tutorial_pipeline",
+    "ratio_vs_tutorial_notebook",
     "ratio_vs_raw_loop",
     "ratio_compiled_vs_raw_loop",
     "ratio_measured_vs_1_beside_busy",

@@ -149,7 +149,7 @@ def seed_loader(cfg: DictConfig) -> DataLoader:
     return DataLoader(dataset, batch_size=cfg.data.batch_size, shuffle=True)
 
 
-def seed_pipeline(cfg: DictConfig) -> float:
+def tutorial_pipeline(cfg: DictConfig) -> float:
     """C: per-sample PIL augmentation through a DataLoader, Lightning Trainer with default settings."""
     model = factory.classifier(cfg)
     stopwatch = Stopwatch(cfg.warmup)
@@ -176,7 +176,7 @@ def with_torch_dropout(net: nn.Module) -> nn.Module:
     return net
 
 
-def seed_notebook(cfg: DictConfig) -> float:
+def tutorial_notebook(cfg: DictConfig) -> float:
     """D: the tutorial's notebook: PIL pipeline, nn.Dropout, a plain loop with SGD + OneCycleLR stepped per batch."""
     model = factory.classifier(cfg)
     with_torch_dropout(model.net)
@@ -197,8 +197,8 @@ BENCH_FILE = "bench.json"  # what a bench run leaves in its run directory: every
 PATHS: dict[str, tuple[str, Callable[[DictConfig], float]]] = {
     "A": ("project path (Lightning, resident tensors, batched augmentation)", lightning_path),
     "B": ("raw PyTorch loop, same model and data path", raw_loop),
-    "C": ("seed pipeline (PIL per sample, DataLoader, default Lightning)", seed_pipeline),
-    "D": ("seed notebook (PIL per sample, DataLoader, nn.Dropout, plain loop)", seed_notebook),
+    "C": ("the tutorial's pipeline (PIL per sample, DataLoader, default Lightning)", tutorial_pipeline),
+    "D": ("the tutorial's notebook (PIL per sample, DataLoader, nn.Dropout, plain loop)", tutorial_notebook),
     "E": ("project path, network compiled (torch.compile)", compiled_path),
 }
 COMPILED = "E"  # measured where the network compiles by default (CUDA) or with compile=true: on CPU it costs minutes
@@ -206,3 +206,11 @@ COMPILED = "E"  # measured where the network compiles by default (CUDA) or with 
 
 def measured_paths(cfg: DictConfig) -> dict[str, tuple[str, Callable[[DictConfig], float]]]:
     return {name: path for name, path in PATHS.items() if name != COMPILED or factory.compiled(cfg)}
+
+
+# bench.json files written before the tutorial was called the tutorial everywhere (results/gpu/ keeps one): their
+# ratio keys, read under today's names
+RENAMED_RATIOS = {
+    "ratio_vs_seed_pipeline": "ratio_vs_tutorial_pipeline",
+    "ratio_vs_seed_notebook": "ratio_vs_tutorial_notebook",
+}

@@ -16,7 +16,7 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_design.bench.paths import BENCH_FILE, PATHS
+from mnist_design.bench.paths import BENCH_FILE, PATHS, RENAMED_RATIOS
 from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
 from mnist_design.report.validate import trusted
@@ -63,7 +63,9 @@ def bench_table(bench: dict) -> str:
         for name, (label, _) in PATHS.items()
         if name in bench["median"]  # the compiled path (E) only where it was measured
     ]
-    ratios = ", ".join(f"`{key}={value:.2f}`" for key, value in bench.items() if key.startswith("ratio_"))
+    ratios = ", ".join(
+        f"`{RENAMED_RATIOS.get(key, key)}={value:.2f}`" for key, value in bench.items() if key.startswith("ratio_")
+    )
     return markdown(["path", "img/s (median)", "GFLOP/s"], lines, right=(1, 2)) + f"\n\n{ratios}."
 
 
