@@ -23,6 +23,12 @@ def not_allowed(key: str, value: object, allowed: str) -> str:
     return f"{key}={value} is not allowed: it must be {allowed}"
 
 
+def not_among(key: str, unknown: list[str], allowed: list[str]) -> str:
+    """not_allowed for names in a list: the unknown ones (one, or a list) against every allowed name."""
+    shown = unknown[0] if len(unknown) == 1 else f"[{','.join(unknown)}]"
+    return not_allowed(key, shown, f"one or more of {', '.join(allowed)}")
+
+
 class UserError(Exception):
     """Something the user can fix: a value, a path, a file. ``status`` is the process exit code."""
 

@@ -156,7 +156,12 @@ CASES = [
     (SEARCH, ["search.enqueue_published=maybe"], HYDRA, "search.enqueue_published"),
     (SEARCH, ["search.rung_epochs=0"], 2, "search.rung_epochs=0 is not allowed: it must be null or >= 2"),
     (SEARCH, ["search.study_name=design_1000.select"], 2, "search.study_name=design_1000.select is not allowed"),
-    (SEARCH, ["search.crosses=[base,nosuch]"], 2, "search.crosses: unknown nosuch; allowed: base, "),
+    (
+        SEARCH,
+        ["search.crosses=[base,nosuch]"],
+        2,
+        "search.crosses=nosuch is not allowed: it must be one or more of base",
+    ),
     (SEARCH, ["search.rung_epochs=1"], 2, "search.rung_epochs=1 is not allowed: it must be null or >= 2"),
     (SEARCH, ["search.rung_epochs=null"], 2, "search.rung_epochs=null is not allowed with this pruner"),
     (SEARCH, ["pruner=none", "search.rung_epochs=3"], 2, "search.rung_epochs=3 is not allowed with pruner=none"),

@@ -26,6 +26,7 @@ from mnist_design.config import (
     preset_choices,
 )
 from mnist_design.config.reference import on_disk
+from mnist_design.errors import not_among
 from mnist_design.search import presets, space, studies
 from mnist_design.training import factory
 
@@ -107,7 +108,7 @@ def check_crosses(cfg: DictConfig) -> None:
     known = [studies.BASE, *on_disk("experiment")]
     unknown = [name for name in cfg.search.get("crosses") or [] if name not in known]
     if unknown:
-        raise ConfigError(f"search.crosses: unknown {', '.join(unknown)}; allowed: {', '.join(known)}")
+        raise ConfigError(not_among("search.crosses", unknown, known))
 
 
 def crosses(cfg: DictConfig, enqueued: set[str | None]) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from mnist_design.errors import UserError, not_allowed
+from mnist_design.errors import UserError, not_allowed, not_among
 
 SEVERITIES = range(1, 6)
 Images = np.ndarray  # float32 [N, 28, 28] in [0, 1]
@@ -233,10 +233,9 @@ COVERED = ("rotate", "translate", "scale", "shear", "brightness")
 def check(names: list[str], severity: int) -> None:
     unknown = [name for name in names if name not in CORRUPTIONS]
     if unknown:
-        shown = unknown[0] if len(unknown) == 1 else f"[{','.join(unknown)}]"
-        raise CorruptionError(not_allowed("corruptions", shown, f"one or more of {', '.join(CORRUPTIONS)}"))
+        raise CorruptionError(not_among("corruptions", unknown, list(CORRUPTIONS)))
     if not names:
-        raise CorruptionError(not_allowed("corruptions", "[]", f"one or more of {', '.join(CORRUPTIONS)}"))
+        raise CorruptionError(not_among("corruptions", ["[]"], list(CORRUPTIONS)))
     if severity not in SEVERITIES:
         raise CorruptionError(not_allowed("severity", severity, f"{SEVERITIES.start} to {SEVERITIES.stop - 1}"))
 
