@@ -31,7 +31,7 @@ from mnist_design.config import ConfigError, built
 from mnist_design.data import MEAN, STD
 from mnist_design.data.images import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.data.preprocess import NotADigit, mnist_like
-from mnist_design.models.receptive_field import markdown, receptive_fields
+from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.report.groups import by_tag
 from mnist_design.report.tables import layer_table as layer_markdown
 from mnist_design.runs import records as runs
@@ -181,10 +181,10 @@ def as_classifier(what: DictConfig | str | Model | MNISTClassifier | Any) -> MNI
 
 
 def layer_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
-    """The seed-style layer table (each layer, its output shape and parameters), as markdown."""
+    """The tutorial-style layer table (each layer, its output shape and parameters), as markdown."""
     return layer_markdown(as_classifier(what))
 
 
 def receptive_field_table(what: DictConfig | str | Model | MNISTClassifier) -> str:
     """The tutorial's receptive-field table of the model's layers, as markdown."""
-    return markdown(receptive_fields(as_classifier(what).net))
+    return field_table(receptive_fields(as_classifier(what).net))

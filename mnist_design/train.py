@@ -1,7 +1,7 @@
 """Train one model on MNIST, then test it once: fit -> evaluate -> write.
 
     python -m mnist_design.train                              # the tutorial's row 4: best model, 15 epochs
-    python -m mnist_design.train experiment=row1              # any seed row: row1|row2|row3|row4
+    python -m mnist_design.train experiment=row1              # any row of the tutorial: row1|row2|row3|row4
     python -m mnist_design.train model=bn_dropout augment=on trainer.max_epochs=1
     python -m mnist_design.train -m seed=0,1,2                # a Hydra multirun: one directory per job
     python -m mnist_design.train resume=outputs/runs/<run>    # continue a killed run from its last checkpoint

@@ -43,7 +43,7 @@ def test_each_corruption_changes_images_and_keeps_shape_range_and_determinism(na
 
 def test_bad_corruption_names_and_severities_are_refused() -> None:
     images = np.zeros((1, 28, 28), dtype=np.float32)
-    with pytest.raises(CorruptionError, match="unknown blur; allowed: shot_noise"):
+    with pytest.raises(CorruptionError, match="corruptions=blur is not allowed: it must be one or more of shot_noise"):
         corrupt("blur", images, 3, 0)
     with pytest.raises(CorruptionError, match="severity=0 is not allowed: it must be 1 to 5"):
         corrupt("fog", images, 0, 0)

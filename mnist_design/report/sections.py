@@ -91,7 +91,7 @@ def front_points(found: Sequence[Run], groups: dict[str, dict[str, list[Run]]], 
         if r.tag("search") and VAL_ACC in r.metrics
     ]
     return {
-        "seed rows (test, mean ± std)": summarise(groups["row"]),
+        "the tutorial's rows (test, mean ± std)": summarise(groups["row"]),
         f"the tutorial's design as step={STEP_BASE} (test, mean ± std)": summarise(
             {"": groups["step"].get(STEP_BASE, [])}
         ),

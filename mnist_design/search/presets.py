@@ -148,7 +148,7 @@ def written_by_search(model: Path) -> bool:
 
 
 def check_replaceable(name: str, budget: int) -> None:
-    """Only a finalist preset of the same budget may be replaced: a published design, a seed row or another
+    """Only a finalist preset of the same budget may be replaced: a published design, a row of the tutorial or another
     budget's finalist under that name is refused before anything is written."""
     path = preset_paths(name)[EXPERIMENT_GROUP]
     allowed = (

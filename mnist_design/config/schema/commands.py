@@ -54,29 +54,29 @@ class Bench(Train):
 class Selection:
     top: int = MISSING
     seeds: List[int] = MISSING
-    preset: Optional[str] = None
+    preset: Optional[str] = MISSING
 
 
 @dataclass
 class SearchSettings:
     study_name: str = MISSING
     results_dir: str = MISSING
-    storage: Optional[str] = None
-    direction: Optional[str] = None
+    storage: Optional[str] = MISSING
+    direction: Optional[str] = MISSING
     selection: Selection = field(default_factory=Selection)
     is_worker: bool = False  # set by the search itself on the processes it starts
     n_trials: int = MISSING
     refusal_streak: int = MISSING
     workers: int = MISSING
-    timeout_min: Optional[float] = None
+    timeout_min: Optional[float] = MISSING
     enqueue_base: bool = MISSING
-    enqueue_published: bool = True
+    enqueue_published: bool = MISSING
     crosses: List[str] = field(default_factory=list)
     monitor: str = MISSING
     sampler: Any = MISSING
     pruner: Any = MISSING
     gone_hosts: List[str] = field(default_factory=list)
-    rung_epochs: Optional[int] = None
+    rung_epochs: Optional[int] = MISSING
     space: Dict[str, Any] = MISSING
 
 
@@ -107,7 +107,7 @@ class Fidelity(Search):
 class Evaluate:
     trainer: Any = MISSING
     ckpt_path: str = MISSING
-    data_dir: Optional[str] = None
+    data_dir: Optional[str] = MISSING
 
 
 @dataclass
@@ -120,8 +120,8 @@ class Predict:
 @dataclass
 class Export:
     ckpt_path: Any = MISSING  # export: one path; robustness: one or a list (its images are built once for all)
-    out_dir: Optional[str] = None
-    data_dir: Optional[str] = None
+    out_dir: Optional[str] = MISSING
+    data_dir: Optional[str] = MISSING
     int8: bool = MISSING
     calibration_images: int = MISSING
     latency_runs: int = MISSING
@@ -129,7 +129,7 @@ class Export:
 
 @dataclass
 class Robustness(Export):
-    corruptions: Optional[List[str]] = None
+    corruptions: Optional[List[str]] = MISSING
     severity: int = MISSING
     suite_seed: int = MISSING
 
@@ -147,9 +147,9 @@ class Report:
     step_seeds: List[int] = MISSING
     train_overrides: List[str] = MISSING
     out_dir: str = MISSING
-    front: bool = False
-    results_dir: str = "results"
-    readme: Optional[str] = "README.md"
+    front: bool = MISSING
+    results_dir: str = MISSING
+    readme: Optional[str] = MISSING
 
 
 COMMANDS: dict[str, Any] = {  # ConfigStore path under schema/ -> node
