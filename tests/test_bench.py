@@ -33,3 +33,11 @@ def test_the_busy_bench_compares_measured_threads_with_fixed_ones(mnist_dir: Pat
     assert re.search(r"^ratio_measured_vs_1_beside_busy=\d+\.\d\d$", out, re.M)
     assert re.search(r"^ratio_measured_vs_share_alone=\d+\.\d\d$", out, re.M)
     assert "alone measured" in out and "busy 1" in out
+
+
+def test_a_ratio_pairs_the_paths_within_each_repeat() -> None:
+    """A machine whose speed drifts between repeats: A is twice B in two repeats of three, so the paired ratio is 2.0;
+    the ratio of the two medians (3 / 4) would call A the slower path."""
+    from mnist_design.bench.__main__ import paired_ratio
+
+    assert paired_ratio([2.0, 8.0, 3.0], [1.0, 4.0, 6.0]) == 2.0

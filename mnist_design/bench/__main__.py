@@ -16,7 +16,8 @@ D  the tutorial's notebook as it is: the same pipeline as C, torch's own nn.Drop
 E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mode): measured on CUDA, or anywhere
    with compile=true (on a CPU compiling takes minutes and measured no gain). A and B are always eager.
 
-Each measurement times ``batches`` training steps after ``warmup`` steps. It ends with
+Each measurement times ``batches`` training steps after ``warmup`` steps; every ratio is the median over repeats of
+the two paths' rates within one repeat (paired_ratio). It ends with
 ``ratio_vs_tutorial_pipeline`` (A/C), ``ratio_vs_tutorial_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E
 ran, ``ratio_compiled_vs_raw_loop`` (E/B); with ``parallel=true`` also ``ratio_parallel_2_vs_1``: images per second
 of two concurrent jobs together over one job alone. ``busy=true``
@@ -47,6 +48,13 @@ from mnist_design.training import factory
 from mnist_design.training.factory import training_device
 
 
+def paired_ratio(ours: list[float], theirs: list[float]) -> float:
+    """The median over repeats of one path's rate over another's, measured back to back in the same repeat: a shared
+    machine's speed drifts between repeats (2,449-3,950 img/s for one path in one run, 2026-12-07), and the ratio of
+    two medians would mix different repeats' speeds."""
+    return statistics.median(a / b for a, b in zip(ours, theirs))
+
+
 def measure(cfg: DictConfig) -> dict[str, Any]:
     paths = measured_paths(cfg)
     rates: dict[str, list[float]] = {name: [] for name in paths}
@@ -65,15 +73,15 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
     result = {
         "images_per_second": rates,
         "median": medians,
-        "ratio_vs_tutorial_pipeline": medians["A"] / medians["C"],
-        "ratio_vs_tutorial_notebook": medians["A"] / medians["D"],
-        "ratio_vs_raw_loop": medians["A"] / medians["B"],
+        "ratio_vs_tutorial_pipeline": paired_ratio(rates["A"], rates["C"]),
+        "ratio_vs_tutorial_notebook": paired_ratio(rates["A"], rates["D"]),
+        "ratio_vs_raw_loop": paired_ratio(rates["A"], rates["B"]),
     }
     if COMPILED in medians:
-        result["ratio_compiled_vs_raw_loop"] = medians[COMPILED] / medians["B"]
+        result["ratio_compiled_vs_raw_loop"] = paired_ratio(rates[COMPILED], rates["B"])
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel
-        result["ratio_parallel_2_vs_1"] = statistics.median(parallel["2"]) / statistics.median(parallel["1"])
+        result["ratio_parallel_2_vs_1"] = paired_ratio(parallel["2"], parallel["1"])
     return result
 
 
