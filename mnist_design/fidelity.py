@@ -17,17 +17,15 @@ import optuna
 from omegaconf import DictConfig
 
 from mnist_design.config import ConfigError, config_dir, runtime, with_runtime
-from mnist_design.errors import exit_on_user_error
+from mnist_design.errors import exit_on_user_error, not_allowed
 from mnist_design.generated import readme_block, rewrite, updated
 from mnist_design.search import signals
 
 
 def fidelity(cfg: DictConfig) -> str:
     if not 0 <= cfg.fidelity.worker < cfg.fidelity.workers:
-        raise ConfigError(
-            f"fidelity.worker={cfg.fidelity.worker} is not allowed: it must be in [0, fidelity.workers - 1] "
-            f"(fidelity.workers={cfg.fidelity.workers})"
-        )
+        allowed = f"in [0, fidelity.workers - 1] (fidelity.workers={cfg.fidelity.workers})"
+        raise ConfigError(not_allowed("fidelity.worker", cfg.fidelity.worker, allowed))
     block = f"fidelity_{cfg.budget}"
     if cfg.fidelity.docs:
         updated(Path(cfg.fidelity.docs), {block: ""}, key="fidelity.docs")  # a docs file without the block: say so now

@@ -50,8 +50,8 @@ from mnist_design.training.factory import training_device
 
 def paired_ratio(ours: list[float], theirs: list[float]) -> float:
     """The median over repeats of one path's rate over another's, measured back to back in the same repeat: a shared
-    machine's speed drifts between repeats (2,449-3,950 img/s for one path in one run, 2026-12-07), and the ratio of
-    two medians would mix different repeats' speeds."""
+    machine's speed drifts between repeats (docs/performance.md), and the ratio of two medians would mix different
+    repeats' speeds."""
     return statistics.median(a / b for a, b in zip(ours, theirs))
 
 
@@ -77,7 +77,7 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
         "ratio_vs_tutorial_notebook": paired_ratio(rates["A"], rates["D"]),
         "ratio_vs_raw_loop": paired_ratio(rates["A"], rates["B"]),
     }
-    if COMPILED in medians:
+    if COMPILED in rates:
         result["ratio_compiled_vs_raw_loop"] = paired_ratio(rates[COMPILED], rates["B"])
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel

@@ -76,7 +76,7 @@ def validate(cfg: DictConfig) -> int:
     parameter count (building the model is part of the check)."""
     infinite = non_finite({k: v for k, v in OmegaConf.to_container(cfg, resolve=False).items() if k != "hydra"})
     if infinite is not None:  # NaN slips through every range check below, and a run would die as a NaN loss
-        raise ConfigError(f"{infinite}={OmegaConf.select(cfg, infinite)} is not allowed: it must be a finite number")
+        raise ConfigError(not_allowed(infinite, OmegaConf.select(cfg, infinite), "a finite number"))
     for key, value, ok, allowed in range_checks(cfg):
         try:
             good = ok(value)
@@ -87,8 +87,7 @@ def validate(cfg: DictConfig) -> int:
     train_size = cfg.data.train_subset or TRAIN_IMAGES - (0 if cfg.data.val_on_test else cfg.data.val_size)
     if cfg.data.batch_size > train_size:
         raise ConfigError(
-            f"data.batch_size={cfg.data.batch_size} is not allowed: it must be at most the "
-            f"{train_size:,} training images"
+            not_allowed("data.batch_size", cfg.data.batch_size, f"at most the {train_size:,} training images")
         )
     check_recipe(cfg)
     check_presets(runtime(cfg).runtime.choices)

@@ -40,7 +40,7 @@ from mnist_design.config import (
     validate,
     with_runtime,
 )
-from mnist_design.errors import exit_on_user_error
+from mnist_design.errors import exit_on_user_error, not_allowed
 from mnist_design.search import finalists, liveness, presets, space, stores, studies
 from mnist_design.search.baselines import check_crosses, enqueue_starting_points
 from mnist_design.search.trials import objective, progress, stop_when_done
@@ -123,8 +123,12 @@ def search(cfg: DictConfig) -> dict[str, Any]:
     check_pruner(cfg)  # the search's, not its runs' (a rung run is a plain run of the short schedule)
     if cfg.search.workers > factory.usable_cores():
         raise ConfigError(
-            f"search.workers={cfg.search.workers} is not allowed: it must be at most this machine's "
-            f"{factory.usable_cores()} usable cores (more workers than cores slow every one of them)"
+            not_allowed(
+                "search.workers",
+                cfg.search.workers,
+                f"at most this machine's {factory.usable_cores()} usable cores (more workers than cores slow "
+                "every one of them)",
+            )
         )
     if cfg.search.selection.preset:  # a name it may not write is refused now, not when the study ends hours later
         presets.check_replaceable(cfg.search.selection.preset, cfg.budget)

@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 
 from mnist_design.config import built
+from mnist_design.errors import not_allowed
 from mnist_design.runs.metrics import metric
 from mnist_design.search.liveness import WORKER_ATTR, alive, worker_of
 from mnist_design.search.stores import JOURNAL_FILE, StudyError, storage, storage_url
@@ -74,7 +75,7 @@ def direction(cfg: DictConfig) -> str:
         )
     chosen = cfg.search.get("direction") or spec.direction
     if chosen not in ("maximize", "minimize"):
-        raise StudyError(f"search.direction={chosen} is not allowed: it must be maximize, minimize or null")
+        raise StudyError(not_allowed("search.direction", chosen, "maximize, minimize or null"))
     return chosen
 
 

@@ -24,6 +24,7 @@ from omegaconf import DictConfig, open_dict
 from mnist_design.config import ConfigError, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.sources import data_dir_for
+from mnist_design.errors import not_allowed
 from mnist_design.training.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.training.module import MNISTClassifier
 from mnist_design.training.threads import ThreadTuner
@@ -78,7 +79,7 @@ def jobs_sharing_cores(cfg: DictConfig) -> int:
     """Training processes on this machine: the search's workers (via JOBS_VARIABLE), or DDP's CPU processes."""
     given = os.environ.get(JOBS_VARIABLE, "1")
     if not given.strip().isdigit() or int(given) < 1:
-        raise ConfigError(f"{JOBS_VARIABLE}={given!r} is not allowed: it must be a whole number >= 1 (or unset)")
+        raise ConfigError(not_allowed(JOBS_VARIABLE, repr(given), "a whole number >= 1 (or unset)"))
     jobs = int(given)
     if cfg.trainer.get("accelerator") == "cpu" and "ddp" in str(cfg.trainer.get("strategy", "")):
         jobs *= int(cfg.trainer.devices) if str(cfg.trainer.devices).isdigit() else 1

@@ -3,10 +3,14 @@ module). Each YAML in the group starts from its node (``defaults: [/schema/<grou
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, fields, make_dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, get_type_hints
 
 from omegaconf import MISSING
+
+from mnist_design.data.augment import BatchAffine
+from mnist_design.data.datamodule import MNISTDataModule
 
 # Typing note: OmegaConf reads these annotations at run time, so they use typing's Dict/List/Optional.
 
@@ -136,9 +140,6 @@ def signature_node(name: str, cls: type, passed_by_code: tuple[str, ...] = ()) -
     """A node whose keys, types and defaults are ``cls``'s own keyword arguments: the class signature holds each
     default once, the YAML sets only what differs, and a misspelt key is still refused by name. ``passed_by_code``:
     arguments the factory supplies (objects, facts of the data), never typed by a user."""
-    import inspect
-    from typing import get_type_hints
-
     hints = get_type_hints(cls.__init__)
     keys = [
         (key, hints[key], field(default=parameter.default))
@@ -148,29 +149,15 @@ def signature_node(name: str, cls: type, passed_by_code: tuple[str, ...] = ()) -
     return make_dataclass(name, keys, bases=(Target,))
 
 
-def data_schema() -> type:
-    from mnist_design.data.datamodule import MNISTDataModule
-
-    # mean and std are MNIST's facts (mnist_design/data/__init__.py); augment and drop_last come from the factory
-    return signature_node("Data", MNISTDataModule, passed_by_code=("mean", "std", "augment", "drop_last"))
-
-
-def augment_schema() -> type:
-    from mnist_design.data.augment import BatchAffine
-
-    return signature_node("Augment", BatchAffine)
-
-
-Data = data_schema()
-Augment = augment_schema()
+# mean and std are MNIST's facts (mnist_design/data/__init__.py); augment and drop_last come from the factory
+Data = signature_node("Data", MNISTDataModule, passed_by_code=("mean", "std", "augment", "drop_last"))
+Augment = signature_node("Augment", BatchAffine)
 
 
 def trainer_schema() -> type:
     """Every other argument of lightning.Trainer, read from its signature: ``trainer.min_epochs=3`` works without
     ``+``, and a misspelt one (``trainer.min_epoch=3``) is still refused by name. Their types are Lightning's own
     business (checked when the Trainer is built), so they are ``Any`` here."""
-    import inspect
-
     import lightning
 
     typed = {f.name for f in fields(TrainerTyped)}
