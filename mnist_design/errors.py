@@ -24,7 +24,8 @@ def not_allowed(key: str, value: object, allowed: str) -> str:
 
 
 def not_among(key: str, unknown: list[str], allowed: list[str]) -> str:
-    """not_allowed for names in a list: the unknown ones (one, or a list) against every allowed name."""
+    """not_allowed for names in a list: the unknown ones (one, or a list; none for an empty list) against every
+    allowed name."""
     shown = unknown[0] if len(unknown) == 1 else f"[{','.join(unknown)}]"
     return not_allowed(key, shown, f"one or more of {', '.join(allowed)}")
 

@@ -144,11 +144,14 @@ def compressed(epochs: int, key: str, sign: float) -> Signal:
     return Signal(f"the schedule compressed to {epochs} epochs, final validation {kind}", value, seconds)
 
 
+SIGNED = ((VAL_ACC, 1.0), (VAL_LOSS, -1.0))  # each validation value, signed so that higher predicts better
+
+
 def signals(rungs: Sequence[int], compressions: Sequence[int]) -> list[Signal]:
     """The full schedule read at each rung's epoch and each compressed schedule, by accuracy and by loss (lower loss =
     higher)."""
-    found = [at_epoch(e, k, s) for e in rungs for k, s in ((VAL_ACC, 1.0), (VAL_LOSS, -1.0))]
-    return found + [compressed(e, k, s) for e in compressions for k, s in ((VAL_ACC, 1.0), (VAL_LOSS, -1.0))]
+    found = [at_epoch(e, k, s) for e in rungs for k, s in SIGNED]
+    return found + [compressed(e, k, s) for e in compressions for k, s in SIGNED]
 
 
 def read_sample(out: Path, full_epochs: int) -> dict[int, dict[Any, Any]]:

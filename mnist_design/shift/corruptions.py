@@ -235,7 +235,7 @@ def check(names: list[str], severity: int) -> None:
     if unknown:
         raise CorruptionError(not_among("corruptions", unknown, list(CORRUPTIONS)))
     if not names:
-        raise CorruptionError(not_among("corruptions", ["[]"], list(CORRUPTIONS)))
+        raise CorruptionError(not_among("corruptions", [], list(CORRUPTIONS)))
     if severity not in SEVERITIES:
         raise CorruptionError(not_allowed("severity", severity, f"{SEVERITIES.start} to {SEVERITIES.stop - 1}"))
 
