@@ -1,3 +1,4 @@
+import json
 import re
 from pathlib import Path
 
@@ -13,9 +14,12 @@ def test_quick_bench_prints_both_ratios(mnist_dir: Path, tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()[-3:]
     for line, name in zip(lines, ("ratio_vs_tutorial_pipeline", "ratio_vs_tutorial_notebook", "ratio_vs_raw_loop")):
-        assert re.fullmatch(rf"{name}=\d+\.\d\d", line)
+        assert re.fullmatch(rf"{name}=\d+\.\d\d \(per repeat \d+\.\d\d-\d+\.\d\d\)", line)
     assert "MFLOP" in result.stdout and "GFLOP/s" in result.stdout
-    assert list(tmp_path.glob("outputs/bench/*/bench.json"))
+    (bench,) = tmp_path.glob("outputs/bench/*/bench.json")
+    measured = json.loads(bench.read_text())
+    low, high = measured["per_repeat_range"]["ratio_vs_raw_loop"]
+    assert low <= measured["ratio_vs_raw_loop"] <= high
 
 
 def test_the_busy_bench_compares_measured_threads_with_fixed_ones(mnist_dir: Path, tmp_path: Path, run_entry) -> None:
@@ -38,6 +42,17 @@ def test_the_busy_bench_compares_measured_threads_with_fixed_ones(mnist_dir: Pat
 def test_a_ratio_pairs_the_paths_within_each_repeat() -> None:
     """A machine whose speed drifts between repeats: A is twice B in two repeats of three, so the paired ratio is 2.0;
     the ratio of the two medians (3 / 4) would call A the slower path."""
-    from mnist_design.bench.__main__ import paired_ratio
+    from mnist_design.bench.__main__ import paired_range, paired_ratio
 
     assert paired_ratio([2.0, 8.0, 3.0], [1.0, 4.0, 6.0]) == 2.0
+    assert paired_range([2.0, 8.0, 3.0], [1.0, 4.0, 6.0]) == [0.5, 2.0]
+
+
+def test_rounds_alternate_the_order_of_the_paths() -> None:
+    from mnist_design.bench.__main__ import round_order
+
+    assert [round_order(["A", "B", "C"], repeat) for repeat in range(3)] == [
+        ["A", "B", "C"],
+        ["C", "B", "A"],
+        ["A", "B", "C"],
+    ]

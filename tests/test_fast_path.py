@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -111,3 +112,51 @@ def test_compile_follows_the_device_unless_set(compose_cfg) -> None:
     assert factory.compiled(compose_cfg("trainer.accelerator=cpu", "compile=true")) is True
     cfg = compose_cfg("trainer.accelerator=cpu", "compile=true")
     assert factory.datamodule(cfg).drop_last  # one CUDA graph serves every step: no short last batch
+
+
+class BatchLosses(L.Callback):
+    """Each training batch's loss and size, as the module left them, per epoch."""
+
+    def __init__(self) -> None:
+        self.by_epoch: dict[int, list[tuple[float, int]]] = {}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, idx: int) -> None:
+        self.by_epoch.setdefault(trainer.current_epoch, []).append((pl_module.live["loss"].item(), len(batch[1])))
+
+
+def test_metric_objects_are_handed_over_once_an_epoch_and_still_cover_every_batch(
+    compose_cfg, mnist_dir: Path, monkeypatch
+) -> None:
+    cfg = compose_cfg(
+        f"data.data_dir={mnist_dir}",
+        "data.train_subset=200",  # 7 batches of 32, the last one short
+        "data.batch_size=32",
+        "trainer.max_epochs=2",
+        "trainer.limit_val_batches=3",
+        "callbacks=none",
+        "logger=none",
+        "trainer.enable_checkpointing=false",
+        "threads=1",
+    )
+    logged: list[str] = []
+    log = L.LightningModule.log
+
+    def counted(self: L.LightningModule, name: str, *args: Any, **kwargs: Any) -> None:
+        logged.append(name)
+        log(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(L.LightningModule, "log", counted)
+    losses = BatchLosses()
+    datamodule, model, trainer = factory.build(cfg, [losses])
+    trainer.fit(model, datamodule=datamodule)
+    assert logged.count("train/loss") == 2 and logged.count("val/acc") == 2  # once an epoch, not once a step
+    last = losses.by_epoch[1]
+    assert len(last) == 7
+    mean = sum(loss * size for loss, size in last) / sum(size for _, size in last)
+    assert trainer.callback_metrics["train/loss"].item() == pytest.approx(mean, rel=1e-5)
+    model.eval()
+    batches = [datamodule.prepare_batch(batch, augment=False) for batch in list(datamodule.val_dataloader())[:3]]
+    with torch.no_grad():
+        right = sum((model(images).argmax(dim=1) == labels).sum().item() for images, labels in batches)
+    accuracy = right / sum(len(labels) for _, labels in batches)
+    assert trainer.callback_metrics["val/acc"].item() == pytest.approx(accuracy)

@@ -38,3 +38,11 @@ def test_an_unknown_metric_names_the_allowed_ones() -> None:
 def test_the_epoch_line_and_history_come_from_the_registry() -> None:
     assert EpochSummary  # the callback reads METRICS for its line and record; this pins the default keys
     assert metrics.epoch_keys() == ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def test_the_loss_is_a_mean_over_images_so_a_short_last_batch_counts_by_its_size() -> None:
+    spec = metrics.metric("val/loss")
+    measured = spec.factory()
+    for loss, size in ((2.0, 32), (1.0, 8)):
+        spec.feed(measured, torch.tensor(loss), torch.zeros(size, 10), torch.zeros(size, dtype=torch.long))
+    assert measured.compute().item() == pytest.approx((2.0 * 32 + 1.0 * 8) / 40)

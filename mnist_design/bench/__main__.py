@@ -1,6 +1,6 @@
 """Training throughput, measured side by side in one process: our Lightning path vs a raw loop vs the tutorial's ways.
 
-    python -m mnist_design.bench                       # 5 alternating repeats of A, B, C, D (E on CUDA); medians
+    python -m mnist_design.bench                       # 5 rounds of A, B, C, D (E on CUDA), order reversed every other
     python -m mnist_design.bench quick=true            # about a minute on a 2-core CPU
     python -m mnist_design.bench parallel=true         # + 1 job alone vs 2 jobs sharing the machine
     python -m mnist_design.bench busy=true             # only: threads measured vs fixed, alone and beside a busy core
@@ -17,7 +17,7 @@ E  path A with the network compiled (torch.compile, conf/train.yaml's compile_mo
    with compile=true (on a CPU compiling takes minutes and measured no gain). A and B are always eager.
 
 Each measurement times ``batches`` training steps after ``warmup`` steps; every ratio is the median over repeats of
-the two paths' rates within one repeat (paired_ratio). It ends with
+the two paths' rates within one repeat (paired_ratio), printed with the lowest and highest repeat. It ends with
 ``ratio_vs_tutorial_pipeline`` (A/C), ``ratio_vs_tutorial_notebook`` (A/D), ``ratio_vs_raw_loop`` (A/B) and, where E
 ran, ``ratio_compiled_vs_raw_loop`` (E/B); with ``parallel=true`` also ``ratio_parallel_2_vs_1``: images per second
 of two concurrent jobs together over one job alone. ``busy=true``
@@ -35,14 +35,14 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
-from mnist_design.bench.paths import BENCH_FILE, COMPILED, flops_per_image, measured_paths
+from mnist_design.bench.paths import BENCH_FILE, COMPILED, PER_REPEAT, flops_per_image, measured_paths
 from mnist_design.config import config_dir, validate, with_runtime
 from mnist_design.errors import exit_on_user_error
+from mnist_design.runs.machine import cpu_model, hardware
 from mnist_design.runs.portable import make_portable
 from mnist_design.training import factory
 from mnist_design.training.factory import training_device
@@ -55,14 +55,34 @@ def paired_ratio(ours: list[float], theirs: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(ours, theirs))
 
 
+def round_order(names: list[str], repeat: int) -> list[str]:
+    """A, B, C, D in even rounds and D, C, B, A in odd ones: no path always runs first, when a shared machine's speed
+    drifts within a round."""
+    return names if repeat % 2 == 0 else names[::-1]
+
+
+def paired_range(ours: list[float], theirs: list[float]) -> list[float]:
+    """The lowest and highest of the per-repeat ratios: how far one run's median can be trusted."""
+    ratios = [a / b for a, b in zip(ours, theirs)]
+    return [min(ratios), max(ratios)]
+
+
+PAIRS = {  # ratio key: (our path, the path it is compared with)
+    "ratio_vs_tutorial_pipeline": ("A", "C"),
+    "ratio_vs_tutorial_notebook": ("A", "D"),
+    "ratio_vs_raw_loop": ("A", "B"),
+    "ratio_compiled_vs_raw_loop": (COMPILED, "B"),
+}
+
+
 def measure(cfg: DictConfig) -> dict[str, Any]:
     paths = measured_paths(cfg)
     rates: dict[str, list[float]] = {name: [] for name in paths}
     parallel: dict[str, list[float]] = {"1": [], "2": []}
     for repeat in range(cfg.repeats):
-        for name, (_, rate) in paths.items():
+        for name in round_order(list(paths), repeat):
             L.seed_everything(cfg.seed + repeat, verbose=False)
-            rates[name].append(rate(cfg))
+            rates[name].append(paths[name][1](cfg))
         line = "  ".join(f"{n} {r[-1]:,.0f} img/s" for n, r in rates.items())
         if cfg.parallel:
             for jobs in parallel:
@@ -70,18 +90,14 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
             line += f"  | 1 job {parallel['1'][-1]:,.0f}, 2 jobs {parallel['2'][-1]:,.0f} img/s together"
         print(f"repeat {repeat + 1}: {line}", flush=True)
     medians = {name: statistics.median(values) for name, values in rates.items()}
-    result = {
-        "images_per_second": rates,
-        "median": medians,
-        "ratio_vs_tutorial_pipeline": paired_ratio(rates["A"], rates["C"]),
-        "ratio_vs_tutorial_notebook": paired_ratio(rates["A"], rates["D"]),
-        "ratio_vs_raw_loop": paired_ratio(rates["A"], rates["B"]),
-    }
-    if COMPILED in rates:
-        result["ratio_compiled_vs_raw_loop"] = paired_ratio(rates[COMPILED], rates["B"])
+    measured = {key: (rates[ours], rates[theirs]) for key, (ours, theirs) in PAIRS.items() if ours in rates}
+    if cfg.parallel:
+        measured["ratio_parallel_2_vs_1"] = (parallel["2"], parallel["1"])
+    result: dict[str, Any] = {"images_per_second": rates, "median": medians}
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel
-        result["ratio_parallel_2_vs_1"] = paired_ratio(parallel["2"], parallel["1"])
+    result.update({key: paired_ratio(*pair) for key, pair in measured.items()})
+    result[PER_REPEAT] = {key: paired_range(*pair) for key, pair in measured.items()}
     return result
 
 
@@ -115,21 +131,24 @@ def main(cfg: DictConfig) -> None:
             else f"{cfg.batches} timed steps after {cfg.warmup} warm-up steps, {cfg.repeats} rounds of "
             f"{'/'.join(measured_paths(cfg))}"
         )
+        machine = {"hardware": hardware(training_device(cfg)), "cpu": cpu_model()}
         print(
-            f"device {training_device(cfg)}, {torch.get_num_threads()} threads, torch {torch.__version__}; batch "
-            f"{cfg.data.batch_size}, {steps}; precision {cfg.trainer.precision}"
+            f"{machine['hardware']} ({machine['cpu']}); batch {cfg.data.batch_size}, {steps}; precision "
+            f"{cfg.trainer.precision}"
         )
         print(f"forward+backward FLOPs per image: {flops / 1e6:.2f} MFLOP")
-        result = {"flops_per_image": flops, **(busy_rates(cfg) if cfg.busy else measure(cfg))}
+        result = {**machine, "flops_per_image": flops, **(busy_rates(cfg) if cfg.busy else measure(cfg))}
         for name, (label, _) in measured_paths(cfg).items() if not cfg.busy else ():
             median = result["median"][name]
             print(f"{name} {label}: median {median:,.0f} img/s, {median * flops / 1e9:.2f} GFLOP/s")
         out_dir = Path(HydraConfig.get().runtime.output_dir)
         (out_dir / BENCH_FILE).write_text(json.dumps(result, indent=2) + "\n")
         make_portable(out_dir, Path(config_dir()))  # a bench kept under results/ reads the same on every clone
+        spread = result.get(PER_REPEAT, {})
         for key in RATIOS:
             if key in result:
-                print(f"{key}={result[key]:.2f}")
+                low_high = f" (per repeat {spread[key][0]:.2f}-{spread[key][1]:.2f})" if key in spread else ""
+                print(f"{key}={result[key]:.2f}{low_high}")
 
 
 if __name__ == "__main__":

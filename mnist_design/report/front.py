@@ -22,7 +22,7 @@ from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
-from mnist_design.report import gpu
+from mnist_design.report import gpu, speed
 from mnist_design.report.costs import Costs
 from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
 from mnist_design.report.finals import RUNS_DIR, by_seed_role, seeds_cell, tested_runs
@@ -262,6 +262,7 @@ class Front:
             "baselines": self.baseline_table(),
             "answer": self.answer() + costs.knee_costs(bend.name if bend else None) + costs.reorderings(),
             "gpu": gpu.block(self.results, self.tutorial_rows.get(self.research.baseline, [])),
+            "cpu_bench": speed.cpu_block(self.results),
             **costs.blocks(),
         }
 

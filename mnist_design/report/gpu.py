@@ -10,13 +10,13 @@ results/runs/), so the block says whether the card changes the result, not only 
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
-from mnist_design.bench.paths import BENCH_FILE, PATHS, RENAMED_RATIOS
+from mnist_design.bench.paths import BENCH_FILE
+from mnist_design.report.speed import checked_bench_table
 from mnist_design.report.stats import cell, paired
 from mnist_design.report.tables import markdown
 from mnist_design.report.validate import trusted
@@ -55,20 +55,6 @@ def runs_table(gpu: Sequence[runs.Run], cpu: Sequence[runs.Run]) -> str:
     return table
 
 
-def bench_table(bench: dict) -> str:
-    """The bench's medians per path, then its ratios."""
-    flops = float(bench["flops_per_image"])
-    lines = [
-        [f"{name} {label}", f"{bench['median'][name]:,.0f}", f"{bench['median'][name] * flops / 1e9:.1f}"]
-        for name, (label, _) in PATHS.items()
-        if name in bench["median"]  # the compiled path (E) only where it was measured
-    ]
-    ratios = ", ".join(
-        f"`{RENAMED_RATIOS.get(key, key)}={value:.2f}`" for key, value in bench.items() if key.startswith("ratio_")
-    )
-    return markdown(["path", "img/s (median)", "GFLOP/s"], lines, right=(1, 2)) + f"\n\n{ratios}."
-
-
 def block(results: Path, cpu_runs: Sequence[runs.Run]) -> str:
     """The GPU block's text: the card, the default run beside the CPU's, the bench; a line when none was lent."""
     folder = results / GPU_DIR
@@ -92,15 +78,3 @@ def block(results: Path, cpu_runs: Sequence[runs.Run]) -> str:
 def usable_seconds(run: runs.Run) -> bool:
     value = run.metrics.get("seconds")
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def checked_bench_table(path: Path) -> str:
-    """The bench table, or one line naming the file and what is wrong with it (truncated, a key missing, a NaN)."""
-    try:
-        bench = json.loads(path.read_text())
-        table = bench_table(bench)
-        if "nan" in table.lower():
-            raise ValueError("a median is not a number")
-        return table
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        return f"Left out: {path}: unreadable or incomplete ({type(error).__name__}: {error})"

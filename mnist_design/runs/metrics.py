@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from torch import Tensor
 from torchmetrics import MeanMetric, Metric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -26,7 +27,7 @@ STAGES = ("train", "val", "test")
 class MetricSpec:
     name: str  # logged as "<stage>/<name>"
     factory: Callable[[], Metric]  # a fresh torchmetrics object per stage, updated with (loss, logits, labels)
-    update: str  # "loss": update(loss, weight=batch size); "logits": update(logits, labels)
+    update: str  # "loss": fed the batch's mean loss, once per image; "logits": fed (logits, labels)
     percent: bool  # shown as a percentage (accuracies) or as a plain number (losses)
     direction: str  # "maximize" or "minimize": what "better" means, for a search and for ranking
     curve: bool = True  # drawn in the learning curves and kept per epoch in the history file
@@ -34,6 +35,15 @@ class MetricSpec:
 
     def show(self, value: float) -> str:
         return f"{100 * value:.2f}%" if self.percent else f"{value:.4f}"
+
+    def feed(self, measured: Metric, loss: Tensor, logits: Tensor, labels: Tensor) -> None:
+        """One batch into this metric's object (a stage's ``factory()``)."""
+        if self.update == "loss":
+            # One value per image, not weight=batch size: torchmetrics 1.9 drops the weight under
+            # nan_strategy="disable" (Lightning-AI/torchmetrics#3434), which would count a short last batch in full.
+            measured.update(loss.detach().expand(len(labels)))
+        else:
+            measured.update(logits.detach(), labels)
 
 
 # No check that reads the device at every update: the inputs are ours (validate_args=False skips torchmetrics'

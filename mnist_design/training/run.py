@@ -13,15 +13,12 @@ the metrics file last, so its presence means "finished".
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -34,6 +31,7 @@ from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.machine import hardware
 from mnist_design.runs.metrics import TEST_ACC, epoch_keys
 from mnist_design.runs.portable import make_portable, portable
 from mnist_design.training import factory, scoring, threads
@@ -67,17 +65,6 @@ def selected_metrics(trainer: L.Trainer, datamodule: MNISTDataModule) -> dict[st
     return scoring.selected_checkpoint_metrics(trainer, datamodule, best.best_model_path, float(best.best_model_score))
 
 
-def hardware(trainer: L.Trainer) -> str:
-    """What the run trained on, recorded with its results (the report quotes it)."""
-    device = trainer.strategy.root_device
-    if device.type == "cuda":
-        return f"GPU {torch.cuda.get_device_name(device)}, torch {torch.__version__}"
-    return (
-        f"CPU {platform.machine()} {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}"
-    )
-
-
 def final_metrics(
     cfg: DictConfig,
     run_dir: Path,
@@ -107,7 +94,7 @@ def final_metrics(
             "protocol": datamodule.protocol,
             "data_source": datamodule.source,
             "device": str(trainer.strategy.root_device),
-            "hardware": hardware(trainer),
+            "hardware": hardware(trainer.strategy.root_device),  # the report quotes it
             "threads": threads.record(trainer.callbacks),
             "run_dir": portable(run_dir),
             rundir.RECORDED: rundir.recorded_names(),  # read under these names even after a rename
