@@ -74,3 +74,13 @@ def test_no_module_is_longer_than_one_job() -> None:
         if (lines := len(path.read_text().splitlines())) > MODULE_LINES
     }
     assert not long, f"over {MODULE_LINES} lines: {long}"
+
+
+def test_no_symbolic_link_is_committed() -> None:
+    """A link points into one machine (a data folder, a home): a fresh clone elsewhere would hold it dangling, and the
+    first command would fail to write MNIST under data/."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    listed = subprocess.run(["git", "ls-files", "-s"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    links = [line.split("\t", 1)[1] for line in listed.splitlines() if line.startswith("120000 ")]
+    assert links == []
