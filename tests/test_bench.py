@@ -56,3 +56,20 @@ def test_rounds_alternate_the_order_of_the_paths() -> None:
         ["C", "B", "A"],
         ["A", "B", "C"],
     ]
+
+
+def test_the_cpu_bench_block_names_its_machine_and_each_ratios_range(tmp_path: Path) -> None:
+    from mnist_design.bench.paths import BENCH_FILE, PER_REPEAT
+    from mnist_design.report import speed
+
+    assert "No CPU bench" in speed.cpu_block(tmp_path)
+    path = tmp_path / speed.CPU_BENCH / BENCH_FILE
+    path.parent.mkdir(parents=True)
+    medians = {name: 100.0 * (i + 1) for i, name in enumerate("ABCD")}
+    bench = {"hardware": "CPU x86_64", "cpu": "AMD EPYC", "flops_per_image": 1e6, "median": medians}
+    path.write_text(json.dumps({**bench, "ratio_vs_raw_loop": 1.01, PER_REPEAT: {"ratio_vs_raw_loop": [0.79, 1.21]}}))
+    text = speed.cpu_block(tmp_path)
+    assert text.startswith("Measured on: CPU x86_64 (AMD EPYC).")
+    assert "`ratio_vs_raw_loop=1.01` (per repeat 0.79–1.21)." in text
+    path.write_text("{")
+    assert f"Left out: {path}: unreadable or incomplete (JSONDecodeError" in speed.cpu_block(tmp_path)
