@@ -9,7 +9,7 @@ A ``UserError`` carries its own exit status; its message names what was wrong an
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NoReturn
 
@@ -36,9 +36,14 @@ class UserError(Exception):
     status = 2
 
 
+ON_REFUSAL: list[Callable[[], None]] = []  # run before a refused command exits (runs/preflight.py tidies its run dir)
+
+
 def fail(message: str, status: int = UserError.status) -> NoReturn:
     """The one way an entry point stops on a user's mistake: one line, the hint, the exit status."""
     print(f"error: {message}\n{HINT}", file=sys.stderr)
+    for tidy in ON_REFUSAL:
+        tidy()
     sys.exit(status)
 
 

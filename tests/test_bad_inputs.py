@@ -273,6 +273,13 @@ def digests(root: Path) -> dict[str, str]:
     }
 
 
+def husks(root: Path, before: set[Path]) -> list[str]:
+    """Directories made since ``before`` that hold nothing, or nothing but Hydra's ``.hydra/``: what looks like a run
+    but is only a refused command."""
+    made = [p for p in root.rglob("*") if p.is_dir() and p not in before and p.name != ".hydra"]
+    return sorted(str(p.relative_to(root)) for p in made if {c.name for c in p.iterdir()} <= {".hydra"})
+
+
 @pytest.fixture
 def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
     """A working directory with a finished run, a killed one, one with a broken checkpoint, and bad files."""
@@ -307,7 +314,7 @@ def hostile_dir(tiny_run, mnist_dir: Path, tmp_path: Path) -> Path:
 def test_bad_input_is_one_clear_line_and_loses_nothing(
     run_entry, hostile_dir: Path, mnist_dir: Path, module: str, args: list[str], status: int, names: str
 ) -> None:
-    before = digests(hostile_dir)
+    before, folders = digests(hostile_dir), set(hostile_dir.rglob("*"))
     data = (
         []
         if any(a.startswith(("data.data_dir", "resume=")) for a in args)
@@ -320,6 +327,7 @@ def test_bad_input_is_one_clear_line_and_loses_nothing(
     assert names in err, err[-2000:]
     if status == 2:  # our own errors: the first line says it all, the second is the HYDRA_FULL_ERROR hint
         assert err.startswith("error: ") and names in err.splitlines()[0]
+        assert husks(hostile_dir, folders) == []  # nor a directory that looks like a run
     after = digests(hostile_dir)
     assert {name: after.get(name) for name in before} == before  # every file that was there is byte-identical
 

@@ -4,12 +4,17 @@ Hydra makes the run (or sweep) directory and writes ``.hydra/`` into it before a
 are a Hydra callback (``hydra.callbacks`` in each entry point's config): they run first.
 
     python -m mnist_design.train hydra.run.dir=outputs/runs/<finished run>   ->  error: ... already holds a run
+
+A command refused after Hydra made its run directory (a value out of range) takes that directory away again, if it
+holds nothing but ``.hydra/``: ``outputs/runs/`` lists runs, not mistakes.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +22,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from mnist_design.errors import UserError, exit_on_user_error
+from mnist_design.errors import ON_REFUSAL, UserError, exit_on_user_error
 from mnist_design.runs.layout import RunDir
 
 
@@ -71,16 +76,41 @@ def check_run_dir(path: Path, fresh: bool) -> None:
     check_creatable(path)
 
 
+def discard_unused(path: Path, made: list[Path]) -> None:
+    """Remove a run directory that holds nothing but Hydra's ``.hydra/`` record of the command, and the folders above
+    it that were ``made`` for it and are empty now: a refused command (a value out of range, a missing file) would
+    otherwise leave a directory that looks like a run."""
+    hydra_dir = path / ".hydra"
+    try:
+        if any(item != hydra_dir for item in path.iterdir()):
+            return
+        shutil.rmtree(path)
+        for folder in made:  # innermost first; rmdir leaves a folder that holds anything
+            folder.rmdir()
+    except OSError:
+        pass  # nothing more to tidy, or the file system says no: the refusal's own line is what matters
+
+
 class RunDirCheck(Callback):
     """Refuse a run directory that already holds a run (``resume=`` continues one) or that cannot be written."""
 
     def __init__(self, fresh_only: bool = True) -> None:
         self.fresh_only = fresh_only  # train: a new run never writes into an old one; a resume sets resume= instead
+        self.tidy: Callable[[], None] | None = None  # what a refusal does with the directory Hydra made for this job
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the run dir interpolates ${hydra:...}; Hydra sets it later itself
+        path = Path(str(config.hydra.run.dir))
         with exit_on_user_error():
-            check_run_dir(Path(str(config.hydra.run.dir)), self.fresh_only and not config.get("resume"))
+            check_run_dir(path, self.fresh_only and not config.get("resume"))
+        made = [folder for folder in path.parents if not folder.exists()]
+        if not path.exists():  # Hydra is about to make it: a command refused later takes it away again
+            self.tidy = lambda: discard_unused(path, made)
+            ON_REFUSAL.append(self.tidy)
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if self.tidy in ON_REFUSAL:  # the job ended without a refusal: its directory is a run's now
+            ON_REFUSAL.remove(self.tidy)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)
