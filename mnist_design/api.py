@@ -31,11 +31,12 @@ from mnist_design.config import ConfigError, built
 from mnist_design.data import MEAN, STD
 from mnist_design.data.images import UnreadableInput, classify, expand, normalisation, read_image
 from mnist_design.data.preprocess import NotADigit, mnist_like
+from mnist_design.errors import UserError
 from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.report.groups import by_tag
 from mnist_design.report.tables import layer_table as layer_markdown
 from mnist_design.runs import records as runs
-from mnist_design.runs.preflight import check_run_dir
+from mnist_design.runs.preflight import check_run_dir, tidy_for
 from mnist_design.runs.records import Run
 from mnist_design.training import factory
 from mnist_design.training import run as training
@@ -61,9 +62,15 @@ def train(cfg: DictConfig | str | None = None, *overrides: str) -> Run:
         raise ConfigError("train(cfg, ...) takes no overrides beside a composed config; give them to compose()")
     run_dir = Path(cfg.hydra.runtime.output_dir)
     check_run_dir(run_dir, fresh=True)
+    tidy = tidy_for(run_dir)
     HydraConfig.instance().set_config(cfg)  # another compose() since may have replaced it
     runs.write_config(run_dir, cfg, list(cfg.hydra.overrides.task))
-    training.train(cfg, run_dir)
+    try:
+        training.train(cfg, run_dir)
+    except UserError:  # a value out of range: no directory that looks like a run is left behind
+        if tidy:
+            tidy()
+        raise
     return runs.read_run(run_dir)
 
 

@@ -54,6 +54,12 @@ def test_train_refuses_a_directory_that_holds_a_run_and_takes_overrides_directly
         md.train(md.compose(), "seed=1")
 
 
+def test_a_refused_train_leaves_no_directory_behind(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data\.batch_size=0 is not allowed"):
+        md.train(md.compose("data.batch_size=0", run_dir=tmp_path / "runs" / "refused"))
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_load_runs_groups_by_tag_as_the_report_does(api_run: md.Run) -> None:
     assert [r.path for r in md.load_runs(api_run.path.parent)] == [api_run.path]
     assert list(md.load_runs(api_run.path.parent, by="row")) == ["row2"]

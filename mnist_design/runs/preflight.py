@@ -91,6 +91,15 @@ def discard_unused(path: Path, made: list[Path]) -> None:
         pass  # nothing more to tidy, or the file system says no: the refusal's own line is what matters
 
 
+def tidy_for(path: Path) -> Callable[[], None] | None:
+    """What takes away ``path``, and the folders above it not made yet, if a refusal leaves nothing in them but
+    ``.hydra/``; None where ``path`` exists already: it is not the command's to remove."""
+    if path.exists():
+        return None
+    made = [folder for folder in path.parents if not folder.exists()]
+    return lambda: discard_unused(path, made)
+
+
 class RunDirCheck(Callback):
     """Refuse a run directory that already holds a run (``resume=`` continues one) or that cannot be written."""
 
@@ -103,9 +112,8 @@ class RunDirCheck(Callback):
         path = Path(str(config.hydra.run.dir))
         with exit_on_user_error():
             check_run_dir(path, self.fresh_only and not config.get("resume"))
-        made = [folder for folder in path.parents if not folder.exists()]
-        if not path.exists():  # Hydra is about to make it: a command refused later takes it away again
-            self.tidy = lambda: discard_unused(path, made)
+        self.tidy = tidy_for(path)  # Hydra is about to make it: a command refused later takes it away again
+        if self.tidy:
             ON_REFUSAL.append(self.tidy)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
