@@ -73,3 +73,12 @@ def test_the_cpu_bench_block_names_its_machine_and_each_ratios_range(tmp_path: P
     assert "`ratio_vs_raw_loop=1.01` (per repeat 0.79–1.21)." in text
     path.write_text("{")
     assert f"Left out: {path}: unreadable or incomplete (JSONDecodeError" in speed.cpu_block(tmp_path)
+
+
+def test_the_cpu_model_comes_from_cpuinfo_or_the_platform(tmp_path: Path) -> None:
+    from mnist_design.runs.machine import cpu_model
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n")
+    assert cpu_model(info) == "AMD EPYC 7B13"
+    assert cpu_model(tmp_path / "missing")  # no /proc here: the platform's word, or "unknown", never an error

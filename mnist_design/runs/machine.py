@@ -1,7 +1,7 @@
 """What a measurement ran on, recorded beside it: a run's metrics file and the bench's bench.json quote it.
 
 hardware(torch.device("cpu"))  # 'CPU x86_64 AVX512, 2 cores, 1 threads, torch 2.14.1+cu130'
-cpu_model()                    # 'AMD EPYC': the CPU changes between machines of one name, so speeds say which
+cpu_model()                    # 'AMD EPYC': machines of one name change CPUs, so a speed says which it had
 """
 
 from __future__ import annotations
