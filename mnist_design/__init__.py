@@ -11,6 +11,7 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
+import types
 from typing import Any, ClassVar
 
 # The public API, by name: only these load mnist_design.api (any other name is a submodule, imported as usual).
@@ -23,6 +24,23 @@ def __getattr__(name: str) -> Any:
     if name in API:
         return getattr(importlib.import_module("mnist_design.api"), name)
     raise AttributeError(f"module 'mnist_design' has no attribute {name!r}")
+
+
+class Package(types.ModuleType):
+    """``md.train`` stays the API function after the ``mnist_design.train`` entry point is imported in the same
+    process (a test, a notebook cell): importing a submodule sets the package's attribute of that name, and a
+    property of the module's class takes precedence over it. The entry point itself stays in sys.modules."""
+
+    @property
+    def train(self) -> Any:
+        return importlib.import_module("mnist_design.api").train
+
+    @train.setter
+    def train(self, submodule: Any) -> None:
+        pass  # the import system recording mnist_design.train: sys.modules has it already
+
+
+sys.modules[__name__].__class__ = Package
 
 
 # Committed records name modules by the paths they had before the package was grouped into wings (results/*/.hydra/

@@ -127,3 +127,14 @@ def test_tables_of_a_config_an_override_or_a_model(api_run: md.Run) -> None:
         md.layer_table(42)
     with pytest.raises(ConfigError, match=r"model.layers\[9\] = .* shrinks the feature map below 1x1"):
         md.layer_table(md.compose("model=family", "model.stage3=[20,20,20]"))
+
+
+def test_md_train_stays_the_api_function_once_the_train_command_is_imported() -> None:
+    """The in-process tests (conftest.run_entry) and a notebook may import the entry point mnist_design.train: that
+    made ``md.train`` the module, and every later ``md.train(...)`` failed: "'module' object is not callable"."""
+    import importlib
+
+    from mnist_design import api
+
+    entry = importlib.import_module("mnist_design.train")
+    assert md.train is api.train and callable(entry.main)
