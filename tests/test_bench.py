@@ -81,4 +81,4 @@ def test_the_cpu_model_comes_from_cpuinfo_or_the_platform(tmp_path: Path) -> Non
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n")
     assert cpu_model(info) == "AMD EPYC 7B13"
-    assert cpu_model(tmp_path / "missing")  # no /proc here: the platform's word, or "unknown", never an error
+    assert cpu_model(tmp_path / "missing")  # no /proc here: the platform's word or architecture, never an error

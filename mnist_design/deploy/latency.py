@@ -5,7 +5,6 @@ latency_ms(path, runs=300)   # {"median_ms": ..., "p90_ms": ..., "runs": 300, "m
 
 from __future__ import annotations
 
-import platform
 import time
 from pathlib import Path
 
@@ -13,19 +12,9 @@ import numpy as np
 import onnxruntime as ort
 
 from mnist_design.deploy.onnx_model import INPUT, OUTPUT, session
+from mnist_design.runs.machine import cpu_model
 
 WARMUP = 20  # runs before timing: the first ones allocate and page in
-
-
-def cpu_name() -> str:
-    """The processor's model name (Linux /proc/cpuinfo), else what platform knows: the CPU changes between sessions."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def latency_ms(path: Path, runs: int) -> dict[str, object]:
@@ -42,5 +31,5 @@ def latency_ms(path: Path, runs: int) -> dict[str, object]:
         "median_ms": round(float(np.median(times)) * 1e3, 4),
         "p90_ms": round(float(np.percentile(times, 90)) * 1e3, 4),
         "runs": runs,
-        "machine": f"{cpu_name()}, 1 thread, onnxruntime {ort.__version__}",
+        "machine": f"{cpu_model()}, 1 thread, onnxruntime {ort.__version__}",
     }

@@ -1,4 +1,5 @@
-"""What a measurement ran on, recorded beside it: a run's metrics file and the bench's bench.json quote it.
+"""What a measurement ran on, recorded beside it: a run's metrics file, the bench's bench.json and the export's
+latency quote it.
 
 hardware(torch.device("cpu"))  # 'CPU x86_64 AVX512, 2 cores, 1 threads, torch 2.14.1+cu130'
 cpu_model()                    # 'AMD EPYC': machines of one name change CPUs, so a speed says which it had
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-CPU_INFO = Path("/proc/cpuinfo")  # Linux; elsewhere the platform's own word for the processor
+CPU_INFO = Path("/proc/cpuinfo")  # Linux; elsewhere the platform's own word for the processor, or its architecture
 
 
 def hardware(device: torch.device) -> str:
@@ -30,4 +31,4 @@ def cpu_model(cpu_info: Path = CPU_INFO) -> str:
     except (OSError, UnicodeDecodeError):
         lines = []
     names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name") and ":" in line]
-    return names[0] if names else platform.processor() or "unknown"
+    return names[0] if names else platform.processor() or platform.machine()
