@@ -48,11 +48,16 @@ from mnist_design.training import factory
 from mnist_design.training.factory import training_device
 
 
+def round_ratios(ours: list[float], theirs: list[float]) -> list[float]:
+    """One path's rate over another's in each repeat, the two measured back to back."""
+    return [a / b for a, b in zip(ours, theirs)]
+
+
 def paired_ratio(ours: list[float], theirs: list[float]) -> float:
     """The median over repeats of one path's rate over another's, measured back to back in the same repeat: a shared
     machine's speed drifts between repeats (docs/performance.md), and the ratio of two medians would mix different
     repeats' speeds."""
-    return statistics.median(a / b for a, b in zip(ours, theirs))
+    return statistics.median(round_ratios(ours, theirs))
 
 
 def round_order(names: list[str], repeat: int) -> list[str]:
@@ -63,7 +68,7 @@ def round_order(names: list[str], repeat: int) -> list[str]:
 
 def paired_range(ours: list[float], theirs: list[float]) -> list[float]:
     """The lowest and highest of the per-repeat ratios: how far one run's median can be trusted."""
-    ratios = [a / b for a, b in zip(ours, theirs)]
+    ratios = round_ratios(ours, theirs)
     return [min(ratios), max(ratios)]
 
 
@@ -103,10 +108,7 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
 
 RATIOS = (  # what the bench ends with, when measured
     "ratio_parallel_2_vs_1",
-    "ratio_vs_tutorial_pipeline",
-    "ratio_vs_tutorial_notebook",
-    "ratio_vs_raw_loop",
-    "ratio_compiled_vs_raw_loop",
+    *PAIRS,
     "ratio_measured_vs_1_beside_busy",
     "ratio_measured_vs_share_alone",
 )
