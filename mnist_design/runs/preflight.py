@@ -43,9 +43,23 @@ def probe_write(folder: Path) -> None:
     probe.unlink()
 
 
+def not_made_yet(path: Path) -> list[Path]:
+    """``path`` and the folders above it that do not exist yet, innermost first."""
+    return [p for p in [path, *path.parents] if not os.path.lexists(p)]
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove each folder that is empty, innermost first; one that holds anything (or refuses) stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
 def check_creatable(path: Path) -> None:
     """The directory exists or can be made, and takes files; else one line naming it and the OS error."""
-    created = [p for p in [path, *path.parents] if not os.path.lexists(p)]
+    created = not_made_yet(path)
     try:
         if path.exists() and not path.is_dir():
             raise RunDirRefused(f"{path} is a file, not a directory; choose another run directory")
@@ -54,11 +68,7 @@ def check_creatable(path: Path) -> None:
     except OSError as error:
         raise RunDirRefused(os_problem(path, error)) from None
     finally:  # Hydra makes the directory itself (its ${now:} may resolve a second later): leave nothing behind
-        for folder in created:
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+        remove_empty(created)
 
 
 def check_run_dir(path: Path, fresh: bool) -> None:
@@ -76,28 +86,27 @@ def check_run_dir(path: Path, fresh: bool) -> None:
     check_creatable(path)
 
 
-def discard_unused(path: Path, made: list[Path]) -> None:
-    """Remove a run directory that holds nothing but Hydra's ``.hydra/`` record of the command, and the folders above
-    it that were ``made`` for it and are empty now: a refused command (a value out of range, a missing file) would
-    otherwise leave a directory that looks like a run."""
-    hydra_dir = path / ".hydra"
+def discard_unused(made: list[Path]) -> None:
+    """Remove a run directory (``made[0]``) that holds nothing but Hydra's ``.hydra/`` record of the command, and the
+    folders above it that were made for it and are empty now: a refused command (a value out of range, a missing
+    file) would otherwise leave a directory that looks like a run."""
+    path = made[0]
     try:
-        if any(item != hydra_dir for item in path.iterdir()):
+        if any(item != path / ".hydra" for item in path.iterdir()):
             return
         shutil.rmtree(path)
-        for folder in made:  # innermost first; rmdir leaves a folder that holds anything
-            folder.rmdir()
     except OSError:
-        pass  # nothing more to tidy, or the file system says no: the refusal's own line is what matters
+        return  # nothing to tidy, or the file system says no: the refusal's own line is what matters
+    remove_empty(made[1:])
 
 
 def tidy_for(path: Path) -> Callable[[], None] | None:
     """What takes away ``path``, and the folders above it not made yet, if a refusal leaves nothing in them but
     ``.hydra/``; None where ``path`` exists already: it is not the command's to remove."""
-    if path.exists():
+    made = not_made_yet(path)
+    if path not in made:
         return None
-    made = [folder for folder in path.parents if not folder.exists()]
-    return lambda: discard_unused(path, made)
+    return lambda: discard_unused(made)
 
 
 class RunDirCheck(Callback):
