@@ -32,6 +32,12 @@ def plain(config: Mapping | None) -> dict | None:
     return None if config is None else dict(config)
 
 
+def metric_key(stage: str, spec: registry.MetricSpec) -> str:
+    """A stage's metric object in the module's ModuleDict: "train_loss", as its keys may not shadow nn.Module
+    attributes such as `train`."""
+    return f"{stage}_{spec.name}"
+
+
 class MNISTClassifier(L.LightningModule):
     @classmethod
     def from_config(cls, cfg: DictConfig) -> MNISTClassifier:
@@ -62,13 +68,12 @@ class MNISTClassifier(L.LightningModule):
         self.example_input_array = torch.zeros(
             1, IN_CHANNELS, IMAGE_SIZE, IMAGE_SIZE
         )  # lets the model summary print output shapes
-        # ModuleDict keys may not shadow nn.Module attributes such as `train`, hence "train_loss" not "train".
         self.live: dict[str, torch.Tensor] = {}  # the last training batch's loss and accuracy, on the device
         self.handed_over: set[str] = set()  # stages whose metric objects Lightning holds for this epoch
         self.metrics = nn.ModuleDict()
         for stage in STAGES:
             for spec in registry.METRICS:
-                self.metrics[f"{stage}_{spec.name}"] = spec.factory()
+                self.metrics[metric_key(stage, spec)] = spec.factory()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; out of training with ``tta_degrees``, log of the softmax averaged over the rotated views."""
@@ -85,7 +90,7 @@ class MNISTClassifier(L.LightningModule):
         smoothing = self.hparams.get("label_smoothing", 0.0) if stage == "train" else 0.0
         loss = F.cross_entropy(logits, labels, label_smoothing=smoothing)
         for spec in registry.METRICS:
-            spec.feed(self.metrics[f"{stage}_{spec.name}"], loss, logits, labels)
+            spec.feed(self.metrics[metric_key(stage, spec)], loss, logits, labels)
         if stage not in self.handed_over:
             self.hand_over_metrics(stage)
         return loss, logits
@@ -97,7 +102,7 @@ class MNISTClassifier(L.LightningModule):
         for spec in registry.METRICS:
             self.log(
                 logged_name(stage, spec),
-                self.metrics[f"{stage}_{spec.name}"],
+                self.metrics[metric_key(stage, spec)],
                 on_step=False,
                 on_epoch=True,
                 prog_bar=stage != "train" or spec.percent,
