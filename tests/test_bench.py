@@ -58,21 +58,28 @@ def test_rounds_alternate_the_order_of_the_paths() -> None:
     ]
 
 
-def test_the_cpu_bench_block_names_its_machine_and_each_ratios_range(tmp_path: Path) -> None:
-    from mnist_design.bench.paths import BENCH_FILE, PER_REPEAT
+def test_the_cpu_bench_block_shows_every_run_with_its_machine_rounds_and_each_ratios_range(tmp_path: Path) -> None:
+    from mnist_design.bench.paths import BENCH_FILE, PER_REPEAT, RATES
     from mnist_design.report import speed
 
     assert "No CPU bench" in speed.cpu_block(tmp_path)
-    path = tmp_path / speed.CPU_BENCH / BENCH_FILE
-    path.parent.mkdir(parents=True)
     medians = {name: 100.0 * (i + 1) for i, name in enumerate("ABCD")}
     bench = {"hardware": "CPU x86_64", "cpu": "AMD EPYC", "flops_per_image": 1e6, "median": medians}
-    path.write_text(json.dumps({**bench, "ratio_vs_raw_loop": 1.01, PER_REPEAT: {"ratio_vs_raw_loop": [0.79, 1.21]}}))
+    older, newer = (tmp_path / speed.CPU_BENCH / run / BENCH_FILE for run in ("2026-01-01_10-00", "2026-01-02_09-00"))
+    for path, ratio, repeats in ((newer, 0.91, 3), (older, 1.01, 2)):
+        path.parent.mkdir(parents=True)
+        rates = {name: [rate] * repeats for name, rate in medians.items()}
+        ratios = {"ratio_vs_raw_loop": ratio, PER_REPEAT: {"ratio_vs_raw_loop": [0.79, 1.21]}}
+        path.write_text(json.dumps({**bench, RATES: rates, **ratios}))
     text = speed.cpu_block(tmp_path)
-    assert text.startswith("Measured on: CPU x86_64 (AMD EPYC).")
-    assert "`ratio_vs_raw_loop=1.01` (per repeat 0.79–1.21)." in text
-    path.write_text("{")
-    assert f"Left out: {path}: unreadable or incomplete (JSONDecodeError" in speed.cpu_block(tmp_path)
+    first, second = text.split("\n\n**")
+    folder = f"{tmp_path.name}/bench/cpu"
+    assert first.startswith(f"**`{folder}/2026-01-01_10-00/`**, 2 rounds. Measured on: CPU x86_64 (AMD EPYC).")
+    assert "`ratio_vs_raw_loop=1.01` (per repeat 0.79–1.21)." in first
+    assert second.startswith(f"`{folder}/2026-01-02_09-00/`**, 3 rounds.")
+    assert "`ratio_vs_raw_loop=0.91`" in second
+    newer.write_text("{")
+    assert f"Left out: {newer}: unreadable or incomplete (JSONDecodeError" in speed.cpu_block(tmp_path)
 
 
 def test_the_cpu_model_comes_from_cpuinfo_or_the_platform(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
 from mnist_design.bench.concurrency import busy_rates, concurrent_rate
-from mnist_design.bench.paths import BENCH_FILE, COMPILED, PER_REPEAT, flops_per_image, measured_paths
+from mnist_design.bench.paths import BENCH_FILE, COMPILED, PER_REPEAT, RATES, flops_per_image, measured_paths
 from mnist_design.config import config_dir, validate, with_runtime
 from mnist_design.errors import exit_on_user_error
 from mnist_design.runs.machine import cpu_model, hardware
@@ -98,7 +98,7 @@ def measure(cfg: DictConfig) -> dict[str, Any]:
     measured = {key: (rates[ours], rates[theirs]) for key, (ours, theirs) in PAIRS.items() if ours in rates}
     if cfg.parallel:
         measured["ratio_parallel_2_vs_1"] = (parallel["2"], parallel["1"])
-    result: dict[str, Any] = {"images_per_second": rates, "median": medians}
+    result: dict[str, Any] = {RATES: rates, "median": medians}
     if cfg.parallel:
         result["parallel_images_per_second"] = parallel
     result.update({key: paired_ratio(*pair) for key, pair in measured.items()})

@@ -194,6 +194,7 @@ def flops_per_image(cfg: DictConfig) -> float:
 
 
 BENCH_FILE = "bench.json"  # what a bench run leaves in its run directory: every measurement, medians and ratios
+RATES = "images_per_second"  # its key for every path's rate in every repeat
 PER_REPEAT = "per_repeat_range"  # its key for each ratio's lowest and highest value over the repeats
 PATHS: dict[str, tuple[str, Callable[[DictConfig], float]]] = {
     "A": ("project path (Lightning, resident tensors, batched augmentation)", lightning_path),

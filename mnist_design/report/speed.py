@@ -1,7 +1,7 @@
 """The bench's tables: what ``python -m mnist_design.bench`` left in a bench.json, as docs/results.md shows it.
 
-    checked_bench_table(Path("results/bench/cpu/bench.json"))  # the paths' medians, then the ratios
-    cpu_block(Path("results"))  # the CPU bench on record: python -m mnist_design.bench hydra.run.dir=results/bench/cpu
+    checked_bench_table(Path("results/bench/cpu/<run>/bench.json"))  # the paths' medians, then the ratios
+    cpu_block(Path("results"))  # every CPU bench on record: python -m mnist_design.bench hydra.run.dir=<one new folder>
 
 A GPU's bench is part of the GPU block (mnist_design/report/gpu.py).
 """
@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mnist_design.bench.paths import BENCH_FILE, PATHS, PER_REPEAT, RENAMED_RATIOS
+from mnist_design.bench.paths import BENCH_FILE, PATHS, PER_REPEAT, RATES, RENAMED_RATIOS
 from mnist_design.report.tables import markdown
 
-CPU_BENCH = Path("bench") / "cpu"  # below results/: the bench on record for a CPU
+CPU_BENCH = Path("bench") / "cpu"  # below results/: one folder per CPU bench run on record, named by when it ended
 
 
 def ratio_text(key: str, value: float, per_repeat: dict) -> str:
@@ -49,9 +49,21 @@ def checked_bench_table(path: Path) -> str:
         return f"Left out: {path}: unreadable or incomplete ({type(error).__name__}: {error})"
 
 
+def rounds(path: Path) -> str:
+    """'9 rounds', read from the bench file's own per-round rates; empty where the file cannot say."""
+    try:
+        return f", {len(next(iter(json.loads(path.read_text())[RATES].values())))} rounds"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        return ""  # checked_bench_table names what is wrong with the file
+
+
 def cpu_block(results: Path) -> str:
-    """The CPU bench on record, or a line saying there is none."""
-    path = results / CPU_BENCH / BENCH_FILE
-    if not path.is_file():
+    """Every CPU bench on record, oldest first, each under the folder it came from; or a line saying there is none.
+    All of them, not the best: one run's ratio moves by more than the difference a target asks about."""
+    paths = sorted((results / CPU_BENCH).glob(f"*/{BENCH_FILE}"))
+    if not paths:
         return f"_No CPU bench under `{results.name}/{CPU_BENCH.as_posix()}/` yet._"
-    return checked_bench_table(path)
+    return "\n\n".join(
+        f"**`{path.parent.relative_to(results.parent).as_posix()}/`**{rounds(path)}. {checked_bench_table(path)}"
+        for path in paths
+    )
