@@ -14,7 +14,6 @@ from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
@@ -30,7 +29,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("data_dir"):
         data_settings["data_dir"] = cfg.data_dir
     datamodule = MNISTDataModule(**data_settings)
-    trainer = instantiate(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
+    trainer = factory.lightning_trainer(cfg, logger=False, callbacks=[], enable_checkpointing=False)
     metrics = {"checkpoint": str(cfg.ckpt_path), **scoring.metrics_on_test(trainer, model, datamodule)}
     metrics["figures"] = [
         str(p) for p in runs.write_figures(out_dir, scoring.figures_on_test(model, datamodule, trainer))

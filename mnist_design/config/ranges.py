@@ -67,6 +67,40 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             "epoch for scheduler=piecewise (its points are epochs)",
         ),
     ]
+    trainer = cfg.trainer
+    checks += [  # Lightning divides by the first three (a ZeroDivisionError), and quietly skips clipping at <= 0
+        (
+            "trainer.accumulate_grad_batches",
+            trainer.get("accumulate_grad_batches", 1),
+            positive,
+            "a positive integer",
+        ),
+        (
+            "trainer.check_val_every_n_epoch",
+            trainer.get("check_val_every_n_epoch"),
+            lambda v: v is None or v > 0,
+            "null or a positive integer",
+        ),
+        (
+            "trainer.val_check_interval",
+            trainer.get("val_check_interval"),
+            lambda v: v is None or (v > 0 and fraction_or_count(v)),
+            "null, a fraction in (0, 1] or a whole number of batches >= 1",
+        ),
+        ("trainer.max_steps", trainer.get("max_steps", -1), lambda v: v == -1 or v > 0, "-1 (no limit) or > 0"),
+        (
+            "trainer.gradient_clip_val",
+            trainer.get("gradient_clip_val"),
+            lambda v: v is None or v > 0,
+            "null (no clipping) or > 0",
+        ),
+        (
+            "trainer.num_sanity_val_steps",
+            trainer.get("num_sanity_val_steps", 0),
+            lambda v: v >= -1,
+            ">= 0, or -1 for every validation batch",
+        ),
+    ]
     for key in ("limit_train_batches", "limit_val_batches", "limit_test_batches"):
         checks.append(
             (

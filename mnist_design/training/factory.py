@@ -69,7 +69,18 @@ def logger(cfg: DictConfig) -> Any:
 def trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
     tuner = thread_tuner(cfg)
     chosen = [*callbacks(cfg), *([tuner] if tuner else []), *extra_callbacks]
-    return instantiate(cfg.trainer, callbacks=chosen, logger=logger(cfg))
+    return lightning_trainer(cfg, callbacks=chosen, logger=logger(cfg))
+
+
+def lightning_trainer(cfg: DictConfig, **passed: Any) -> L.Trainer:
+    """cfg.trainer as a lightning.Trainer. A value Lightning refuses (a precision, a strategy, an accelerator this
+    machine lacks) is the user's to change: one line with Lightning's reason, never a wrapped trace."""
+    try:
+        return instantiate(cfg.trainer, **passed)
+    except InstantiationException as error:
+        cause = error.__cause__ or error
+        where = f"accelerator={cfg.trainer.get('accelerator')}, devices={cfg.trainer.get('devices')} on this machine"
+        raise ConfigError(f"lightning.Trainer refused the trainer settings ({where}): {cause}") from None
 
 
 JOBS_VARIABLE = "MNIST_DESIGN_JOBS"  # set by whoever starts several training processes on one machine
