@@ -68,8 +68,7 @@ def train(cfg: DictConfig | str | None = None, *overrides: str) -> Run:
     try:
         training.train(cfg, run_dir)
     except UserError:  # a value out of range: no directory that looks like a run is left behind
-        if tidy:
-            tidy()
+        tidy()
         raise
     return runs.read_run(run_dir)
 

@@ -286,8 +286,8 @@ def digests(root: Path) -> dict[str, str]:
 def husks(root: Path, before: set[Path]) -> list[str]:
     """Directories made since ``before`` that hold nothing, or nothing but Hydra's ``.hydra/``: what looks like a run
     but is only a refused command."""
-    made = [p for p in root.rglob("*") if p.is_dir() and p not in before and p.name != ".hydra"]
-    return sorted(str(p.relative_to(root)) for p in made if {c.name for c in p.iterdir()} <= {".hydra"})
+    made = [p for p in root.rglob("*") if p.is_dir() and p not in before and ".hydra" not in p.parts]
+    return sorted(str(p.relative_to(root)) for p in made)
 
 
 @pytest.fixture
@@ -398,3 +398,35 @@ def test_resuming_a_finished_run_says_so_and_rewrites_nothing(run_entry, hostile
     code, out, err = run_entry(TRAIN, "resume=run", cwd=hostile_dir)
     assert code == 0 and "already finished" in out and "Traceback" not in out + err
     assert digests(hostile_dir) == before
+
+
+def test_a_refusal_takes_away_its_own_record_and_empty_files_and_nothing_else(tmp_path: Path) -> None:
+    from mnist_design.runs.preflight import tidy_for
+
+    def tree(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+    study = tmp_path / "searches" / "s"  # a study continues in its folder: an earlier invocation and a trial stay
+    (study / "invocations" / "old").mkdir(parents=True)
+    (study / "trial_0000").mkdir()
+    tidy = tidy_for(study, "invocations/new")
+    (study / "invocations" / "new").mkdir()
+    (study / "invocations" / "new" / "config.yaml").write_text("refused")
+    (study / "search.log").touch()
+    tidy()
+    assert tree(study) == ["invocations", "invocations/old", "trial_0000"]
+
+    run = tmp_path / "outputs" / "runs" / "r"  # a new run dir holding only the record of its command: all of it goes
+    tidy = tidy_for(run)
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("refused")
+    (run / "evaluate.log").touch()
+    tidy()
+    assert not (tmp_path / "outputs").exists()
+
+    tidy = tidy_for(run)  # one that holds anything more keeps all of it
+    (run / ".hydra").mkdir(parents=True)
+    (run / "tensorboard").mkdir()
+    (run / "tensorboard" / "events").write_text("written")
+    tidy()
+    assert tree(run) == [".hydra", "tensorboard", "tensorboard/events"]

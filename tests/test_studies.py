@@ -364,10 +364,11 @@ def test_every_pruner_option_is_an_optuna_pruner_the_study_uses(search_cfg, opti
     assert type(study.pruner).__name__ == cfg.search.pruner._target_.rsplit(".", 1)[1]
 
 
-def test_an_argument_the_pruner_refuses_is_one_line_naming_it(search_cfg) -> None:
+def test_an_argument_the_pruner_refuses_is_one_line_naming_it_and_makes_no_study(search_cfg) -> None:
     refused = search_cfg("search.pruner.reduction_factor=0")
     with pytest.raises(ConfigError, match=r"^search.pruner: The value of `reduction_factor` is 0, but must be"):
-        studies.load_or_create(refused, stores.storage(refused))
+        studies.open_study(refused, studies.identity(refused, []))
+    assert not stores.journal_path(refused).exists()
 
 
 def test_the_selection_shares_its_runs_through_a_second_study_and_retrains_a_dead_one(

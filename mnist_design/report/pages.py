@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from mnist_design.generated import markers, rewrite
+from mnist_design.atomic import write_atomic
+from mnist_design.generated import markers, rewrite, updated
 from mnist_design.report import reruns, study_tables
 from mnist_design.report.front import Front
 
@@ -37,12 +38,14 @@ def write(front: Front, readme: Path | None) -> Path:
     for line in front.skipped:  # a design rendered without these says so in its seeds column
         print(f"skipped: {line}", file=sys.stderr)
     print("\n\n".join([*blocks.values(), *study_blocks.values()]))
+    # every page's new text first: a readme without this project's blocks is refused before anything is drawn
+    texts = {page: updated(page, own) for page, own in placed(readme, blocks).items()} if readme else {}
     for drawn in front.draw():
         print(f"{drawn} drawn")
     if readme is None:
         return front.results
-    for page, own in placed(readme, blocks).items():
-        rewrite(page, own)
+    for page, text in texts.items():
+        write_atomic(page, text.encode())
     if study_blocks and (front.results / study_tables.README_FILE).is_file():
         rewrite(front.results / study_tables.README_FILE, study_blocks)
     return readme

@@ -6,7 +6,8 @@ are a Hydra callback (``hydra.callbacks`` in each entry point's config): they ru
     python -m mnist_design.train hydra.run.dir=outputs/runs/<finished run>   ->  error: ... already holds a run
 
 A command refused after Hydra made its run directory (a value out of range) takes that directory away again, if it
-holds nothing but ``.hydra/``: ``outputs/runs/`` lists runs, not mistakes.
+holds nothing but Hydra's record of the command and empty files: ``outputs/runs/`` lists runs, not mistakes; a
+search's study keeps no record of an invocation that never ran.
 """
 
 from __future__ import annotations
@@ -86,27 +87,48 @@ def check_run_dir(path: Path, fresh: bool) -> None:
     check_creatable(path)
 
 
-def discard_unused(made: list[Path]) -> None:
-    """Remove a run directory (``made[0]``) that holds nothing but Hydra's ``.hydra/`` record of the command, and the
-    folders above it that were made for it and are empty now: a refused command (a value out of range, a missing
-    file) would otherwise leave a directory that looks like a run."""
-    path = made[0]
+def only_traces(path: Path, before: set[Path], record: Path | None) -> list[Path] | None:
+    """The empty files a refused command started in ``path`` (Hydra's job log), or None where it left anything else
+    there beside its ``record``: then the directory holds a command's work, and all of it stays."""
+    traces = []
+    for item in path.iterdir():
+        if item in before or (record is not None and item in (record, *record.parents)):
+            continue
+        if not (item.is_file() and item.stat().st_size == 0):
+            return None
+        traces.append(item)
+    return traces
+
+
+def discard_unused(path: Path, record: Path | None, before: set[Path], made: list[Path]) -> None:
+    """Take away what a refused command left in its run directory ``path``: Hydra's record of the command
+    (``record``: .hydra/, or a search's invocations/<time>/) and empty files, if that is all it left; then the
+    folders made for it that are empty now. A refused command would otherwise leave a directory that looks like a
+    run, or a study invocation that never ran."""
     try:
-        if any(item != path / ".hydra" for item in path.iterdir()):
+        traces = only_traces(path, before, record)
+        if traces is None:
             return
-        shutil.rmtree(path)
+        if record is not None:
+            shutil.rmtree(record, ignore_errors=True)
+        for trace in traces:
+            trace.unlink()
     except OSError:
         return  # nothing to tidy, or the file system says no: the refusal's own line is what matters
-    remove_empty(made[1:])
+    below = [folder for folder in record.parents if path in folder.parents] if record is not None else []
+    remove_empty([*below, *made])
 
 
-def tidy_for(path: Path) -> Callable[[], None] | None:
-    """What takes away ``path``, and the folders above it not made yet, if a refusal leaves nothing in them but
-    ``.hydra/``; None where ``path`` exists already: it is not the command's to remove."""
+def tidy_for(path: Path, record: str | None = ".hydra") -> Callable[[], None]:
+    """What takes away, after a refusal, the run directory ``path`` (if this command makes it) or this command's
+    ``record`` in it (Hydra's output_subdir), with the empty files it starts there; what was there before stays."""
+    try:
+        before = set(path.iterdir()) if path.is_dir() else set()
+    except OSError:
+        before = set()
+    own_record = path / record if record and not os.path.lexists(path / record) else None
     made = not_made_yet(path)
-    if path not in made:
-        return None
-    return lambda: discard_unused(made)
+    return lambda: discard_unused(path, own_record, before, made)
 
 
 class RunDirCheck(Callback):
@@ -121,9 +143,9 @@ class RunDirCheck(Callback):
         path = Path(str(config.hydra.run.dir))
         with exit_on_user_error():
             check_run_dir(path, self.fresh_only and not config.get("resume"))
-        self.tidy = tidy_for(path)  # Hydra is about to make it: a command refused later takes it away again
-        if self.tidy:
-            ON_REFUSAL.append(self.tidy)
+        # Hydra is about to make it, or write its record of the command into it: a refusal takes that away again
+        self.tidy = tidy_for(path, config.hydra.output_subdir)
+        ON_REFUSAL.append(self.tidy)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if self.tidy in ON_REFUSAL:  # the job ended without a refusal: its directory is a run's now

@@ -126,16 +126,20 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
     }
 
 
-def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage) -> optuna.Study:
-    """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
-    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open."""
-    options = {
-        "study_name": cfg.search.study_name,
-        "storage": store,
-        # an argument Optuna refuses is one line naming search.<key>, as for any class config.validate builds
+def algorithms(cfg: DictConfig) -> dict[str, Any]:
+    """The study's sampler and pruner. Built before any storage is opened: an argument Optuna refuses is one line
+    naming search.<key> (as for any class config.validate builds), and no journal or database is made for it."""
+    return {
         "sampler": built("search.sampler", lambda: instantiate(cfg.search.sampler)),
         "pruner": built("search.pruner", lambda: instantiate(cfg.search.pruner)),
     }
+
+
+def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage, chosen: dict[str, Any]) -> optuna.Study:
+    """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
+    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open. ``chosen``:
+    algorithms(cfg)."""
+    options = {"study_name": cfg.search.study_name, "storage": store, **chosen}
     if cfg.search.study_name in optuna.get_all_study_names(store):
         return optuna.load_study(**options)
     return optuna.create_study(**options, direction=direction(cfg), load_if_exists=True)  # another may create it now
@@ -155,7 +159,8 @@ def same_value(key: str, recorded: str | None, wanted: str | None) -> bool:
 def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
     """Create or continue the study; a continuation with another budget, space, base or objective is refused."""
     try:
-        study = load_or_create(cfg, storage(cfg))
+        chosen = algorithms(cfg)
+        study = load_or_create(cfg, storage(cfg), chosen)
     except OSError as error:
         raise StudyError(f"search.storage={storage_url(cfg)}: {error.strerror or error}") from None
     recorded = {key: study.user_attrs.get(key) for key in {*wanted, RUNG_KEY} - {PRUNED_BY}}

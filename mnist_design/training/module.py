@@ -16,11 +16,13 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from mnist_design.data import IMAGE_SIZE, IN_CHANNELS
 from mnist_design.data.augment import rotate
+from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.runs import metrics as registry
 from mnist_design.runs.metrics import STAGES, logged_name
 
@@ -108,6 +110,12 @@ class MNISTClassifier(L.LightningModule):
                 prog_bar=stage != "train" or spec.percent,
             )
         self.handed_over.add(stage)
+
+    def on_fit_start(self) -> None:
+        """The net's receptive fields on TensorBoard's Text tab. Written here, after Lightning has prepared the data,
+        so a command refused for its data directory leaves no event file behind (and its run dir can be removed)."""
+        if isinstance(self.logger, TensorBoardLogger) and self.trainer.is_global_zero:
+            self.logger.experiment.add_text("receptive_field", field_table(receptive_fields(self.net)))
 
     # A new epoch (or validation run, or a resumed epoch) starts Lightning's record of logged values afresh.
     def on_train_epoch_start(self) -> None:

@@ -26,7 +26,6 @@ from omegaconf import DictConfig, OmegaConf
 from mnist_design.config import check_budget, config_dir, runtime, validate
 from mnist_design.data.datamodule import TUTORIAL_PROTOCOL, MNISTDataModule
 from mnist_design.models.net import parameter_count
-from mnist_design.models.receptive_field import field_table, receptive_fields
 from mnist_design.runs import figures
 from mnist_design.runs import layout as rundir
 from mnist_design.runs import records as runs
@@ -50,8 +49,6 @@ def fit(
     # @hydra.main makes the run directory; a run composed in process (the API, a trial) makes it here
     run_dir.mkdir(parents=True, exist_ok=True)
     datamodule, model, trainer = factory.build(cfg, extra_callbacks)
-    if isinstance(trainer.logger, TensorBoardLogger):
-        trainer.logger.experiment.add_text("receptive_field", field_table(receptive_fields(model.net)))
     started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     return datamodule, model, trainer, time.perf_counter() - started
