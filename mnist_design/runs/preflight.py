@@ -24,7 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from mnist_design.errors import ON_REFUSAL, UserError, exit_on_user_error
-from mnist_design.runs.layout import RunDir
+from mnist_design.runs.layout import HYDRA_DIR, RunDir
 
 
 class RunDirRefused(UserError):
@@ -119,7 +119,7 @@ def discard_unused(path: Path, record: Path | None, before: set[Path], made: lis
     remove_empty([*below, *made])
 
 
-def tidy_for(path: Path, record: str | None = ".hydra") -> Callable[[], None]:
+def tidy_for(path: Path, record: str | None = HYDRA_DIR) -> Callable[[], None]:
     """What takes away, after a refusal, the run directory ``path`` (if this command makes it) or this command's
     ``record`` in it (Hydra's output_subdir), with the empty files it starts there; what was there before stays."""
     try:

@@ -127,18 +127,14 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
 
 
 def algorithms(cfg: DictConfig) -> dict[str, Any]:
-    """The study's sampler and pruner. Built before any storage is opened: an argument Optuna refuses is one line
-    naming search.<key> (as for any class config.validate builds), and no journal or database is made for it."""
-    return {
-        "sampler": built("search.sampler", lambda: instantiate(cfg.search.sampler)),
-        "pruner": built("search.pruner", lambda: instantiate(cfg.search.pruner)),
-    }
+    """The study's sampler and pruner, built before any storage is opened: an argument Optuna refuses is one line
+    naming search.<key> (as for any class config.validate builds), and makes no journal or database."""
+    return {key: built(f"search.{key}", lambda key=key: instantiate(cfg.search[key])) for key in ("sampler", "pruner")}
 
 
 def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage, chosen: dict[str, Any]) -> optuna.Study:
-    """Load the study if it exists, so that opening a finished one (to write its presets) leaves its committed
-    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open. ``chosen``:
-    algorithms(cfg)."""
+    """Load the study if it exists (``chosen``: algorithms(cfg)), so that opening a finished one leaves its committed
+    journal untouched: ``create_study(load_if_exists=True)`` appends a create record on every open."""
     options = {"study_name": cfg.search.study_name, "storage": store, **chosen}
     if cfg.search.study_name in optuna.get_all_study_names(store):
         return optuna.load_study(**options)
