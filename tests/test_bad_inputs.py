@@ -41,6 +41,7 @@ CASES = [
     (TRAIN, ["trainer.max_epoch=3"], HYDRA, "trainer.max_epoch"),
     (TRAIN, ["model.layers=oops"], HYDRA, "model.layers"),
     (TRAIN, ["data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
+    (TRAIN, ["-m", "seed=0,1", "data.batch_size=0"], 2, "data.batch_size=0 is not allowed"),
     (TRAIN, ["data.batch_size=60000"], 2, "data.batch_size=60000 is not allowed: it must be at most the 55,000"),
     (TRAIN, ["data.train_subset=100", "data.batch_size=128"], 2, "at most the 100 training images"),
     (TRAIN, ["seed=-1"], 2, "seed=-1 is not allowed: it must be an integer in [0, 4294967295]"),

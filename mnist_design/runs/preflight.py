@@ -21,6 +21,7 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from mnist_design.errors import ON_REFUSAL, UserError, exit_on_user_error
@@ -102,15 +103,17 @@ def only_traces(path: Path, before: set[Path], record: Path | None) -> list[Path
 
 def discard_unused(path: Path, record: Path | None, before: set[Path], made: list[Path]) -> None:
     """Take away what a refused command left in its run directory ``path``: Hydra's record of the command
-    (``record``: .hydra/, or a search's invocations/<time>/) and empty files, if that is all it left; then the
-    folders made for it that are empty now. A refused command would otherwise leave a directory that looks like a
-    run, or a study invocation that never ran."""
+    (``record``: .hydra/, a search's invocations/<time>/, a sweep's multirun.yaml) and empty files, if that is all
+    it left; then the folders made for it that are empty now. A refused command would otherwise leave a directory
+    that looks like a run, or a study invocation that never ran."""
     try:
         traces = only_traces(path, before, record)
         if traces is None:
             return
-        if record is not None:
+        if record is not None and record.is_dir():
             shutil.rmtree(record, ignore_errors=True)
+        elif record is not None:
+            record.unlink(missing_ok=True)
         for trace in traces:
             trace.unlink()
     except OSError:
@@ -131,12 +134,16 @@ def tidy_for(path: Path, record: str | None = HYDRA_DIR) -> Callable[[], None]:
     return lambda: discard_unused(path, own_record, before, made)
 
 
+SWEEP_RECORD = "multirun.yaml"  # Hydra's record of a multirun, in its sweep directory (hydra's basic_sweeper.py)
+
+
 class RunDirCheck(Callback):
     """Refuse a run directory that already holds a run (``resume=`` continues one) or that cannot be written."""
 
     def __init__(self, fresh_only: bool = True) -> None:
         self.fresh_only = fresh_only  # train: a new run never writes into an old one; a resume sets resume= instead
         self.tidy: Callable[[], None] | None = None  # what a refusal does with the directory Hydra made for this job
+        self.sweep_tidy: Callable[[], None] = lambda: None  # and, in a multirun, with the sweep directory
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)  # the run dir interpolates ${hydra:...}; Hydra sets it later itself
@@ -147,11 +154,24 @@ class RunDirCheck(Callback):
         self.tidy = tidy_for(path, config.hydra.output_subdir)
         ON_REFUSAL.append(self.tidy)
 
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode != RunMode.MULTIRUN:
+            return  # a single run's directory is on_run_start's
+        job_dir, subdir = Path(config.hydra.runtime.output_dir), config.hydra.output_subdir
+        # Hydra has just made the job's directory and its record: a refusal takes both, then the sweep's if it is bare
+        record = job_dir / subdir if subdir else None
+        self.tidy = lambda: (discard_unused(job_dir, record, set(), [job_dir]), self.sweep_tidy())
+        ON_REFUSAL.append(self.tidy)
+
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if self.tidy in ON_REFUSAL:  # the job ended without a refusal: its directory is a run's now
             ON_REFUSAL.remove(self.tidy)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         HydraConfig.instance().set_config(config)
+        sweep_dir = Path(str(config.hydra.sweep.dir))
         with exit_on_user_error():
-            check_creatable(Path(str(config.hydra.sweep.dir)))
+            check_creatable(sweep_dir)
+        made = not_made_yet(sweep_dir)
+        if sweep_dir in made:  # this command makes it: a refusal in its first job leaves nothing but Hydra's record
+            self.sweep_tidy = lambda: discard_unused(sweep_dir, sweep_dir / SWEEP_RECORD, set(), made)
