@@ -540,3 +540,21 @@ def test_a_trial_that_never_recorded_its_worker_is_an_orphan_once_old(search_cfg
     assert [t.user_attrs.get("retry_of") for t in study.get_trials(states=(optuna.trial.TrialState.WAITING,))] == [
         orphan.number
     ]
+
+
+def test_a_refused_design_reads_refused_with_its_reason_and_is_counted_apart_from_pruned(
+    search_cfg, capsys: pytest.CaptureFixture
+) -> None:
+    from optuna.trial import TrialState, create_trial
+
+    from mnist_design.search.trials import progress
+
+    cfg = search_cfg()
+    study = optuna.create_study(direction="maximize")
+    study.add_trial(create_trial(value=0.9, user_attrs={"params": 1900}))
+    refused = create_trial(state=TrialState.PRUNED, user_attrs={"params": 3400, studies.REFUSED_ATTR: "over budget"})
+    study.add_trial(refused)
+    progress(cfg)(study, study.trials[-1])
+    line = capsys.readouterr().out
+    assert line.startswith("[search] trial 1 refused, 3,400 params (over budget) | best: trial 0 90.00% |")
+    assert "1 trained, 1 complete, 0 pruned, 1 refused, 2 in the study" in line

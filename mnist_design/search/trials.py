@@ -137,16 +137,22 @@ def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTria
         got = studies.reached(trial)
         value = trial.value if trial.value is not None else (got[1] if got else None)
         shown = spec.show(value) if value is not None else "-"
-        at = f" at epoch {got[0]}" if got else ""
-        refused = f" ({trial.user_attrs[studies.REFUSED_ATTR]})" if studies.REFUSED_ATTR in trial.user_attrs else ""
+        reason = trial.user_attrs.get(studies.REFUSED_ATTR)
+        # Optuna's books hold a refused design as pruned (the sampler learns from it); the line says what happened
+        outcome = (
+            f"refused, {trial.user_attrs.get('params', 0):,} params ({reason})"
+            if reason is not None
+            else f"{trial.state.name.lower()}{f' at epoch {got[0]}' if got else ''}, {cfg.search.monitor} {shown}, "
+            f"{trial.user_attrs.get('params', 0):,} params"
+        )
         try:
             best = f"best: trial {study.best_trial.number} {spec.show(study.best_value)}"
         except ValueError:
             best = "best: none complete yet"
         print(
-            f"[search] trial {trial.number} {trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, "
-            f"{trial.user_attrs.get('params', 0):,} params{refused} | {best} | {counts['trained']} trained, "
-            f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['trials']} in the study",
+            f"[search] trial {trial.number} {outcome} | {best} | {counts['trained']} trained, "
+            f"{counts['complete']} complete, {counts['pruned']} pruned, {counts['refused_before_training']} refused, "
+            f"{counts['trials']} in the study",
             flush=True,
         )
 
