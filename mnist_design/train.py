@@ -34,7 +34,7 @@ def run_dir() -> Path:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns validation accuracy, the value a Hydra sweeper optimises (never the test set)."""
-    with exit_on_user_error():
+    with exit_on_user_error(), resume.say_how_to_continue(run_dir()):
         if cfg.resume:
             plan = resume.plan(Path(cfg.resume), list(HydraConfig.get().overrides.task))
             if plan is None:

@@ -187,3 +187,26 @@ def test_nan_loss_stops_with_the_step_and_keeps_the_last_good_checkpoint(
 def test_unknown_key_is_refused_by_hydra(run_entry, tmp_path: Path) -> None:
     status, _, err = run_entry("mnist_design.train", "trainer.max_epoch=3", cwd=tmp_path)
     assert status == 1 and "Could not override 'trainer.max_epoch'" in err
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), SystemExit(1)])
+def test_an_interrupted_run_says_the_command_that_continues_it(
+    stop: BaseException, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Lightning answers Ctrl-C with a graceful stop and exit status 1; a run with a last checkpoint and no metrics
+    file is one resume away, and the line says so. A finished run, or another exit, gets no such line."""
+    from mnist_design.training.resume import say_how_to_continue
+
+    run = RunDir(tmp_path / "run")
+    run.last_checkpoint.parent.mkdir(parents=True)
+    run.last_checkpoint.write_bytes(b"checkpoint")
+    for finished, status in ((False, stop), (True, stop), (False, SystemExit(2))):
+        if finished:
+            run.metrics.write_text("{}")
+        with pytest.raises(type(status)), say_how_to_continue(run.path):
+            raise status
+        said = capsys.readouterr().err
+        assert ("interrupted: continue with python -m mnist_design.train resume=" in said) == (
+            not finished and status is stop
+        ), said
+        run.metrics.unlink(missing_ok=True)

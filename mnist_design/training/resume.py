@@ -9,12 +9,16 @@ alone ("already finished", exit 0); a run killed during its final test is tested
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.config import ConfigError
 from mnist_design.runs.layout import RunDir
+from mnist_design.runs.portable import portable
 from mnist_design.training import factory
 from mnist_design.training.checkpoints import CheckpointError, read_checkpoint
 
@@ -95,3 +99,21 @@ def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | Non
         else f"resume: no checkpoint yet in {RunDir(run_dir).checkpoints}, starting the run from epoch 1"
     )
     return cfg, ckpt_path
+
+
+LIGHTNING_INTERRUPTED = 1  # Lightning's exit status after Ctrl-C: it stops gracefully, then sys.exit(1) (its call.py)
+
+
+@contextmanager
+def say_how_to_continue(run_dir: Path) -> Iterator[None]:
+    """Around a training command: when Ctrl-C stops a run that has a last checkpoint and no metrics file, say the
+    command that continues it (a kill gives no chance to; README's resume line says the same)."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as stop:
+        run = RunDir(run_dir)
+        stopped = isinstance(stop, KeyboardInterrupt) or stop.code == LIGHTNING_INTERRUPTED
+        if stopped and run.last_checkpoint.is_file() and not run.metrics.is_file():
+            continued = f"python -m mnist_design.train resume={portable(run_dir)}"
+            print(f"interrupted: continue with {continued}", file=sys.stderr)
+        raise
