@@ -58,3 +58,22 @@ def exit_on_user_error() -> Iterator[None]:
         fail(f"{where}{error.strerror or error} (errno {error.errno})", 4)
     except MissingMandatoryValue as error:  # a ??? key of the config that the command line did not give
         fail(f"{error.full_key} is required: give {error.full_key}=...")
+
+
+LIGHTNING_INTERRUPTED = 1  # Lightning's exit status after Ctrl-C: it stops gracefully, then sys.exit(1) (its call.py)
+INTERRUPTED = 130  # ours, the shell's for a SIGINT (128 + 2): a Ctrl-C anywhere else ends with it, not a traceback
+
+
+@contextmanager
+def say_on_interrupt(what_next: Callable[[], str | None]) -> Iterator[None]:
+    """Around a long command: when Ctrl-C stops it (Python's KeyboardInterrupt, or Lightning's graceful stop and exit
+    status 1), one line says how to go on, where ``what_next()`` knows, and the command exits without a trace."""
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as stop:
+        interrupted = isinstance(stop, KeyboardInterrupt) or stop.code in (LIGHTNING_INTERRUPTED, INTERRUPTED)
+        if interrupted and (line := what_next()):
+            print(f"interrupted: {line}", file=sys.stderr)
+        if isinstance(stop, KeyboardInterrupt):
+            raise SystemExit(INTERRUPTED) from None
+        raise

@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mnist_design.config import config_dir, with_runtime
-from mnist_design.errors import exit_on_user_error
+from mnist_design.errors import exit_on_user_error, say_on_interrupt
 from mnist_design.runs.metrics import VAL_ACC
 from mnist_design.training import resume
 from mnist_design.training.run import train
@@ -34,7 +34,7 @@ def run_dir() -> Path:
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns validation accuracy, the value a Hydra sweeper optimises (never the test set)."""
-    with exit_on_user_error(), resume.say_how_to_continue(run_dir()):
+    with exit_on_user_error(), say_on_interrupt(lambda: resume.how_to_continue(run_dir())):
         if cfg.resume:
             plan = resume.plan(Path(cfg.resume), list(HydraConfig.get().overrides.task))
             if plan is None:

@@ -558,3 +558,21 @@ def test_a_refused_design_reads_refused_with_its_reason_and_is_counted_apart_fro
     line = capsys.readouterr().out
     assert line.startswith("[search] trial 1 refused, 3,400 params (over budget) | best: trial 0 90.00% |")
     assert "1 trained, 1 complete, 0 pruned, 1 refused, 2 in the study" in line
+
+
+def test_a_trial_stopped_by_ctrl_c_is_left_running_for_the_next_command_to_train_again() -> None:
+    """Optuna records a KeyboardInterrupt in the objective as a failed trial, never retried; the search's objective
+    leaves it running instead, as a dead worker's (the next command fails it and enqueues its design again)."""
+    from optuna.trial import TrialState
+
+    from mnist_design.errors import INTERRUPTED
+    from mnist_design.search.trials import left_running_on_interrupt
+
+    def interrupted(trial: optuna.Trial) -> float:
+        raise KeyboardInterrupt
+
+    study = optuna.create_study()
+    with pytest.raises(SystemExit) as ended:
+        study.optimize(left_running_on_interrupt(interrupted), n_trials=1)
+    assert ended.value.code == INTERRUPTED
+    assert [t.state for t in study.trials] == [TrialState.RUNNING]

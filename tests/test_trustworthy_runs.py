@@ -193,9 +193,11 @@ def test_unknown_key_is_refused_by_hydra(run_entry, tmp_path: Path) -> None:
 def test_an_interrupted_run_says_the_command_that_continues_it(
     stop: BaseException, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """Lightning answers Ctrl-C with a graceful stop and exit status 1; a run with a last checkpoint and no metrics
-    file is one resume away, and the line says so. A finished run, or another exit, gets no such line."""
-    from mnist_design.training.resume import say_how_to_continue
+    """Lightning answers Ctrl-C with a graceful stop and exit status 1, Python elsewhere with KeyboardInterrupt (made
+    exit status 130, no trace); a run with a last checkpoint and no metrics file is one resume away, and a line says
+    so. A finished run, or another exit, gets no such line."""
+    from mnist_design.errors import INTERRUPTED, say_on_interrupt
+    from mnist_design.training.resume import how_to_continue
 
     run = RunDir(tmp_path / "run")
     run.last_checkpoint.parent.mkdir(parents=True)
@@ -203,8 +205,9 @@ def test_an_interrupted_run_says_the_command_that_continues_it(
     for finished, status in ((False, stop), (True, stop), (False, SystemExit(2))):
         if finished:
             run.metrics.write_text("{}")
-        with pytest.raises(type(status)), say_how_to_continue(run.path):
+        with pytest.raises(SystemExit) as ended, say_on_interrupt(lambda: how_to_continue(run.path)):
             raise status
+        assert ended.value.code == (INTERRUPTED if isinstance(status, KeyboardInterrupt) else status.code)
         said = capsys.readouterr().err
         assert ("interrupted: continue with python -m mnist_design.train resume=" in said) == (
             not finished and status is stop

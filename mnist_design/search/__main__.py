@@ -40,7 +40,7 @@ from mnist_design.config import (
     validate,
     with_runtime,
 )
-from mnist_design.errors import exit_on_user_error, not_allowed
+from mnist_design.errors import exit_on_user_error, not_allowed, say_on_interrupt
 from mnist_design.search import finalists, liveness, presets, space, stores, studies
 from mnist_design.search.baselines import check_crosses, enqueue_starting_points
 from mnist_design.search.trials import objective, progress, stop_when_done
@@ -209,10 +209,13 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
         print(f"[search] {listed}: its option lists follow conf/ again")
 
 
+CONTINUE = "the study keeps every finished trial; the same command continues it (the interrupted trial trains again)"
+
+
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
-    with exit_on_user_error(), stores.database_errors(cfg):  # a database that goes away at any point: one line
-        search(with_runtime(cfg))
+    with exit_on_user_error(), stores.database_errors(cfg), say_on_interrupt(lambda: CONTINUE):
+        search(with_runtime(cfg))  # (a database that goes away at any point: one line)
 
 
 if __name__ == "__main__":

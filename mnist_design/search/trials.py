@@ -21,6 +21,7 @@ from mnist_design.config import (
     model_parameters,
     validate,
 )
+from mnist_design.errors import INTERRUPTED
 from mnist_design.runs import records as runs
 from mnist_design.runs.metrics import metric, record_key
 from mnist_design.runs.portable import portable
@@ -125,7 +126,20 @@ def objective(cfg: DictConfig, typed: list[str], study_dir: Path) -> Callable[[o
             trial.report(value, step=metrics["epochs"] - 1)
         return value
 
-    return run_trial
+    return left_running_on_interrupt(run_trial)
+
+
+def left_running_on_interrupt(run_trial: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """Ctrl-C inside a trial: Optuna would record it failed, for good. Left running instead, the next command finds
+    its worker gone and trains its design again, as after Lightning's own stop on Ctrl-C (which exits past Optuna)."""
+
+    def guarded(trial: optuna.Trial) -> float:
+        try:
+            return run_trial(trial)
+        except KeyboardInterrupt:
+            raise SystemExit(INTERRUPTED) from None
+
+    return guarded
 
 
 def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:

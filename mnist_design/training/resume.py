@@ -9,9 +9,6 @@ alone ("already finished", exit 0); a run killed during its final test is tested
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -101,19 +98,9 @@ def plan(run_dir: Path, typed: list[str]) -> tuple[DictConfig, str | None] | Non
     return cfg, ckpt_path
 
 
-LIGHTNING_INTERRUPTED = 1  # Lightning's exit status after Ctrl-C: it stops gracefully, then sys.exit(1) (its call.py)
-
-
-@contextmanager
-def say_how_to_continue(run_dir: Path) -> Iterator[None]:
-    """Around a training command: when Ctrl-C stops a run that has a last checkpoint and no metrics file, say the
-    command that continues it (a kill gives no chance to; README's resume line says the same)."""
-    try:
-        yield
-    except (KeyboardInterrupt, SystemExit) as stop:
-        run = RunDir(run_dir)
-        stopped = isinstance(stop, KeyboardInterrupt) or stop.code == LIGHTNING_INTERRUPTED
-        if stopped and run.last_checkpoint.is_file() and not run.metrics.is_file():
-            continued = f"python -m mnist_design.train resume={portable(run_dir)}"
-            print(f"interrupted: continue with {continued}", file=sys.stderr)
-        raise
+def how_to_continue(run_dir: Path) -> str | None:
+    """After Ctrl-C: the command that continues the run, where it has a last checkpoint and no metrics file yet."""
+    run = RunDir(run_dir)
+    if run.last_checkpoint.is_file() and not run.metrics.is_file():
+        return f"continue with python -m mnist_design.train resume={portable(run_dir)}"
+    return None
