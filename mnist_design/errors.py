@@ -48,6 +48,18 @@ def fail(message: str, status: int = UserError.status) -> NoReturn:
 
 
 @contextmanager
+def extra_required(extra: str) -> Iterator[None]:
+    """Around an entry point's imports of an optional extra (pyproject.toml): a package that ``pip install -e .``
+    left out is one line naming the extra that brings it, not an import traceback."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").startswith(__package__ or "mnist_design"):
+            raise  # one of ours: a bug, not a missing extra
+        fail(f'this command needs the {extra} extra (no module named {error.name}): pip install -e ".[{extra}]"')
+
+
+@contextmanager
 def exit_on_user_error() -> Iterator[None]:
     try:
         yield

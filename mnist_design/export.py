@@ -14,10 +14,12 @@ import hydra
 from omegaconf import DictConfig
 
 from mnist_design.config import config_dir
-from mnist_design.deploy.record import export_checkpoint
-from mnist_design.deploy.settings import check_export, output_dir
-from mnist_design.errors import exit_on_user_error
+from mnist_design.errors import exit_on_user_error, extra_required
 from mnist_design.training.checkpoints import read_checkpoint
+
+with extra_required("deploy"):  # onnx and onnxruntime are not in `pip install -e .`
+    from mnist_design.deploy.record import export_checkpoint
+    from mnist_design.deploy.settings import check_export, output_dir
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="export")

@@ -17,11 +17,13 @@ from omegaconf import DictConfig, OmegaConf
 
 from mnist_design.config import config_dir
 from mnist_design.data.images import input_list
-from mnist_design.deploy.settings import SettingError, check_export, output_dir
-from mnist_design.errors import exit_on_user_error
-from mnist_design.shift.corruptions import CORRUPTIONS, check
-from mnist_design.shift.suite import Set, robustness
+from mnist_design.errors import exit_on_user_error, extra_required
 from mnist_design.training.checkpoints import read_checkpoint
+
+with extra_required("deploy"):  # onnx, onnxruntime and scikit-learn are not in `pip install -e .`
+    from mnist_design.deploy.settings import SettingError, check_export, output_dir
+    from mnist_design.shift.corruptions import CORRUPTIONS, check
+    from mnist_design.shift.suite import Set, robustness
 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="robustness")

@@ -66,3 +66,31 @@ def test_no_entry_point_is_imported_by_another_module() -> None:
                 names = [a.name for a in node.names]
             imported = {n for n in names if n.startswith("mnist_design.")}
             assert not imported & ENTRY_POINTS, f"{path.name} imports an entry point: {imported & ENTRY_POINTS}"
+
+
+def test_a_logger_lightning_cannot_make_is_one_line_naming_it(compose_cfg, tmp_path: Path) -> None:
+    from omegaconf import OmegaConf, open_dict
+
+    from mnist_design.config import ConfigError
+
+    cfg = compose_cfg("logger=csv")
+    with open_dict(cfg):
+        cfg.logger = OmegaConf.merge(cfg.logger, {"save_dir": str(tmp_path), "no_such_argument": 1})
+    with pytest.raises(ConfigError, match=r"^logger \(lightning.pytorch.loggers.CSVLogger\): .*no_such_argument"):
+        factory.logger(cfg)
+
+
+@pytest.mark.parametrize("missing", ["onnx", "mnist_design.deploy.gone"])
+def test_a_missing_extra_is_one_line_naming_it_and_a_missing_module_of_ours_is_not_hidden(
+    missing: str, capsys: pytest.CaptureFixture
+) -> None:
+    from mnist_design.errors import extra_required
+
+    raised = ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+    expected = ModuleNotFoundError if missing.startswith("mnist_design") else SystemExit
+    with pytest.raises(expected), extra_required("deploy"):
+        raise raised
+    said = capsys.readouterr().err
+    assert ('needs the deploy extra (no module named onnx): pip install -e ".[deploy]"' in said) == (
+        expected is SystemExit
+    )

@@ -21,7 +21,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
-from mnist_design.config import ConfigError, config_dir
+from mnist_design.config import ConfigError, built, config_dir
 from mnist_design.data.datamodule import MNISTDataModule
 from mnist_design.data.sources import data_dir_for
 from mnist_design.errors import not_allowed
@@ -63,7 +63,8 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
 
 
 def logger(cfg: DictConfig) -> Any:
-    return instantiate(cfg.logger) if cfg.get("logger") else False
+    """The logger group's choice; one Lightning cannot make (its package not installed) is one line naming it."""
+    return built(f"logger ({cfg.logger._target_})", lambda: instantiate(cfg.logger)) if cfg.get("logger") else False
 
 
 def trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Trainer:
@@ -75,12 +76,9 @@ def trainer(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> L.Tr
 def lightning_trainer(cfg: DictConfig, **passed: Any) -> L.Trainer:
     """cfg.trainer as a lightning.Trainer. A value Lightning refuses (a precision, a strategy, an accelerator this
     machine lacks) is the user's to change: one line with Lightning's reason, never a wrapped trace."""
-    try:
-        return instantiate(cfg.trainer, **passed)
-    except InstantiationException as error:
-        cause = error.__cause__ or error
-        where = f"accelerator={cfg.trainer.get('accelerator')}, devices={cfg.trainer.get('devices')} on this machine"
-        raise ConfigError(f"lightning.Trainer refused the trainer settings ({where}): {cause}") from None
+    where = f"accelerator={cfg.trainer.get('accelerator')}, devices={cfg.trainer.get('devices')} on this machine"
+    refused = f"lightning.Trainer refused the trainer settings ({where})"
+    return built(refused, lambda: instantiate(cfg.trainer, **passed))
 
 
 JOBS_VARIABLE = "MNIST_DESIGN_JOBS"  # set by whoever starts several training processes on one machine
