@@ -576,3 +576,12 @@ def test_a_trial_stopped_by_ctrl_c_is_left_running_for_the_next_command_to_train
         study.optimize(left_running_on_interrupt(interrupted), n_trials=1)
     assert ended.value.code == INTERRUPTED
     assert [t.state for t in study.trials] == [TrialState.RUNNING]
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra_that_brings_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for driver in ("psycopg", "psycopg2"):
+        monkeypatch.setitem(sys.modules, driver, None)
+    with pytest.raises(studies.StudyError, match=r'cannot open it \(ImportError: .*pip install -e "\.\[cluster\]"'):
+        stores.rdb_storage("postgresql://user@localhost:5999/db")

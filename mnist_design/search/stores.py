@@ -189,7 +189,8 @@ def rdb_storage(url: str) -> optuna.storages.BaseStorage:
         return optuna.storages.RDBStorage(with_driver(url), heartbeat_interval=60, grace_period=180)
     except Exception as error:  # noqa: BLE001 - SQLAlchemy raises a dozen kinds for a bad URL or an unreachable server
         reason = str(error).splitlines()[0]
+        driver = ' (PostgreSQL\'s driver: pip install -e ".[cluster]")' if isinstance(error, ImportError) else ""
         raise StudyError(
-            f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}); give "
+            f"search.storage={url}: cannot open it ({type(error).__name__}: {reason}){driver}; give "
             f"journal:FILE, sqlite:///FILE or a reachable database URL"
         ) from None
