@@ -54,8 +54,8 @@ def extra_required(extra: str) -> Iterator[None]:
     try:
         yield
     except ModuleNotFoundError as error:
-        if (error.name or "").startswith(__package__ or "mnist_design"):
-            raise  # one of ours: a bug, not a missing extra
+        if (error.name or "").split(".")[0] == __name__.split(".")[0]:
+            raise  # a module of this package: a bug, not a missing extra
         fail(f'this command needs the {extra} extra (no module named {error.name}): pip install -e ".[{extra}]"')
 
 
