@@ -46,3 +46,20 @@ def test_the_loss_is_a_mean_over_images_so_a_short_last_batch_counts_by_its_size
     for loss, size in ((2.0, 32), (1.0, 8)):
         spec.feed(measured, torch.tensor(loss), torch.zeros(size, 10), torch.zeros(size, dtype=torch.long))
     assert measured.compute().item() == pytest.approx((2.0 * 32 + 1.0 * 8) / 40)
+
+
+def test_an_epoch_without_validation_shows_no_val_values(capsys: pytest.CaptureFixture) -> None:
+    """The bench and check_val_every_n_epoch train epochs with no validation: the line leaves val out, not 'nan'."""
+    from types import SimpleNamespace
+
+    logged = {metrics.logged_name("train", spec): torch.tensor(0.5) for spec in metrics.METRICS if spec.curve}
+    trainer = SimpleNamespace(
+        callback_metrics=logged,
+        datamodule=SimpleNamespace(hparams={}),
+        max_epochs=2,
+        current_epoch=0,
+        progress_bar_callback=None,
+    )
+    EpochSummary().on_train_epoch_end(trainer, None)
+    line = capsys.readouterr().out
+    assert line.startswith("epoch  1/2  train loss 0.5000 acc 50.00%  lr") and "val" not in line, line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,13 @@ class EpochSummary(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
+        curves = [spec for spec in registry.METRICS if spec.curve]
         shown = [
             f"{val_name if stage == 'val' else stage}"
-            + "".join(
-                f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in registry.METRICS if spec.curve
-            )
+            + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in curves)
             for stage in ("train", "val")
+            # an epoch without validation (limit_val_batches=0, check_val_every_n_epoch) shows none, not "nan"
+            if not all(math.isnan(record[f"{stage}_{spec.name}"]) for spec in curves)
         ]
         line = (
             f"epoch {record['epoch']:>2}/{trainer.max_epochs}  "
