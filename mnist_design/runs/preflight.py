@@ -158,10 +158,14 @@ class RunDirCheck(Callback):
         if config.hydra.mode != RunMode.MULTIRUN:
             return  # a single run's directory is on_run_start's
         job_dir, subdir = Path(config.hydra.runtime.output_dir), config.hydra.output_subdir
-        # Hydra has just made the job's directory and its record: a refusal takes both, then the sweep's if it is bare
         record = job_dir / subdir if subdir else None
-        self.tidy = lambda: (discard_unused(job_dir, record, set(), [job_dir]), self.sweep_tidy())
-        ON_REFUSAL.append(self.tidy)
+
+        def tidy() -> None:  # Hydra has just made the job's directory and its record: a refusal takes both away,
+            discard_unused(job_dir, record, set(), [job_dir])
+            self.sweep_tidy()  # then the sweep's directory, if nothing else is in it
+
+        self.tidy = tidy
+        ON_REFUSAL.append(tidy)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         if self.tidy in ON_REFUSAL:  # the job ended without a refusal: its directory is a run's now

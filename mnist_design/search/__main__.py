@@ -214,8 +214,9 @@ CONTINUE = "the study keeps every finished trial; the same command continues it 
 
 @hydra.main(version_base="1.3", config_path=config_dir(), config_name="search")
 def main(cfg: DictConfig) -> None:
+    # a database that goes away at any point is one line; so is Ctrl-C, saying how to go on
     with exit_on_user_error(), stores.database_errors(cfg), say_on_interrupt(lambda: CONTINUE):
-        search(with_runtime(cfg))  # (a database that goes away at any point: one line)
+        search(with_runtime(cfg))
 
 
 if __name__ == "__main__":
