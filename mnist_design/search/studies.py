@@ -5,16 +5,15 @@
     recover_dead(study)                            # trials of killed workers: failed, and their designs re-enqueued
     trained(study), in_flight(study)               # what counts toward search.n_trials
 
-The default storage is Optuna's JournalStorage: one append-only text file per study under
-``results/studies/<study>/``, so the study is committed with the evidence and continues on any machine (Optuna's
-FAQ recommends it over SQLite for several processes on one machine). ``sqlite:///FILE`` and any RDB URL work too
-(clusters). Every trial records the worker that runs it (host, pid and the process's start time); a RUNNING trial
-whose worker is gone is failed and its design enqueued again when the study next opens, on any storage.
-"""
+The default storage is Optuna's JournalStorage, one append-only file per study in ``results/studies/<study>/``:
+committed with the evidence, it continues on any machine (Optuna's FAQ prefers it to SQLite for several processes on
+one machine); ``sqlite:///FILE`` and RDB URLs work too. A RUNNING trial whose worker (host, pid, start time) is gone
+is failed and its design enqueued again when the study next opens."""
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
@@ -128,8 +127,10 @@ def identity(cfg: DictConfig, typed: list[str]) -> dict[str, str]:
 
 def algorithms(cfg: DictConfig) -> dict[str, Any]:
     """The study's sampler and pruner, built before any storage is opened: an argument Optuna refuses is one line
-    naming search.<key> (as for any class config.validate builds), and makes no journal or database."""
-    return {key: built(f"search.{key}", lambda key=key: instantiate(cfg.search[key])) for key in ("sampler", "pruner")}
+    naming search.<key>, and makes no journal or database."""
+    with warnings.catch_warnings():  # TPE's multivariate and group are experimental in Optuna, chosen knowingly
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return {key: built(f"search.{key}", lambda k=key: instantiate(cfg.search[k])) for key in ("sampler", "pruner")}
 
 
 def load_or_create(cfg: DictConfig, store: optuna.storages.BaseStorage, chosen: dict[str, Any]) -> optuna.Study:
@@ -178,8 +179,6 @@ def open_study(cfg: DictConfig, wanted: dict[str, str]) -> optuna.Study:
 
 CANDIDATE_ATTR, SEED_ATTR = "candidate", "selection_seed"  # a selection run: which trial, on which seed
 RETRY_ATTRS = (*BASELINE_ATTRS, CANDIDATE_ATTR, SEED_ATTR)  # what a trial enqueued again keeps of the one that died
-
-
 ORPHAN_AFTER_S = 120  # a RUNNING trial with no worker record this old was left by a write that failed (a full disk)
 
 
