@@ -213,3 +213,15 @@ def test_an_interrupted_run_says_the_command_that_continues_it(
             not finished and status is stop
         ), said
         run.metrics.unlink(missing_ok=True)
+
+
+def test_a_run_without_a_bar_reads_the_nan_flag_only_at_validation_not_by_a_division_by_zero() -> None:
+    """callbacks.progress_bar.refresh_rate=0 (Lightning's 'no bar') sets stop_on_nan.check_every to 0 too."""
+    from types import SimpleNamespace
+
+    from mnist_design.training.callbacks import StopOnNonFiniteLoss
+
+    stop = StopOnNonFiniteLoss(check_every=0)
+    for step in range(3):
+        stop.on_train_batch_end(SimpleNamespace(global_step=step), None, torch.tensor(float("nan")), None, step)
+    assert int(stop.first_bad) == 0  # tracked on the device, for the check at validation

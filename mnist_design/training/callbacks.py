@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar, Weight
 from lightning.pytorch.utilities import rank_zero_only
 
 from mnist_design.data.loader import epoch_seed
-from mnist_design.errors import UserError
+from mnist_design.errors import UserError, not_allowed
 from mnist_design.runs import metrics as registry
 from mnist_design.runs.metrics import logged_name, record_key
 from mnist_design.runs.records import append_history
@@ -101,7 +101,9 @@ class StopOnNonFiniteLoss(L.Callback):
     NEVER = 2**62
 
     def __init__(self, check_every: int = 25) -> None:
-        self.check_every = check_every
+        if check_every < 0:
+            raise UserError(not_allowed("callbacks.stop_on_nan.check_every", check_every, ">= 1, or 0 for none"))
+        self.check_every = check_every  # 0 (the bar's refresh_rate=0: no bar): read only at validation and epoch end
         self.first_bad: torch.Tensor | None = None
 
     def on_train_batch_end(
@@ -110,7 +112,7 @@ class StopOnNonFiniteLoss(L.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         step = torch.where(torch.isfinite(loss.detach()), self.NEVER, trainer.global_step)
         self.first_bad = step if self.first_bad is None else torch.minimum(self.first_bad, step)
-        if (batch_idx + 1) % self.check_every == 0:
+        if self.check_every and (batch_idx + 1) % self.check_every == 0:
             self.check(trainer)
 
     def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -59,7 +59,7 @@ def callbacks(cfg: DictConfig) -> list[L.Callback]:
         chosen.pop("progress_bar", None)
     if not cfg.get("logger"):
         chosen.pop("lr_monitor", None)
-    return [instantiate(c) for c in chosen.values()]
+    return [built(f"callbacks.{name}", lambda c=c: instantiate(c)) for name, c in chosen.items()]
 
 
 def logger(cfg: DictConfig) -> Any:
