@@ -69,6 +69,7 @@ CASES = [
     (TRAIN, ["trainer.devices=0"], 2, "devices=0 on this machine): `Trainer(devices=0)`"),
     (TRAIN, ["callbacks.model_checkpoint.save_top_k=-2"], 2, "callbacks.model_checkpoint: Invalid value for"),
     (TRAIN, ["callbacks.stop_on_nan.check_every=-1"], 2, "callbacks.stop_on_nan.check_every=-1 is not allowed"),
+    (TRAIN, ["compile=true", "compile_mode=bogus"], 2, "compile_mode=bogus is not allowed: it must be one of default,"),
     (TRAIN, ["module.label_smoothing=1.5"], 2, "module.label_smoothing must be in [0, 1); got 1.5"),
     (TRAIN, ["model=family", "model.stage1=[8,-1]"], 2, "model: model widths must be >= 0"),
     (TRAIN, ["model=family", "model.gap=middle"], 2, "model.gap must be one of early, late"),

@@ -46,6 +46,9 @@ def compiled(cfg: DictConfig) -> bool:
 def classifier(cfg: DictConfig) -> MNISTClassifier:
     model = MNISTClassifier.from_config(cfg)
     if compiled(cfg):
+        modes = list(torch._inductor.list_mode_options())  # torch's own list (its error for another is a KeyError)
+        if cfg.compile_mode not in modes:
+            raise ConfigError(not_allowed("compile_mode", cfg.compile_mode, f"one of {', '.join(modes)}"))
         # nn.Module.compile compiles in place: the state_dict keeps its keys, so checkpoints load either way.
         model.net.compile(mode=cfg.compile_mode, dynamic=False)
     return model
