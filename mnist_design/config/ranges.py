@@ -18,6 +18,13 @@ def positive(v: Any) -> bool:
     return v > 0
 
 
+def a_seed(v: Any) -> bool:
+    return SEED_RANGE[0] <= v <= SEED_RANGE[1]
+
+
+SEEDS = f"an integer in [0, {SEED_RANGE[1]}]"  # what a_seed allows
+
+
 def fraction_or_count(v: Any) -> bool:
     """Lightning's limit_*_batches: null, a fraction in [0, 1] or a whole number of batches >= 0."""
     return (
@@ -31,7 +38,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     """(key, value, ok, allowed) for every value with a range; types are already enforced by the schema."""
     scheduler = cfg.get("scheduler") or {}  # null under scheduler=none
     checks = [
-        ("seed", cfg.seed, lambda v: SEED_RANGE[0] <= v <= SEED_RANGE[1], f"an integer in [0, {SEED_RANGE[1]}]"),
+        ("seed", cfg.seed, a_seed, SEEDS),
         ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
         ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
         (
@@ -40,6 +47,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             lambda v: v is None or v == -1 or v > 0,
             "a positive integer (or -1 for no limit)",
         ),
+        ("data.split_seed", cfg.data.split_seed, a_seed, SEEDS),
         ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
         ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
         ("data.val_size", cfg.data.val_size, lambda v: 0 < v < TRAIN_IMAGES, f"between 1 and {TRAIN_IMAGES - 1:,}"),
@@ -132,7 +140,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
             (
                 "search.selection.seeds",
                 list(cfg.search.selection.seeds),
-                lambda v: bool(v) and all(SEED_RANGE[0] <= s <= SEED_RANGE[1] for s in v),
+                lambda v: bool(v) and all(a_seed(s) for s in v),
                 f"a non-empty list of seeds in [0, {SEED_RANGE[1]}]",
             ),
         ]

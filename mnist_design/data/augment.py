@@ -39,10 +39,10 @@ class BatchAffine(nn.Module):
     ) -> None:
         super().__init__()
         for key, value, ok, allowed in [
-            ("degrees", degrees, degrees >= 0, ">= 0"),
+            ("degrees", degrees, 0 <= degrees <= 180, "in [0, 180] (a rotation past 180 degrees turns the other way)"),
             ("translate", translate, translate >= 0, ">= 0"),
             ("scale", scale, 0 <= scale < 1, "in [0, 1)"),
-            ("shear", shear, shear >= 0, ">= 0"),
+            ("shear", shear, 0 <= shear < 90, "in [0, 90) (a 90-degree shear is infinite)"),
             ("elastic_alpha", elastic_alpha, elastic_alpha >= 0, ">= 0"),
             ("elastic_sigma", elastic_sigma, elastic_sigma > 0, "> 0"),
             ("p", p, 0 <= p <= 1, "in [0, 1]"),
