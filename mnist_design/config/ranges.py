@@ -18,6 +18,10 @@ def positive(v: Any) -> bool:
     return v > 0
 
 
+def null_or_positive(v: Any) -> bool:
+    return v is None or v > 0
+
+
 def a_seed(v: Any) -> bool:
     return SEED_RANGE[0] <= v <= SEED_RANGE[1]
 
@@ -39,8 +43,8 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
     scheduler = cfg.get("scheduler") or {}  # null under scheduler=none
     checks = [
         ("seed", cfg.seed, a_seed, SEEDS),
-        ("budget", cfg.budget, lambda v: v is None or v > 0, "null or a positive integer"),
-        ("threads", cfg.get("threads"), lambda v: v is None or v > 0, "null (a share of the cores) or >= 1"),
+        ("budget", cfg.budget, null_or_positive, "null or a positive integer"),
+        ("threads", cfg.get("threads"), null_or_positive, "null (a share of the cores) or >= 1"),
         (
             "trainer.max_epochs",
             cfg.trainer.get("max_epochs"),
@@ -51,11 +55,11 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         ("data.batch_size", cfg.data.batch_size, positive, "a positive integer"),
         ("data.eval_batch_size", cfg.data.eval_batch_size, positive, "a positive integer"),
         ("data.val_size", cfg.data.val_size, lambda v: 0 < v < TRAIN_IMAGES, f"between 1 and {TRAIN_IMAGES - 1:,}"),
-        ("data.train_subset", cfg.data.train_subset, lambda v: v is None or v > 0, "null or a positive integer"),
+        ("data.train_subset", cfg.data.train_subset, null_or_positive, "null or a positive integer"),
         # torch's own messages for these two do not name the key or say what is allowed (or it checks nothing)
         ("optimizer.lr", cfg.optimizer.get("lr", 1.0), positive, "> 0"),
-        ("scheduler.max_lr", scheduler.get("max_lr"), lambda v: v is None or v > 0, "> 0"),
-        ("scheduler.span", scheduler.get("span"), lambda v: v is None or v > 0, "> 0 or null"),
+        ("scheduler.max_lr", scheduler.get("max_lr"), null_or_positive, "> 0"),
+        ("scheduler.span", scheduler.get("span"), null_or_positive, "> 0 or null"),
         (
             "scheduler.monitor",
             scheduler.get("monitor"),
@@ -86,7 +90,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         (
             "trainer.check_val_every_n_epoch",
             trainer.get("check_val_every_n_epoch"),
-            lambda v: v is None or v > 0,
+            null_or_positive,
             "null or a positive integer",
         ),
         (
@@ -99,7 +103,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
         (
             "trainer.gradient_clip_val",
             trainer.get("gradient_clip_val"),
-            lambda v: v is None or v > 0,
+            null_or_positive,
             "null (no clipping) or > 0",
         ),
         (
@@ -135,7 +139,7 @@ def range_checks(cfg: DictConfig) -> list[tuple[str, Any, Callable[[Any], bool],
                 lambda v: bool(str(v)) and not str(v).endswith(".select"),
                 "a name not ending in .select (the selection of study NAME is stored as NAME.select)",
             ),
-            ("search.timeout_min", cfg.search.timeout_min, lambda v: v is None or v > 0, "null or > 0"),
+            ("search.timeout_min", cfg.search.timeout_min, null_or_positive, "null or > 0"),
             ("search.selection.top", cfg.search.selection.top, lambda v: v >= 0, ">= 0 (0 = no selection)"),
             (
                 "search.selection.seeds",
