@@ -40,14 +40,13 @@ class EpochSummary(L.Callback):
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         record = self.record(trainer)
         val_name = "test-as-val" if trainer.datamodule.hparams.get("val_on_test") else "val"
-        curves = [spec for spec in registry.METRICS if spec.curve]
-        shown = [
-            f"{val_name if stage == 'val' else stage}"
-            + "".join(f" {spec.name} {spec.show(record[f'{stage}_{spec.name}'])}" for spec in curves)
-            for stage in ("train", "val")
-            # an epoch without validation (limit_val_batches=0, check_val_every_n_epoch) shows none, not "nan"
-            if not all(math.isnan(record[f"{stage}_{spec.name}"]) for spec in curves)
-        ]
+        shown = []
+        for stage in ("train", "val"):
+            values = [(spec, record[record_key(logged_name(stage, spec))]) for spec in registry.METRICS if spec.curve]
+            if all(math.isnan(value) for _, value in values):
+                continue  # an epoch without validation (limit_val_batches=0, check_val_every_n_epoch): none, not "nan"
+            label = val_name if stage == "val" else stage
+            shown.append(label + "".join(f" {spec.name} {spec.show(value)}" for spec, value in values))
         line = (
             f"epoch {record['epoch']:>2}/{trainer.max_epochs}  "
             + "  ".join(shown)
