@@ -152,12 +152,13 @@ def progress(cfg: DictConfig) -> Callable[[optuna.Study, optuna.trial.FrozenTria
         value = trial.value if trial.value is not None else (got[1] if got else None)
         shown = spec.show(value) if value is not None else "-"
         reason = trial.user_attrs.get(studies.REFUSED_ATTR)
+        params = f"{trial.user_attrs.get('params', 0):,} params"
+        at = f" at epoch {got[0]}" if got else ""
         # Optuna's books hold a refused design as pruned (the sampler learns from it); the line says what happened
         outcome = (
-            f"refused, {trial.user_attrs.get('params', 0):,} params ({reason})"
+            f"refused, {params} ({reason})"
             if reason is not None
-            else f"{trial.state.name.lower()}{f' at epoch {got[0]}' if got else ''}, {cfg.search.monitor} {shown}, "
-            f"{trial.user_attrs.get('params', 0):,} params"
+            else f"{trial.state.name.lower()}{at}, {cfg.search.monitor} {shown}, {params}"
         )
         try:
             best = f"best: trial {study.best_trial.number} {spec.show(study.best_value)}"
