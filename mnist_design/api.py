@@ -81,7 +81,7 @@ def load_runs(*folders: str | Path, by: str | None = None) -> list[Run] | dict[s
         raise ConfigError(f"load_runs: {', '.join(missing)} is not a folder")
     found, problems = runs.collect(folders)
     for problem in problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+        skipped(problem)
     if not found:
         where = ", ".join(map(str, folders)) or "no folder (give one or more)"
         raise ConfigError(f"load_runs: no finished run under {where} (a finished run has a metrics.json)")
@@ -114,8 +114,20 @@ class Model:
 
     def predict(self, inputs: Input | Sequence[Input]) -> list[Prediction]:
         """Classify image files, folders of them, PIL images or arrays (HxW, or NxHxW for several); any size and
-        polarity, each made MNIST-like first. A file that cannot be read raises UnreadableInput naming it."""
-        return [self.predict_one(source, image) for source, image in images(inputs)]
+        polarity, each made MNIST-like first. An input you named that cannot be read or holds no digit raises a
+        UserError naming it; a file found in a folder that cannot is skipped with a line on stderr, as the command
+        line reports it and goes on (a stray README.txt beside the digits loses nothing)."""
+        predictions = []
+        for source, image, in_folder in images(inputs):
+            try:
+                predictions.append(self.predict_one(source, image))
+            except NotADigit as error:
+                if not in_folder:
+                    raise
+                skipped(error)
+        if not predictions:
+            raise UnreadableInput(f"no image to classify in {inputs!r}; give image files, folders of them or arrays")
+        return predictions
 
     def predict_one(self, source: str, image: Image.Image) -> Prediction:
         try:
@@ -126,21 +138,32 @@ class Model:
         return Prediction(source, int(probs.argmax()), float(probs.max()), [float(p) for p in probs])
 
 
-def images(inputs: Input | Sequence[Input]) -> Iterable[tuple[str, Image.Image]]:
-    """Each input as (its name, a grey image); an input that cannot be one raises UnreadableInput naming it."""
+def images(inputs: Input | Sequence[Input]) -> Iterable[tuple[str, Image.Image, bool]]:
+    """Each input as (its name, a grey image, whether it was found in a folder). An input named directly that cannot
+    be an image raises UnreadableInput naming it; a file in a folder that cannot is skipped, named on stderr."""
     items = [inputs] if isinstance(inputs, (str, Path, np.ndarray, torch.Tensor, Image.Image)) else list(inputs)
     for index, item in enumerate(items):
         if isinstance(item, Image.Image):
-            yield f"image[{index}]", item
+            yield f"image[{index}]", item, False
         elif isinstance(item, (np.ndarray, torch.Tensor)):
             # detach: a tensor that requires grad (a model's output, say) is still just pixels here
-            yield from array_images(index, np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item))
+            array = np.asarray(item.detach().cpu() if isinstance(item, torch.Tensor) else item)
+            yield from ((name, image, False) for name, image in array_images(index, array))
         else:
+            in_folder = Path(item).is_dir()
             for path in expand([str(item)]):
                 try:
-                    yield str(path), read_image(path)
+                    yield str(path), read_image(path), in_folder
                 except UnreadableInput as error:
-                    raise UnreadableInput(f"inputs[{index}] {path}: {error}") from None
+                    problem = UnreadableInput(f"inputs[{index}] {path}: {error}")
+                    if not in_folder:
+                        raise problem from None
+                    skipped(problem)
+
+
+def skipped(problem: object) -> None:
+    """What a batch call leaves out and goes on without, on stderr (the command line's per-file error line)."""
+    print(f"skipped: {problem}", file=sys.stderr)
 
 
 def array_images(index: int, array: np.ndarray) -> Iterable[tuple[str, Image.Image]]:

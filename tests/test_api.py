@@ -76,7 +76,9 @@ def test_load_runs_of_nothing_says_so(tmp_path: Path) -> None:
             md.load_runs(tmp_path, by=by)
 
 
-def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_path: Path) -> None:
+def test_a_loaded_model_predicts_arrays_images_and_files(
+    api_run: md.Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     model = md.load_model(api_run.checkpoint)
     digit = np.zeros((28, 28), dtype=np.uint8)
     digit[6:22, 13:15] = 255  # a "1"
@@ -104,6 +106,19 @@ def test_a_loaded_model_predicts_arrays_images_and_files(api_run: md.Run, tmp_pa
         model.predict([digit, np.zeros((28, 28))])  # a blank image among others is named
     with pytest.raises(UnreadableInput, match=r"array\[0\]: .*non-empty"):
         model.predict(np.zeros((0, 0)))
+    # a folder's stray file or blank image is skipped with a line, as the command line goes on past it
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    Image.fromarray(digit).save(folder / "a_one.png")
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(folder / "b_blank.png")
+    (folder / "c_notes.txt").write_text("my digits")
+    [from_folder] = model.predict(folder)
+    assert from_folder.source == str(folder / "a_one.png") and from_folder.label == found[0].label
+    said = capsys.readouterr().err
+    assert "skipped: " in said and "b_blank.png: no digit found" in said and "c_notes.txt: not an image" in said
+    (folder / "a_one.png").unlink()
+    with pytest.raises(UnreadableInput, match=r"no image to classify in .*digits"):
+        model.predict(str(folder))
     # issue 46: a tensor that requires grad, and a boolean mask, are pixels like any other
     [from_grad] = model.predict(torch.tensor(digit, dtype=torch.float32, requires_grad=True))
     [from_mask] = model.predict(digit > 0)
