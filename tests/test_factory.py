@@ -1,14 +1,17 @@
 """One factory builds every object from config; no entry point is imported by another module."""
 
 import ast
+import logging.handlers
+import warnings
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO, entry_point_modules
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from torch.utils._pytree import LeafSpec
 
-from mnist_design.training import factory
+from mnist_design.training import factory, quiet
 from mnist_design.training.checkpoints import CheckpointError
 
 PACKAGE = REPO / "mnist_design"
@@ -25,6 +28,28 @@ def test_build_gives_data_model_and_a_trainer_that_keeps_last_ckpt_every_epoch(c
 def test_callbacks_the_rest_of_the_config_rules_out_are_left_out(compose_cfg) -> None:
     kinds = {type(c) for c in factory.callbacks(compose_cfg("logger=none", "trainer.enable_progress_bar=false"))}
     assert LearningRateMonitor not in kinds and TQDMProgressBar not in kinds and ModelCheckpoint in kinds
+
+
+def test_a_built_trainer_keeps_library_notes_off_the_console_and_nothing_else(
+    compose_cfg,
+) -> None:
+    """Lightning's cloud-logger tip and torch's LeafSpec FutureWarning (raised in Lightning's code) printed on every
+    run; Lightning's other lines, and other FutureWarnings, still come through."""
+    lightning_info = logging.getLogger(quiet.LIGHTNING_INFO)
+    heard = logging.handlers.BufferingHandler(capacity=100)
+    lightning_info.addHandler(heard)
+    try:
+        factory.lightning_trainer(compose_cfg("logger=none"), logger=False, callbacks=[])
+    finally:
+        lightning_info.removeHandler(heard)
+    said = [record.getMessage() for record in heard.buffer]
+    assert any("GPU available" in line for line in said) and not any(quiet.ADVERT in line for line in said)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet.hush_library_notes()
+        LeafSpec()
+        warnings.warn("another library's note", FutureWarning, stacklevel=1)
+    assert [str(w.message) for w in caught] == ["another library's note"]
 
 
 def test_cores_are_shared_among_the_jobs_of_one_machine(compose_cfg, monkeypatch: pytest.MonkeyPatch) -> None:

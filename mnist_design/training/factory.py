@@ -27,6 +27,7 @@ from mnist_design.data.sources import data_dir_for
 from mnist_design.errors import not_allowed
 from mnist_design.training.checkpoints import CheckpointError, read_checkpoint
 from mnist_design.training.module import MNISTClassifier
+from mnist_design.training.quiet import hush_library_notes
 from mnist_design.training.threads import ThreadTuner
 
 
@@ -81,6 +82,7 @@ def lightning_trainer(cfg: DictConfig, **passed: Any) -> L.Trainer:
     machine lacks) is the user's to change: one line with Lightning's reason, never a wrapped trace."""
     where = f"accelerator={cfg.trainer.get('accelerator')}, devices={cfg.trainer.get('devices')} on this machine"
     refused = f"lightning.Trainer refused the trainer settings ({where})"
+    hush_library_notes()
     return built(refused, lambda: instantiate(cfg.trainer, **passed))
 
 
