@@ -134,8 +134,9 @@ def test_seeds_added_to_a_tied_pair_enter_its_paired_difference_only(tmp_path: P
     assert large[4] == "0,1,2,3,4 (+5,6,7,8,9 in paired Δ only)" and large[5].startswith("99.36 ± ")
     assert large[6].endswith("(10 seeds, better)")
     assert [line for line in loaded.skipped if "seed 12 is past the cap of 10 seeds" in line]
-    assert "Seeds 5, 6, 7, 8, 9 were added to `small` and `large`" in loaded.answer()
-    assert "targets stay over seeds 0, 1, 2, 3, 4" in loaded.answer()
+    said = " ".join(loaded.answer())
+    assert "Seeds 5, 6, 7, 8, 9 were added to `small` and `large`" in said
+    assert "targets stay over seeds 0, 1, 2, 3, 4" in said
 
 
 def test_the_rows_block_puts_each_committed_row_beside_the_seeds_own_run(tmp_path: Path) -> None:
@@ -230,8 +231,11 @@ def test_the_answer_takes_one_design_per_budget_by_validation_and_names_the_knee
     write_design(tmp_path, "five", 4900, [0.9925, 0.9930, 0.9922])
     loaded = front.Front.load(tmp_path)
     assert [p.name for p in loaded.curve()] == ["tiny_b", "two", "five"]  # tiny_a: its budget's worse validation
-    assert "The knee is `two` (1,900 parameters, 99.00 %)" in loaded.answer()
-    assert "no curve yet" in front.Front.load(tmp_path / "nothing", loaded.research).answer()
+    verdict, *evidence = loaded.answer()
+    assert verdict.startswith("**At ") and "about 1,900 parameters**: past the knee, `two` (1,900 " in verdict
+    assert [line for line in evidence if line.startswith("The knee is `two` (1,900 parameters, 99.00 %): from 947")]
+    [nothing] = front.Front.load(tmp_path / "nothing", loaded.research).answer()
+    assert "no curve yet" in nothing
 
 
 def test_two_points_on_the_front_make_no_knee_and_a_tie_is_named(tmp_path: Path) -> None:
@@ -239,12 +243,12 @@ def test_two_points_on_the_front_make_no_knee_and_a_tie_is_named(tmp_path: Path)
     write_design(tmp_path, "one", 900, [0.985, 0.986, 0.984])
     write_design(tmp_path, "two", 1900, [0.984, 0.987, 0.985])
     write_design(tmp_path, "five", 4000, [0.992, 0.993, 0.9925])
-    answer = front.Front.load(tmp_path).answer()
+    answer = " ".join(front.Front.load(tmp_path).answer())
     assert "The front: `one` (900 parameters, 98.50 %), `five`" in answer
     assert (
         "Not on the front, not resolved above a smaller design: `two` (1,900 parameters, 98.53 %), +0.03 ± " in answer
     )
-    assert "Two points make no bend" in answer and "900 → 4,000: +0.35 ± " in answer
+    assert "two points make no bend" in answer and "The knee is" not in answer and "900 → 4,000: +0.35 ± " in answer
 
 
 def test_a_committed_journal_that_is_not_a_study_is_one_line_naming_it(tmp_path: Path) -> None:

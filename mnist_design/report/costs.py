@@ -199,19 +199,19 @@ class Costs:
     def value_of(self, design: str, measure: str) -> float:
         return statistics.fmean(MEASURES[measure](r) for r in self.designs[design])
 
-    def knee_costs(self, knee: str | None) -> str:
-        """What the knee design of the accuracy front costs to run, for the answer."""
+    def knee_costs(self, knee: str | None) -> list[str]:
+        """What the knee design of the accuracy front costs to run, for the answer (nothing without a knee)."""
         if knee not in self.designs:
-            return ""
+            return []
         first = self.designs[knee][0].export
         cost = first["cost"]
-        return (
-            f" At the knee, `{knee}` costs {cost['macs']:,} multiply-accumulates per image, "
+        return [
+            f"At the knee, `{knee}` costs {cost['macs']:,} multiply-accumulates per image, "
             f"{kb(first['int8']['weight_bytes'])} kB of int8 weights ({kb(first['float32']['weight_bytes'])} kB in "
             f"float32) and {kb(cost['peak_activation_bytes_fp32'])} kB of peak activations."
-        )
+        ]
 
-    def reorderings(self) -> str:
+    def reorderings(self) -> list[str]:
         """Between the designs that stand for consecutive budgets: where int8 or the shifted sets resolve the larger
         one below the smaller (the order by size reversed), and which designs lose more than INT8_DROP_NAMED to int8.
         Only differences paired by seed count here: one seed's images say how those weights differ, not the designs
@@ -244,7 +244,7 @@ class Costs:
             if dropped
             else f"int8 costs no design more than {100 * INT8_DROP_NAMED:.1f} pp of test accuracy."
         )
-        return " " + " ".join(said)
+        return said
 
     # --- figures -------------------------------------------------------------------------------------------------
 

@@ -194,46 +194,58 @@ class Front:
         """The resolved front of the budgets' candidates."""
         return resolved_front(self.candidates())
 
-    def answer(self) -> str:
-        """README's answer to the tutorial's question, in one paragraph, from resolved differences only."""
+    def answer(self) -> list[str]:
+        """README's answer to the tutorial's question: its verdict, then the evidence a sentence each, from resolved
+        differences only."""
         candidates = self.candidates()
         curve = resolved_front(candidates)
         if len(curve) < 2:
-            return f"_Fewer than two designs have finals under `{self.results.name}/{RUNS_DIR}/`: no curve yet._"
-        steps = "; ".join(per_doubling(a, b) for a, b in pairwise(curve))
+            return [f"_Fewer than two designs have finals under `{self.results.name}/{RUNS_DIR}/`: no curve yet._"]
         first, last, bend = curve[0], curve[-1], knee(curve)
         length = f"{epochs([run for point in curve for run in point.runs])} epochs"  # what the finals trained
+        evidence = [
+            "How the front is drawn: per budget, the design with the best mean validation accuracy stands for it; by "
+            "parameters, one joins the front only where its paired test gain over the last one kept has a 95 % "
+            "interval above zero.",
+            f"The front: {', '.join(p.shown() for p in curve)}.",
+            f"Test accuracy per doubling of parameters: {'; '.join(per_doubling(a, b) for a, b in pairwise(curve))}.",
+        ]
+        if bend is not None and len(curve) > 2:
+            evidence.append(
+                f"The knee is {bend.shown()}: from {first.params:,} parameters to it, test accuracy gains "
+                f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "
+                f"{last.params / bend.params:.1f}× the parameters."
+            )
         left_out = [
             f"{p.shown()}, {gain(kept, p).shown()} against {kept.shown()}"
             for p in candidates
             if p not in curve
             for kept in [max((k for k in curve if k.params < p.params), key=lambda k: k.params)]
         ]
-        lead = (
-            f"Per budget, the design with the best mean validation accuracy stands for it; by parameters, one joins "
-            f"the front only where its paired test gain over the last one kept has a 95 % interval above zero. The "
-            f"front: {', '.join(p.shown() for p in curve)}. Test accuracy per doubling of parameters: {steps}."
-        )
         if left_out:
-            lead += f" Not on the front, not resolved above a smaller design: {'; '.join(left_out)}."
+            evidence.append(f"Not on the front, not resolved above a smaller design: {'; '.join(left_out)}.")
         if self.added:
-            lead += f" {self.added_seeds()}"
+            evidence.append(self.added_seeds())
+        return [self.verdict(curve, length), *evidence]
+
+    @staticmethod
+    def verdict(curve: list[Point], length: str) -> str:
+        """The answer in one line, ahead of its evidence."""
+        first, last, bend = curve[0], curve[-1], knee(curve)
         if len(curve) == 2:
             return (
-                f"{lead} Two points make no bend: at {length} the answer lies at or above {last.params:,} "
-                f"parameters until a larger design on the front gains less."
+                f"**At {length}, at or above {last.params:,} parameters**: two points make no bend, so the answer "
+                f"stays there until a larger design on the front gains less."
             )
         if bend is None:
             return (
-                f"{lead} The curve does not bend yet: no design between {first.params:,} and {last.params:,} "
-                f"parameters lies above the straight line joining them (in log parameters), so at {length} the "
-                f"answer lies at or above {last.params:,} parameters."
+                f"**At {length}, at or above {last.params:,} parameters**: the curve does not bend yet (no design "
+                f"between {first.params:,} and {last.params:,} parameters lies above the straight line joining them, "
+                f"in log parameters)."
             )
         return (
-            f"{lead} The knee is {bend.shown()}: from {first.params:,} parameters to it, test accuracy gains "
-            f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "
-            f"{last.params / bend.params:.1f}× the parameters. So, at {length}, about {bend.params:,} parameters: "
-            f"beyond that each parameter buys little."
+            f"**At {length}, about {bend.params:,} parameters**: past the knee, {bend.shown()}, more parameters "
+            f"buy little."
         )
 
     def added_seeds(self) -> str:
@@ -260,7 +272,9 @@ class Front:
             "rows": self.rows_table(),
             "front": self.table(),
             "baselines": self.baseline_table(),
-            "answer": self.answer() + costs.knee_costs(bend.name if bend else None) + costs.reorderings(),
+            "answer": verdict_and_evidence(
+                [*self.answer(), *costs.knee_costs(bend.name if bend else None), *costs.reorderings()]
+            ),
             "gpu": gpu.block(self.results, self.tutorial_rows.get(self.research.baseline, [])),
             "cpu_bench": speed.cpu_block(self.results),
             **costs.blocks(),
@@ -284,6 +298,12 @@ class Front:
         drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
         drawn += self.costs.draw()
         return [path for path in drawn if path]
+
+
+def verdict_and_evidence(sentences: list[str]) -> str:
+    """The first sentence as its own paragraph, the rest as a list under it: the answer reads before its proof."""
+    verdict, *evidence = sentences
+    return "\n".join([verdict, "", *(f"- {sentence}" for sentence in evidence)]) if evidence else verdict
 
 
 def render(results: Path) -> dict[str, str]:

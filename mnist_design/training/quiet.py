@@ -1,4 +1,4 @@
-"""Two library notes kept off every run's console: they say nothing about the run, and no user can act on them.
+"""Two library notes no user can act on, kept off every run's console (neither says anything about the run).
 
 - Lightning's tip to install its cloud logger (an info line each time a Trainer is built);
 - torch's FutureWarning that ``LeafSpec`` is deprecated, raised inside Lightning's own code
