@@ -32,8 +32,13 @@ def trial_args(mnist_dir: Path) -> list[str]:
 
 
 def study(tmp_path: Path, name: str) -> "optuna.Study":
-    """The study as the search left it under results/studies/<name>/."""
-    return journal_study(tmp_path / "results" / "studies" / name)
+    """The study as the search left it in its default folder."""
+    return journal_study(study_dir(tmp_path, name))
+
+
+def study_dir(tmp_path: Path, name: str) -> Path:
+    """search.results_dir's default (conf/search.yaml), below the folder the command ran in."""
+    return tmp_path / "outputs" / "studies" / name
 
 
 @pytest.mark.slow
@@ -61,7 +66,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert any(t.state.name == "PRUNED" and t.intermediate_values for t in trained)  # stopped by the pruner
     assert len({t.user_attrs["worker"] for t in trained}) == 2  # two processes, one study
     assert "[search] trial" in first.stdout and "best: trial" in first.stdout
-    summary_file = tmp_path / "results" / "studies" / "tiny" / "summary.yaml"
+    summary_file = study_dir(tmp_path, "tiny") / "summary.yaml"
     assert OmegaConf.load(summary_file).selection.finished  # whichever process trained the last trial
     for t in trained:  # every trial is a train run in its own directory, and never looked at the test set
         history = RunDir(t.user_attrs["run_dir"]).history
@@ -88,7 +93,7 @@ def test_search_prunes_shares_one_study_between_two_workers_and_continues(mnist_
     assert all(set(c.per_seed) == {0, 1} and None not in c.per_seed.values() for c in picked.candidates)
     best = max(picked.candidates, key=lambda c: c.mean)
     assert picked.finalist == best.trial
-    seed_runs = list((tmp_path / "results" / "studies" / "tiny" / "select").glob("*/metrics.json"))
+    seed_runs = list((study_dir(tmp_path, "tiny") / "select").glob("*/metrics.json"))
     assert seed_runs  # beside the journal, so their records are committed with it
     for seed_run in seed_runs:
         assert "test_acc" not in json.loads(seed_run.read_text())  # the selection never looks at the test set

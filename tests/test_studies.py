@@ -89,11 +89,13 @@ def test_typing_out_the_default_study_name_continues_the_study(search_cfg) -> No
 
 @pytest.mark.parametrize("study_dir", sorted(p.parent.name for p in (REPO / "results/studies").glob("*/journal.log")))
 def test_the_command_each_committed_study_shows_continues_it(compose_cfg, tmp_path: Path, study_dir: str) -> None:
-    """results/README shows studies.command(); a user who types it (with one more trial) must get the study back."""
+    """results/README shows studies.command(); a user who types it (with one more trial) must get the study back.
+    Here the study's folder is a copy, so the committed journal is never written to."""
     shutil.copy(REPO / "results/studies" / study_dir / stores.JOURNAL_FILE, tmp_path)
     recorded = studies.load(REPO / "results/studies" / study_dir).user_attrs
-    typed = shlex.split(studies.command(recorded))[3:]
-    typed += [f"search.results_dir={tmp_path}", "search.n_trials=1000"]  # the name: the default or typed
+    typed = shlex.split(studies.command(recorded, str(tmp_path)))[3:]
+    assert typed[-1] == f"search.results_dir={tmp_path}"
+    typed += ["search.n_trials=1000"]  # the name: the default or typed
     cfg = compose_cfg(*typed, config_name="search")
     assert studies.open_study(cfg, studies.identity(cfg, typed)).study_name == study_dir
 
@@ -585,3 +587,11 @@ def test_a_postgresql_url_without_its_driver_names_the_extra_that_brings_it(monk
         monkeypatch.setitem(sys.modules, driver, None)
     with pytest.raises(studies.StudyError, match=r'cannot open it \(ImportError: .*pip install -e "\.\[cluster\]"'):
         stores.rdb_storage("postgresql://user@localhost:5999/db")
+
+
+def test_a_first_search_keeps_its_study_out_of_the_committed_results(compose_cfg) -> None:
+    """README's one-line search (budget=2000 search_space=tiny) has a committed study's name: it appended to
+    results/studies/design_2000/journal.log and retrained that study's selection for hours. Its study is its own."""
+    cfg = compose_cfg("budget=2000", "search_space=tiny", config_name="search")
+    assert cfg.search.study_name == "design_2000"
+    assert Path(cfg.search.results_dir) == Path("outputs/studies/design_2000")

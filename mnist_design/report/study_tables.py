@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from mnist_design.errors import UserError
 from mnist_design.report.tables import markdown
 from mnist_design.runs.metrics import metric
+from mnist_design.runs.portable import portable
 from mnist_design.search import stores, studies
 
 STUDIES_DIR = "studies"  # results/studies/<study>/: journal.log, summary.yaml, select/
@@ -82,7 +83,7 @@ def state_table(results: Path, done: dict[str, dict[str, Any]]) -> str:
         attrs, counts = study.user_attrs, studies.describe(study)
         if not {"budget", "base"} <= set(attrs):
             raise StudyUnreadable(f"{journal}: a study this project did not start (no budget or base recorded in it)")
-        command = studies.command(attrs)
+        command = studies.command(attrs, portable(journal.parent))
         numbers = [str(counts[key]) for key in COUNTS]
         row = [f"`{study.study_name}`", f"`{command}`", *numbers, selection_state(done.get(journal.parent.name))]
         budget = int(attrs["budget"]) if str(attrs["budget"]).isdigit() else 0  # budget=null sorts first

@@ -13,7 +13,7 @@ This module runs the command; each job it coordinates is a module of its own:
 - workers.py: the extra processes of ``search.workers``;
 - finalists.py: when ``search.n_trials`` have trained, the top trials and every own-recipe baseline retrained on
   three seeds, each on its own validation split; the finalist is the best mean;
-- studies.py: the study file (results/studies/<study>/journal.log) kept safe to kill, share and continue;
+- studies.py: the study file (outputs/studies/<study>/journal.log) kept safe to kill, share and continue;
 - presets.py: the finalist written as conf/model/ and conf/experiment/ presets.
 """
 
@@ -201,7 +201,7 @@ def write_finalist_preset(cfg: DictConfig, typed: list[str], selection: dict[str
             f"experiment={already} already: search.selection.preset={name} not written"
         )
         return
-    command = studies.command(studies.identity(cfg, typed))
+    command = studies.command(studies.identity(cfg, typed))  # what the study is, wherever its folder lies
     written = presets.write(name, cfg.search.study_name, command, selection, cfg.budget)
     print(f"[search] finalist trial {selection['finalist']} written as {' and '.join(map(str, written))}")
     listed = reference.sync()

@@ -86,7 +86,7 @@ def header(study: str, command: str, selection: dict[str, Any], finalist: dict[s
     return [
         f"The < {finalist['budget']:,}-parameter finalist: trial {finalist['trial']} of study {study}, "
         f"{finalist['params']:,} params.",
-        f"  {command}   (results/studies/{study}/)",
+        f"  {command}",
         f"Chosen on validation only: of {pool}, each retrained on seeds "
         f"{', '.join(map(str, selection['seeds']))} for the full schedule,",
         f"the best mean validation accuracy, {100 * finalist['mean']:.2f} % (seeds: {seeds}; summary.yaml).",

@@ -1,6 +1,6 @@
 """Where a study is stored, and one line for each way its storage can fail.
 
-    store = storage(cfg)              # journal:FILE (the default, results/studies/<study>/journal.log), sqlite:///FILE,
+    store = storage(cfg)              # journal:FILE (the default, <search.results_dir>/journal.log), sqlite:///FILE,
                                       # or any RDB URL such as postgresql://... (docs/cluster.md)
     with storage_errors(cfg): ...     # a full disk or a database that goes away: one line naming search.storage
 

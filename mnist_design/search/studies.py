@@ -5,8 +5,9 @@
     recover_dead(study)                            # trials of killed workers: failed, and their designs re-enqueued
     trained(study), in_flight(study)               # what counts toward search.n_trials
 
-The default storage is Optuna's JournalStorage, one append-only file per study in ``results/studies/<study>/``:
-committed with the evidence, it continues on any machine (Optuna's FAQ prefers it to SQLite for several processes on
+The default storage is Optuna's JournalStorage, one append-only file per study in ``search.results_dir``
+(``outputs/studies/<study>/``; the project's committed ones are in ``results/studies/<study>/``): it continues on any
+machine (Optuna's FAQ prefers it to SQLite for several processes on
 one machine); ``sqlite:///FILE`` and RDB URLs work too. A RUNNING trial whose worker (host, pid, start time) is gone
 is failed and its design enqueued again when the study next opens."""
 
@@ -88,14 +89,21 @@ def pruner_overrides(typed: list[str]) -> list[str]:
     return sorted(o for o in typed if o.lstrip("+~").startswith(PRUNER_KEYS))
 
 
-def command(recorded: dict[str, Any]) -> str:
-    """The command that starts (and continues) the study whose identity() is ``recorded`` (its user attributes)."""
+def command(recorded: dict[str, Any], study_dir: str | None = None) -> str:
+    """The command that starts the study whose identity() is ``recorded`` (its user attributes); with its folder
+    ``study_dir`` (the default is under outputs/), the command that continues it there."""
     if PRUNED_BY in recorded:
         pruned_by = json.loads(recorded[PRUNED_BY])
     else:  # begun before it was recorded: with the default pruner of the day, a rung's or the per-epoch one
         pruned_by = [] if RUNG_KEY in recorded else [LEGACY_PRUNER]
     return " ".join(
-        ["python -m mnist_design.search", f"budget={recorded['budget']}", *json.loads(recorded["base"]), *pruned_by]
+        [
+            "python -m mnist_design.search",
+            f"budget={recorded['budget']}",
+            *json.loads(recorded["base"]),
+            *pruned_by,
+            *([f"search.results_dir={study_dir}"] if study_dir else []),
+        ]
     )
 
 
