@@ -3,6 +3,7 @@ its knee.
 
     front = resolved_front(points)   # by parameters, a design joins only where its paired gain is resolved
     knee(front)                      # Kneedle's knee on log parameters, or None
+    verdict(front, "15 epochs")      # the answer in one line, ahead of its evidence
 """
 
 from __future__ import annotations
@@ -59,3 +60,28 @@ def per_doubling(smaller: Point, larger: Point) -> str:
     """The paired gain from one front point to the next, per doubling of parameters."""
     step = gain(smaller, larger).scaled(1 / math.log2(larger.params / smaller.params))
     return f"{smaller.params:,} → {larger.params:,}: {step.shown('pp per doubling')}"
+
+
+def verdict(front: list[Point], length: str) -> str:
+    """The answer in one line, ahead of its evidence: the knee, or where the answer lies while there is none."""
+    first, last, bend = front[0], front[-1], knee(front)
+    if len(front) == 2:
+        return (
+            f"**At {length}, at or above {last.params:,} parameters**: two points make no bend, so the answer "
+            f"stays there until a larger design on the front gains less."
+        )
+    if bend is None:
+        return (
+            f"**At {length}, at or above {last.params:,} parameters**: the curve does not bend yet (no design "
+            f"between {first.params:,} and {last.params:,} parameters lies above the straight line joining them, "
+            f"in log parameters)."
+        )
+    return (
+        f"**At {length}, about {bend.params:,} parameters**: past the knee, {bend.shown()}, more parameters buy little."
+    )
+
+
+def verdict_and_evidence(sentences: list[str]) -> str:
+    """The first sentence as its own paragraph, the rest as a list under it: the answer reads before its proof."""
+    verdict_line, *evidence = sentences
+    return "\n".join([verdict_line, "", *(f"- {sentence}" for sentence in evidence)]) if evidence else verdict_line

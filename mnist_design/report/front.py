@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mnist_design.report import gpu, speed
 from mnist_design.report.costs import Costs
-from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front
+from mnist_design.report.curve import Point, gain, knee, per_doubling, resolved_front, verdict, verdict_and_evidence
 from mnist_design.report.finals import RUNS_DIR, by_seed_role, seeds_cell, tested_runs
 from mnist_design.report.groups import by_tag, epochs, tutorial_rows
 from mnist_design.report.research import Research
@@ -226,27 +226,7 @@ class Front:
             evidence.append(f"Not on the front, not resolved above a smaller design: {'; '.join(left_out)}.")
         if self.added:
             evidence.append(self.added_seeds())
-        return [self.verdict(curve, length), *evidence]
-
-    @staticmethod
-    def verdict(curve: list[Point], length: str) -> str:
-        """The answer in one line, ahead of its evidence."""
-        first, last, bend = curve[0], curve[-1], knee(curve)
-        if len(curve) == 2:
-            return (
-                f"**At {length}, at or above {last.params:,} parameters**: two points make no bend, so the answer "
-                f"stays there until a larger design on the front gains less."
-            )
-        if bend is None:
-            return (
-                f"**At {length}, at or above {last.params:,} parameters**: the curve does not bend yet (no design "
-                f"between {first.params:,} and {last.params:,} parameters lies above the straight line joining them, "
-                f"in log parameters)."
-            )
-        return (
-            f"**At {length}, about {bend.params:,} parameters**: past the knee, {bend.shown()}, more parameters "
-            f"buy little."
-        )
+        return [verdict(curve, length), *evidence]
 
     def added_seeds(self) -> str:
         """The sentence saying which designs have seeds beyond the finals', and what those seeds count for."""
@@ -298,12 +278,6 @@ class Front:
         drawn.append(prediction_grid(baseline[0], out.figure(rundir.PREDICTIONS)) if baseline else None)
         drawn += self.costs.draw()
         return [path for path in drawn if path]
-
-
-def verdict_and_evidence(sentences: list[str]) -> str:
-    """The first sentence as its own paragraph, the rest as a list under it: the answer reads before its proof."""
-    verdict, *evidence = sentences
-    return "\n".join([verdict, "", *(f"- {sentence}" for sentence in evidence)]) if evidence else verdict
 
 
 def render(results: Path) -> dict[str, str]:

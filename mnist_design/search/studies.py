@@ -90,21 +90,14 @@ def pruner_overrides(typed: list[str]) -> list[str]:
 
 
 def command(recorded: dict[str, Any], study_dir: str | None = None) -> str:
-    """The command that starts the study whose identity() is ``recorded`` (its user attributes); with its folder
-    ``study_dir`` (the default is under outputs/), the command that continues it there."""
+    """The command that starts the study whose identity() is ``recorded``; with ``study_dir``, continues it there."""
     if PRUNED_BY in recorded:
         pruned_by = json.loads(recorded[PRUNED_BY])
     else:  # begun before it was recorded: with the default pruner of the day, a rung's or the per-epoch one
         pruned_by = [] if RUNG_KEY in recorded else [LEGACY_PRUNER]
-    return " ".join(
-        [
-            "python -m mnist_design.search",
-            f"budget={recorded['budget']}",
-            *json.loads(recorded["base"]),
-            *pruned_by,
-            *([f"search.results_dir={study_dir}"] if study_dir else []),
-        ]
-    )
+    folder = [f"search.results_dir={study_dir}"] if study_dir else []
+    typed = [f"budget={recorded['budget']}", *json.loads(recorded["base"]), *pruned_by, *folder]
+    return " ".join(["python -m mnist_design.search", *typed])
 
 
 RUNG_KEY = "rung_epochs"  # in a study's identity only when it judges trials on a compressed schedule
