@@ -210,7 +210,7 @@ class Front:
             f"The front: {', '.join(p.shown() for p in curve)}.",
             f"Test accuracy per doubling of parameters: {'; '.join(per_doubling(a, b) for a, b in pairwise(curve))}.",
         ]
-        if bend is not None and len(curve) > 2:
+        if bend is not None:  # knee() has none below three points
             evidence.append(
                 f"The knee is {bend.shown()}: from {first.params:,} parameters to it, test accuracy gains "
                 f"{gain(first, bend).shown()}; from it to {last.shown()}, {gain(bend, last).shown()} for "

@@ -7,9 +7,9 @@
 
 The default storage is Optuna's JournalStorage, one append-only file per study in ``search.results_dir``
 (``outputs/studies/<study>/``; the project's committed ones are in ``results/studies/<study>/``): it continues on any
-machine (Optuna's FAQ prefers it to SQLite for several processes on
-one machine); ``sqlite:///FILE`` and RDB URLs work too. A RUNNING trial whose worker (host, pid, start time) is gone
-is failed and its design enqueued again when the study next opens."""
+machine (Optuna's FAQ prefers it to SQLite for several processes on one machine); ``sqlite:///FILE`` and RDB URLs
+work too. A RUNNING trial whose worker (host, pid, start time) is gone is failed and its design enqueued again when
+the study next opens."""
 
 from __future__ import annotations
 
